@@ -1,0 +1,143 @@
+"""The one protocol every camera driver implements, and the typed errors drivers raise.
+
+Drivers never import Qt and never import the hub. A driver translates its library's exceptions
+into the errors below, with messages a homeowner understands and with no secret in them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import av
+    import av.stream
+
+
+class DriverError(Exception):
+    """Base of every driver error; ``str(err)`` is a one-line message safe to show and log."""
+
+
+class AuthError(DriverError):
+    """The device refused our credentials (wrong or missing username/password)."""
+
+
+class UnreachableError(DriverError):
+    """Nothing answered: host down, wrong address or port, network unreachable, timeout."""
+
+
+class UnsupportedError(DriverError):
+    """The device answered but offers nothing we can record (no video, unknown codec, ...)."""
+
+
+class StreamError(DriverError):
+    """A stream opened but then broke, stalled or delivered data we cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """Username and password, fetched from the keyring just before connecting."""
+
+    username: str
+    password: str = dataclasses.field(repr=False)
+
+    def __repr__(self) -> str:  # never show the password, even in a debugger
+        return f"Credentials(username={self.username!r}, password=***)"
+
+
+Role = Literal["record", "detect"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamRequest:
+    """What the pipeline asks a driver to open."""
+
+    url: str | None  # credential-free (credentials come separately and are injected at connect time)
+    role: Role = "record"
+    credentials: Credentials | None = None
+    want_audio: bool = True
+    open_timeout_s: float = 15.0
+    read_timeout_s: float = 5.0  # no packet for this long counts as a stalled stream
+    options: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@runtime_checkable
+class PacketSource(Protocol):
+    """An open stream that yields compressed packets (video and optionally audio).
+
+    ``video`` (and ``audio``) are PyAV streams usable as templates for stream copy
+    (``OutputContainer.add_stream_from_template``): an input stream for network cameras, or the
+    stream that owns the encoder for sources we encode ourselves (demo, USB).
+    """
+
+    video: av.stream.Stream
+    audio: av.stream.Stream | None
+    #: True when packets come from our own encoder (demo/USB); IP streams are never re-encoded.
+    encoded_here: bool
+    #: Wall-clock time (µs since epoch) of the stream's time zero as claimed by the device
+    #: (RTCP sender reports), when the protocol provides it; else None.
+    start_time_realtime_us: int | None
+
+    def packets(self) -> Iterator[av.Packet]:
+        """Yield packets as they arrive; raise a DriverError subclass when the stream fails."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection; safe to call twice and from another thread."""
+        ...
+
+
+FrameListener = Callable[["av.VideoFrame"], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamInfo:
+    """What a probe learned about one stream."""
+
+    url: str | None
+    codec: str
+    width: int
+    height: int
+    fps: float | None
+    audio_codec: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeResult:
+    """What a device offers."""
+
+    streams: tuple[StreamInfo, ...]
+    manufacturer: str | None = None
+    model: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscoveredDevice:
+    """One row of ``porchlight discover``."""
+
+    kind: str
+    name: str
+    manufacturer: str | None = None
+    model: str | None = None
+    xaddr: str | None = None
+    device: str | None = None
+    needs_auth: bool | None = None
+
+
+class Driver(Protocol):
+    """A camera driver: find devices, describe one, open its streams."""
+
+    kind: ClassVar[str]
+
+    def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
+        """Find devices of this kind (only when the owner asks)."""
+        ...
+
+    def probe(self, request: StreamRequest) -> ProbeResult:
+        """Describe what a device offers; raises AuthError/UnreachableError/UnsupportedError."""
+        ...
+
+    def open_stream(self, request: StreamRequest) -> PacketSource:
+        """Open one stream; raises AuthError/UnreachableError/UnsupportedError/StreamError."""
+        ...

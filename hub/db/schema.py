@@ -1,0 +1,112 @@
+"""SQLAlchemy 2 table definitions (the index). Times are BigInteger ms since the epoch, UTC.
+
+Changing anything here needs an Alembic migration in ``hub/db/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class MetaRow(Base):
+    """Small key/value facts about this index: ``config_rev`` (bumped by every config write),
+    ``storage_id`` (the uuid in the storage marker file)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class SettingRow(Base):
+    """Typed settings (see hub/settings.py), one JSON value per key."""
+
+    __tablename__ = "setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class CameraRow(Base):
+    __tablename__ = "camera"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # slug; never reused
+    name: Mapped[str] = mapped_column(String(200))
+    driver: Mapped[str] = mapped_column(String(32), default="rtsp")
+    url: Mapped[str | None] = mapped_column(Text)  # credential-free
+    sub_url: Mapped[str | None] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(String(16), default="continuous")
+    pre_roll_ms: Mapped[int] = mapped_column(Integer, default=5000)
+    post_roll_ms: Mapped[int] = mapped_column(Integer, default=10000)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    audio: Mapped[str] = mapped_column(String(8), default="keep")
+    detect: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_age_days: Mapped[float | None] = mapped_column(Float)
+    motion_json: Mapped[str] = mapped_column(Text, default="{}")  # MotionSettings incl. zones
+    has_credentials: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    removed_ms: Mapped[int | None] = mapped_column(BigInteger)  # soft delete: recordings stay
+
+    __table_args__ = (Index("ix_camera_name", "name"),)
+
+
+class CameraStatusRow(Base):
+    __tablename__ = "camera_status"
+    camera_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("camera.id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(24))
+    since_ms: Mapped[int] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    stats_json: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class SegmentRow(Base):
+    __tablename__ = "segment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), ForeignKey("camera.id"), index=False)
+    path: Mapped[str] = mapped_column(String(400), unique=True)  # relative to the storage root
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    has_audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    unobserved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index("ix_segment_camera_start", "camera_id", "start_ms"),
+        Index("ix_segment_start", "start_ms"),
+    )
+
+
+class EventRow(Base):
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), ForeignKey("camera.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int | None] = mapped_column(BigInteger)
+    detected_ms: Mapped[int] = mapped_column(BigInteger)  # when the hub learned of it (latency)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    zones_json: Mapped[str] = mapped_column(Text, default="[]")
+    thumbnail: Mapped[str | None] = mapped_column(String(400))  # relative to the data dir
+    source: Mapped[str] = mapped_column(String(16), default="local")
+
+    __table_args__ = (
+        Index("ix_event_camera_start", "camera_id", "start_ms"),
+        Index("ix_event_start", "start_ms"),
+    )

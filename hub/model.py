@@ -1,0 +1,122 @@
+"""Plain, immutable data objects shared by the engine, the CLI and the UI.
+
+Times are integers: milliseconds since the Unix epoch, UTC (``*_ms``). Nothing here touches a
+database session, a thread or Qt; objects cross threads freely.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+Mode = Literal["continuous", "motion"]
+AudioPolicy = Literal["keep", "drop"]
+CameraState = Literal[
+    "stopped",  # disabled, or the hub is not running
+    "connecting",
+    "recording",
+    "reconnecting",
+    "auth_failed",
+    "offline",
+    "storage_missing",
+]
+EventKind = Literal["motion", "doorbell", "camera_motion", "manual"]
+
+MODES: tuple[str, ...] = ("continuous", "motion")
+CAMERA_STATES: tuple[str, ...] = (
+    "stopped", "connecting", "recording", "reconnecting", "auth_failed", "offline", "storage_missing",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Zone:
+    """A polygon in normalized image coordinates (0..1, origin top left).
+
+    ``kind == "zone"``: motion counts only inside zones (when any zone exists).
+    ``kind == "mask"``: motion inside a mask is ignored (timestamps, trees, a busy street).
+    """
+
+    name: str
+    polygon: tuple[tuple[float, float], ...]
+    kind: Literal["zone", "mask"] = "zone"
+
+
+@dataclasses.dataclass(frozen=True)
+class MotionSettings:
+    """Tuning of the local motion detector."""
+
+    sensitivity: int = 60  # 1..100; higher detects fainter changes
+    min_area: float = 0.004  # smallest moving blob, as a fraction of the frame area
+    analysis_fps: float = 5.0  # frames analysed per second (all frames are still decoded)
+    analysis_width: int = 320  # frames are shrunk to this width (grayscale) before analysis
+    min_frames: int = 2  # consecutive analysed frames with motion before an event starts
+    gap_s: float = 4.0  # motion separated by less than this is one event
+    max_event_s: float = 600.0  # long events are split
+    zones: tuple[Zone, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraConfig:
+    """A camera as the owner configured it (secrets excluded: they live in the keyring)."""
+
+    id: str  # stable slug, used in storage paths; never reused
+    name: str
+    driver: str = "rtsp"  # "rtsp" | "demo" (later: "onvif", "usb")
+    url: str | None = None  # credential-free main (record) stream
+    sub_url: str | None = None  # optional credential-free detect stream
+    mode: Mode = "continuous"
+    pre_roll_s: float = 5.0
+    post_roll_s: float = 10.0
+    enabled: bool = True
+    audio: AudioPolicy = "keep"
+    detect: bool = True  # run local motion detection
+    max_age_days: float | None = None  # None: the global setting applies
+    motion: MotionSettings = dataclasses.field(default_factory=MotionSettings)
+    has_credentials: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """One closed recording file."""
+
+    id: int | None
+    camera_id: str
+    path: str  # relative to the storage root, '/'-separated
+    start_ms: int  # wall clock of the first frame
+    end_ms: int  # wall clock of the end of the last frame
+    bytes: int
+    frames: int = 0
+    has_audio: bool = False
+    protected: bool = False
+    unobserved: bool = False  # motion detection was not running for part of it: keep like an event
+
+    @property
+    def duration_ms(self) -> int:
+        return self.end_ms - self.start_ms
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """Something happened: motion, a doorbell press, ..."""
+
+    id: int | None
+    camera_id: str
+    kind: EventKind
+    start_ms: int
+    end_ms: int | None  # None while ongoing
+    score: float = 0.0  # peak moving area as a fraction of the frame (motion)
+    zones: tuple[str, ...] = ()
+    thumbnail: str | None = None  # path relative to the data dir
+    source: str = "local"
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraStatus:
+    """The live state of one camera's pipeline."""
+
+    camera_id: str
+    state: CameraState
+    since_ms: int
+    last_error: str | None = None
+    updated_ms: int = 0
+    stats: dict = dataclasses.field(default_factory=dict, compare=False)

@@ -58,7 +58,9 @@ class StreamRequest:
     credentials: Credentials | None = None
     want_audio: bool = True
     open_timeout_s: float = 15.0
-    read_timeout_s: float = 5.0  # no packet for this long counts as a stalled stream
+    # FFmpeg's read timeout fires after about twice this (the first interrupt only releases the
+    # frame it holds), so 2.5 s calls a stream that stopped delivering "down" after about 5 s.
+    read_timeout_s: float = 2.5
     options: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 

@@ -1,0 +1,83 @@
+"""The index's read and write functions in one namespace: ``from hub.db import repo``.
+
+Reads take an Engine, run a short session and return hub/model.py dataclasses (never ORM rows).
+Writes used by the hub take a Session and run on the DB writer (:class:`hub.db.writer.DbWriter`);
+config writes, which the CLI makes from another process, take an Engine and commit on their own.
+The implementations live in :mod:`hub.db.repo_config` and :mod:`hub.db.repo_media`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hub.db.repo_config import (
+    CONFIG_REV,
+    NotFoundError,
+    add_camera,
+    bump_config_rev,
+    config_rev,
+    find_camera,
+    get_camera,
+    get_meta,
+    list_cameras,
+    load_settings,
+    remove_camera,
+    removed_camera_ids,
+    save_settings,
+    set_meta,
+    slugify,
+    update_camera,
+)
+from hub.db.repo_media import (
+    KEEP,
+    all_segments,
+    clear_status,
+    close_open_events,
+    delete_segments,
+    events_overlapping,
+    insert_event,
+    insert_segment,
+    list_events,
+    list_segments,
+    list_status,
+    set_protected,
+    storage_bytes,
+    update_event,
+    upsert_status,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "CONFIG_REV",
+    "KEEP",
+    "NotFoundError",
+    "add_camera",
+    "all_segments",
+    "bump_config_rev",
+    "clear_status",
+    "close_open_events",
+    "config_rev",
+    "delete_segments",
+    "events_overlapping",
+    "find_camera",
+    "get_camera",
+    "get_meta",
+    "insert_event",
+    "insert_segment",
+    "list_cameras",
+    "list_events",
+    "list_segments",
+    "list_status",
+    "load_settings",
+    "remove_camera",
+    "removed_camera_ids",
+    "save_settings",
+    "set_meta",
+    "set_protected",
+    "slugify",
+    "storage_bytes",
+    "update_camera",
+    "update_event",
+    "upsert_status",
+]

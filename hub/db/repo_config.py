@@ -1,0 +1,266 @@
+"""Configuration in the index: meta facts, cameras and hub settings.
+
+Config writes come from the hub and from the CLI (another process), so they take an Engine and run
+their own short write transaction (retried on lock conflicts), and each one bumps meta ``config_rev``
+in the same transaction: a running hub polls :func:`config_rev` to notice changes.
+Reads take an Engine, use a short session, and return hub/model.py dataclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, Integer, Text, cast, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.db.convert import camera_from_row, camera_values
+from hub.db.schema import CameraRow, CameraStatusRow, MetaRow, SettingRow
+from hub.db.tx import run_write
+from hub.model import MODES, CameraConfig, MotionSettings
+from hub.settings import Settings
+from hub.timefmt import now_ms
+
+logger = logging.getLogger(__name__)
+
+CONFIG_REV = "config_rev"
+SLUG_MAX = 40
+_CAMERA_FIELDS = {f.name for f in dataclasses.fields(CameraConfig)}
+
+
+class NotFoundError(LookupError):
+    """The camera (or event) does not exist, or the camera was removed."""
+
+
+# --- meta ---------------------------------------------------------------------------------------
+
+
+def get_meta(engine: Engine, key: str) -> str | None:
+    """The meta value for ``key``, or None."""
+    with Session(engine) as session:
+        return session.scalar(select(MetaRow.value).where(MetaRow.key == key))
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    """Insert or replace a meta value."""
+    session.merge(MetaRow(key=key, value=value))
+
+
+def config_rev(engine: Engine) -> int:
+    """The configuration revision (0 when nothing was configured yet)."""
+    value = get_meta(engine, CONFIG_REV)
+    return int(value) if value else 0
+
+
+def bump_config_rev(session: Session) -> int:
+    """Add 1 to ``config_rev`` atomically (also across processes) and return the new value."""
+    session.flush()
+    result = session.execute(
+        update(MetaRow)
+        .where(MetaRow.key == CONFIG_REV)
+        .values(value=cast(cast(MetaRow.value, Integer) + 1, Text))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(MetaRow(key=CONFIG_REV, value="1"))
+        session.flush()
+        return 1
+    return int(session.scalar(select(MetaRow.value).where(MetaRow.key == CONFIG_REV)) or 0)
+
+
+# --- cameras ------------------------------------------------------------------------------------
+
+
+def slugify(name: str) -> str:
+    """A storage-safe id from a name: ``[a-z0-9-]``, at most 40 characters (``camera`` if empty)."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    text = re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+    return text[:SLUG_MAX].rstrip("-") or "camera"
+
+
+def unique_slug(base: str, taken: set[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``… (still at most 40 characters), whichever is not taken."""
+    if base not in taken:
+        return base
+    n = 2
+    while True:
+        suffix = f"-{n}"
+        candidate = base[: SLUG_MAX - len(suffix)].rstrip("-") + suffix
+        if candidate not in taken:
+            return candidate
+        n += 1
+
+
+def add_camera(engine: Engine, cfg: CameraConfig) -> CameraConfig:
+    """Store a new camera (``cfg.id`` is ignored: a fresh slug is derived from the name)."""
+    cfg = dataclasses.replace(cfg, name=cfg.name.strip())
+    _validate(cfg)
+
+    def op(session: Session) -> CameraConfig:
+        rows = session.scalars(select(CameraRow)).all()
+        _check_name_free(rows, cfg.name, except_id=None)
+        camera_id = unique_slug(slugify(cfg.name), {row.id for row in rows})
+        now = now_ms()
+        row = CameraRow(id=camera_id, created_ms=now, updated_ms=now, removed_ms=None,
+                        **camera_values(cfg))
+        session.add(row)
+        bump_config_rev(session)
+        return camera_from_row(row)  # as stored (roll times in whole ms, floats in polygons)
+
+    for attempt in range(3):
+        try:
+            added = run_write(engine, op)
+            break
+        except IntegrityError:  # PostgreSQL: another hub took the same id at the same moment
+            if attempt == 2:
+                raise
+    logger.info("camera %s added as %r", added.name, added.id)
+    return added
+
+
+def update_camera(engine: Engine, camera_id: str, **changes: object) -> CameraConfig:
+    """Change fields (named as in CameraConfig) of a camera; return the new config."""
+    unknown = sorted(set(changes) - _CAMERA_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown camera field(s): {', '.join(unknown)}")
+    if "id" in changes and changes["id"] != camera_id:
+        raise ValueError("a camera's id never changes")
+    if isinstance(changes.get("name"), str):
+        changes["name"] = str(changes["name"]).strip()
+
+    def op(session: Session) -> CameraConfig:
+        row = _live_row(session, camera_id)
+        new = dataclasses.replace(camera_from_row(row), **changes)  # type: ignore[arg-type]
+        _validate(new)
+        if new.name.casefold() != row.name.casefold():
+            _check_name_free(session.scalars(select(CameraRow)).all(), new.name, except_id=camera_id)
+        for key, value in camera_values(new).items():
+            setattr(row, key, value)
+        row.updated_ms = now_ms()
+        bump_config_rev(session)
+        return camera_from_row(row)
+
+    updated = run_write(engine, op)
+    logger.info("camera %r updated: %s", camera_id, ", ".join(sorted(changes)))
+    return updated
+
+
+def remove_camera(engine: Engine, camera_id: str) -> None:
+    """Soft-delete a camera: it disappears from the lists, its id is never reused, recordings stay."""
+
+    def op(session: Session) -> None:
+        row = _live_row(session, camera_id)
+        row.removed_ms = row.updated_ms = now_ms()
+        session.execute(delete(CameraStatusRow).where(CameraStatusRow.camera_id == camera_id))
+        bump_config_rev(session)
+
+    run_write(engine, op)
+    logger.info("camera %r removed", camera_id)
+
+
+def list_cameras(engine: Engine, include_removed: bool = False) -> list[CameraConfig]:
+    """Cameras ordered by name (case-insensitively), without removed ones unless asked."""
+    with Session(engine) as session:
+        query = select(CameraRow)
+        if not include_removed:
+            query = query.where(CameraRow.removed_ms.is_(None))
+        cameras = [camera_from_row(row) for row in session.scalars(query)]
+    return sorted(cameras, key=lambda c: (c.name.casefold(), c.id))
+
+
+def get_camera(engine: Engine, camera_id: str) -> CameraConfig | None:
+    """The camera with this id (removed ones included, for their recordings), or None."""
+    with Session(engine) as session:
+        row = session.get(CameraRow, camera_id)
+        return camera_from_row(row) if row is not None else None
+
+
+def find_camera(engine: Engine, name: str) -> CameraConfig | None:
+    """The non-removed camera with this name (case-insensitive), or None."""
+    wanted = name.strip().casefold()
+    for camera in list_cameras(engine):
+        if camera.name.casefold() == wanted:
+            return camera
+    return None
+
+
+def removed_camera_ids(engine: Engine) -> set[str]:
+    """Ids of removed cameras (CameraConfig itself carries no removed flag)."""
+    with Session(engine) as session:
+        return set(session.scalars(select(CameraRow.id).where(CameraRow.removed_ms.is_not(None))))
+
+
+def _live_row(session: Session, camera_id: str) -> CameraRow:
+    row = session.get(CameraRow, camera_id, with_for_update=True)
+    if row is None:
+        raise NotFoundError(f"no camera with id {camera_id!r}")
+    if row.removed_ms is not None:
+        raise NotFoundError(f"camera {camera_id!r} was removed")
+    return row
+
+
+def _check_name_free(rows: Iterable[CameraRow], name: str, *, except_id: str | None) -> None:
+    wanted = name.casefold()
+    for row in rows:
+        if row.removed_ms is None and row.id != except_id and row.name.casefold() == wanted:
+            raise ValueError(f"a camera named '{name}' already exists")
+
+
+def _validate(cfg: CameraConfig) -> None:
+    if not cfg.name:
+        raise ValueError("a camera needs a name")
+    if len(cfg.name) > 200:
+        raise ValueError("a camera name has at most 200 characters")
+    if not cfg.driver or len(cfg.driver) > 32:
+        raise ValueError("a camera needs a driver name (at most 32 characters)")
+    if cfg.mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    if cfg.audio not in ("keep", "drop"):
+        raise ValueError("audio must be 'keep' or 'drop'")
+    if cfg.pre_roll_s < 0 or cfg.post_roll_s < 0:
+        raise ValueError("pre-roll and post-roll cannot be negative")
+    if cfg.max_age_days is not None and cfg.max_age_days <= 0:
+        raise ValueError("max_age_days must be positive (or None for the global setting)")
+    if not isinstance(cfg.motion, MotionSettings):
+        raise ValueError("motion must be a MotionSettings")
+    for field in ("url", "sub_url"):
+        url = getattr(cfg, field)
+        if url is not None and _has_userinfo(url):
+            # never echo the URL: it carries a secret
+            raise ValueError(f"{field} must not contain credentials (they belong in the keyring)")
+
+
+def _has_userinfo(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "@" in url
+    return parts.username is not None or parts.password is not None
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+def load_settings(engine: Engine) -> Settings:
+    """The hub settings (defaults for keys never saved); unknown stored keys raise ValueError."""
+    with Session(engine) as session:
+        rows = {key: value for key, value in session.execute(select(SettingRow.key, SettingRow.value))}
+    return Settings.from_rows(rows)
+
+
+def save_settings(engine: Engine, settings: Settings) -> None:
+    """Validate and store every setting; bumps config_rev."""
+    rows = settings.validate().to_rows()
+
+    def op(session: Session) -> None:
+        for key, value in rows.items():
+            session.merge(SettingRow(key=key, value=value))
+        bump_config_rev(session)
+
+    run_write(engine, op)
+    logger.info("settings saved")

@@ -1,0 +1,271 @@
+"""Recordings in the index: segments, events and the live camera status.
+
+Write functions take a Session and are meant to run on the DB writer (``writer.submit(lambda s:
+insert_segment(s, seg))``); they are safe to re-run after a rollback. Reads take an Engine, use a
+short session and return hub/model.py dataclasses.
+
+Time windows are half-open, ``[start_ms, end_ms)``; either bound may be None (unbounded). A segment
+or event overlaps the window when ``start < end_ms`` and (``end > start_ms`` or it starts inside the
+window): a zero-length item (a doorbell press) counts as the instant it starts. An open event
+(``end_ms`` None, still going on) extends to the future.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from hub.db.convert import (
+    event_from_row,
+    segment_from_row,
+    segment_values,
+    status_from_row,
+    zones_to_json,
+)
+from hub.db.repo_config import NotFoundError
+from hub.db.schema import CameraStatusRow, EventRow, SegmentRow
+from hub.db.tx import run_write
+from hub.model import CameraStatus, Event, Segment
+from hub.timefmt import now_ms
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 500  # ids per IN (...) list
+_SEG = SegmentRow.__table__
+# prebuilt statements with bound parameters: compiled once, cached (the writer's hot path)
+_SEGMENT_BY_PATH = select(_SEG.c.id, _SEG.c.protected).where(_SEG.c.path == bindparam("p"))
+_INSERT_SEGMENT = insert(_SEG).returning(_SEG.c.id)
+_UPDATE_SEGMENT = update(_SEG).where(_SEG.c.id == bindparam("seg_id"))
+
+
+class _Keep(enum.Enum):
+    KEEP = "keep"
+
+
+KEEP = _Keep.KEEP  # update_event: leave this field as it is
+
+
+def overlap_conditions(start_col: InstrumentedAttribute[int], end_col: InstrumentedAttribute[Any],
+                       start_ms: int | None, end_ms: int | None, *,
+                       open_ended: bool = False) -> list[ColumnElement[bool]]:
+    """WHERE conditions selecting rows whose [start, end) overlaps [start_ms, end_ms)."""
+    conditions: list[ColumnElement[bool]] = []
+    if end_ms is not None:
+        conditions.append(start_col < end_ms)
+    if start_ms is not None:
+        ends_after = end_col > start_ms
+        if open_ended:
+            ends_after = or_(end_col.is_(None), ends_after)
+        conditions.append(or_(ends_after, start_col >= start_ms))
+    return conditions
+
+
+# --- segments -----------------------------------------------------------------------------------
+
+
+def insert_segment(session: Session, seg: Segment) -> int:
+    """Index a closed segment and return its id; a path already indexed is updated instead.
+
+    Re-indexing never removes protection: ``protected`` becomes old OR new.
+    """
+    values = segment_values(seg)
+    existing = session.execute(_SEGMENT_BY_PATH, {"p": seg.path}).first()
+    if existing is None:
+        return int(session.execute(_INSERT_SEGMENT, values).scalar_one())
+    values["protected"] = bool(existing.protected) or seg.protected
+    session.execute(_UPDATE_SEGMENT, {**values, "seg_id": existing.id})
+    return int(existing.id)
+
+
+def list_segments(engine: Engine, camera_id: str | None = None, start_ms: int | None = None,
+                  end_ms: int | None = None, limit: int | None = None, *,
+                  newest_first: bool = False) -> list[Segment]:
+    """Segments overlapping the window, ordered by start (oldest first unless ``newest_first``)."""
+    query = select(SegmentRow).where(*overlap_conditions(SegmentRow.start_ms, SegmentRow.end_ms,
+                                                         start_ms, end_ms))
+    if camera_id is not None:
+        query = query.where(SegmentRow.camera_id == camera_id)
+    return _segments(engine, _ordered(query, SegmentRow, newest_first, limit))
+
+
+def all_segments(engine: Engine) -> list[Segment]:
+    """Every indexed segment, ordered by start."""
+    return list_segments(engine)
+
+
+def delete_segments(session: Session, ids: Iterable[int]) -> int:
+    """Remove segments from the index (the files are the caller's business); return rows deleted."""
+    deleted = 0
+    for chunk in _chunks(ids):
+        result = session.execute(delete(SegmentRow.__table__).where(SegmentRow.__table__.c.id.in_(chunk)))
+        deleted += result.rowcount  # type: ignore[attr-defined]
+    return deleted
+
+
+def set_protected(engine: Engine, ids: Iterable[int], protected: bool) -> int:
+    """Protect (or release) segments from retention in one transaction; return rows changed."""
+    chunks = list(_chunks(ids))
+
+    def op(session: Session) -> int:
+        changed = 0
+        for chunk in chunks:
+            result = session.execute(update(SegmentRow.__table__)
+                                     .where(SegmentRow.__table__.c.id.in_(chunk))
+                                     .values(protected=bool(protected)))
+            changed += result.rowcount  # type: ignore[attr-defined]
+        return changed
+
+    return run_write(engine, op)
+
+
+def storage_bytes(engine: Engine, camera_id: str | None = None) -> int:
+    """Total size of the indexed segments (of one camera, or all)."""
+    query = select(func.coalesce(func.sum(SegmentRow.bytes), 0))
+    if camera_id is not None:
+        query = query.where(SegmentRow.camera_id == camera_id)
+    with Session(engine) as session:
+        return int(session.scalar(query) or 0)
+
+
+def _segments(engine: Engine, query: Select[Any]) -> list[Segment]:
+    with Session(engine) as session:
+        return [segment_from_row(row) for row in session.scalars(query)]
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def insert_event(session: Session, ev: Event, detected_ms: int) -> int:
+    """Store an event (``ev.id`` is ignored) and return its id."""
+    values = {
+        "camera_id": ev.camera_id, "kind": ev.kind, "start_ms": int(ev.start_ms), "end_ms": ev.end_ms,
+        "detected_ms": int(detected_ms), "score": float(ev.score), "zones_json": zones_to_json(ev.zones),
+        "thumbnail": ev.thumbnail, "source": ev.source,
+    }
+    return int(session.execute(insert(EventRow.__table__).values(**values)
+                               .returning(EventRow.__table__.c.id)).scalar_one())
+
+
+def update_event(session: Session, event_id: int, *, end_ms: int | None | _Keep = KEEP,
+                 score: float | _Keep = KEEP, zones: tuple[str, ...] | _Keep = KEEP,
+                 thumbnail: str | None | _Keep = KEEP) -> None:
+    """Change an event's end, score, zones or thumbnail (fields left at KEEP stay as they are)."""
+    values: dict[str, Any] = {}
+    if end_ms is not KEEP:
+        values["end_ms"] = end_ms
+    if score is not KEEP:
+        values["score"] = float(score)  # type: ignore[arg-type]
+    if not isinstance(zones, _Keep):
+        values["zones_json"] = zones_to_json(zones)
+    if thumbnail is not KEEP:
+        values["thumbnail"] = thumbnail
+    table = EventRow.__table__
+    if not values:
+        found = session.scalar(select(func.count()).select_from(table).where(table.c.id == event_id))
+        if not found:
+            raise NotFoundError(f"no event with id {event_id}")
+        return
+    result = session.execute(update(table).where(table.c.id == event_id).values(**values))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFoundError(f"no event with id {event_id}")
+
+
+def list_events(engine: Engine, camera_id: str | None = None, start_ms: int | None = None,
+                end_ms: int | None = None, kinds: Iterable[str] | None = None, limit: int | None = None,
+                *, newest_first: bool = False) -> list[Event]:
+    """Events overlapping the window (open events extend to the future), ordered by start."""
+    query = select(EventRow).where(*overlap_conditions(EventRow.start_ms, EventRow.end_ms, start_ms,
+                                                       end_ms, open_ended=True))
+    if camera_id is not None:
+        query = query.where(EventRow.camera_id == camera_id)
+    if kinds is not None:
+        query = query.where(EventRow.kind.in_(list(kinds)))
+    with Session(engine) as session:
+        return [event_from_row(row) for row in session.scalars(_ordered(query, EventRow, newest_first, limit))]
+
+
+def events_overlapping(engine: Engine, start_ms: int | None, end_ms: int | None) -> list[Event]:
+    """Events of every camera overlapping the window (for retention), ordered by start."""
+    return list_events(engine, start_ms=start_ms, end_ms=end_ms)
+
+
+def close_open_events(session: Session, end_ms_by_camera: Mapping[str, int] | None = None, *,
+                      camera_ids: Iterable[str] | None = None) -> int:
+    """Close events left open by a crash; call at startup, before the pipelines run. Returns the count.
+
+    The end is ``end_ms_by_camera[camera]`` when given; otherwise the end of that camera's last
+    segment that ends after the event's start (the footage recorded until the crash stays an event
+    and so is kept by retention); otherwise the event's start. Never before the start.
+    ``camera_ids`` limits it to some cameras (a shared PostgreSQL index: only this hub's cameras).
+    """
+    query = select(EventRow.id, EventRow.camera_id, EventRow.start_ms).where(EventRow.end_ms.is_(None))
+    if camera_ids is not None:
+        query = query.where(EventRow.camera_id.in_(list(camera_ids)))
+    closed = 0
+    for event_id, camera_id, start in session.execute(query).all():
+        if end_ms_by_camera is not None and camera_id in end_ms_by_camera:
+            end = end_ms_by_camera[camera_id]
+        else:
+            end = session.scalar(select(func.max(SegmentRow.end_ms)).where(
+                SegmentRow.camera_id == camera_id, SegmentRow.end_ms > start)) or start
+        session.execute(update(EventRow.__table__).where(EventRow.__table__.c.id == event_id)
+                        .values(end_ms=max(int(start), int(end))))
+        closed += 1
+    if closed:
+        logger.info("closed %d event(s) left open by an earlier run", closed)
+    return closed
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def upsert_status(session: Session, st: CameraStatus) -> None:
+    """Insert or replace a camera's live status (``updated_ms`` 0 means now)."""
+    session.merge(CameraStatusRow(
+        camera_id=st.camera_id, state=st.state, since_ms=int(st.since_ms), last_error=st.last_error,
+        updated_ms=int(st.updated_ms or now_ms()), stats_json=json.dumps(st.stats, sort_keys=True),
+    ))
+
+
+def list_status(engine: Engine) -> list[CameraStatus]:
+    """Every camera's status, ordered by camera id."""
+    with Session(engine) as session:
+        rows = session.scalars(select(CameraStatusRow).order_by(CameraStatusRow.camera_id))
+        return [status_from_row(row) for row in rows]
+
+
+def clear_status(session: Session, camera_ids: Iterable[str] | None = None) -> None:
+    """Forget the live status of all cameras (or of ``camera_ids``): the hub is stopping/starting."""
+    statement = delete(CameraStatusRow.__table__)
+    if camera_ids is not None:
+        statement = statement.where(CameraStatusRow.__table__.c.camera_id.in_(list(camera_ids)))
+    session.execute(statement)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _ordered(query: Select[Any], row: type[SegmentRow] | type[EventRow], newest_first: bool,
+             limit: int | None) -> Select[Any]:
+    if newest_first:
+        query = query.order_by(row.start_ms.desc(), row.id.desc())
+    else:
+        query = query.order_by(row.start_ms, row.id)
+    return query.limit(limit) if limit is not None else query
+
+
+def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    batch: list[int] = []
+    for value in ids:
+        batch.append(int(value))
+        if len(batch) == _CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,44 @@
+"""Logging for the hub: one redacting formatter on every handler, FFmpeg's messages included."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from hub.redact import redact
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as usual, then masks credentials and registered secrets (tracebacks included)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+def setup_logging(level: int = logging.INFO, *, stream=None) -> None:
+    """Send logs to stderr (redacted) and route FFmpeg's warnings through Python logging."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level)
+    route_ffmpeg_logs()
+
+
+def route_ffmpeg_logs(level: str = "ERROR") -> None:
+    """FFmpeg messages (which may contain URLs) go to the ``libav`` loggers, never straight to stderr."""
+    import av.logging
+
+    av.logging.set_level(getattr(av.logging, level))
+    logging.getLogger("libav").setLevel(logging.ERROR)
+
+
+def secure_all_handlers() -> None:
+    """Wrap the formatter of every root handler (e.g. installed by pytest) so output is redacted."""
+    for h in logging.getLogger().handlers:
+        fmt = h.formatter
+        if not isinstance(fmt, RedactingFormatter):
+            wrapped = RedactingFormatter(fmt._fmt if fmt else None, fmt.datefmt if fmt else None)
+            h.setFormatter(wrapped)

@@ -1,0 +1,1 @@
+"""Per-camera pipelines: a record thread and a detect thread, supervised with reconnects."""

@@ -1,0 +1,33 @@
+"""What a camera pipeline needs from the hub, as plain callables (easy to fake in tests)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from drivers.base import Credentials, Driver
+from hub.model import CameraConfig, CameraStatus
+from hub.pipeline.retry import RetryPolicy
+from hub.recorder.segment import ClosedSegment
+
+
+@dataclasses.dataclass
+class PipelineContext:
+    """Dependencies of one camera pipeline. Every callback may be called from camera threads."""
+
+    config: CameraConfig
+    driver: Driver
+    storage_root: Callable[[], Path]
+    #: Raise hub.recorder.session.StorageUnavailable(message) when no segment may be written.
+    check_storage: Callable[[], None]
+    credentials: Callable[[], Credentials | None]
+    on_status: Callable[[CameraStatus], None]
+    on_segment: Callable[[ClosedSegment, bool], None]  # (segment, unobserved)
+    on_event_started: Callable[[str, int, float, tuple[str, ...], bytes | None], None]
+    on_event_ended: Callable[[str, int, int, float, tuple[str, ...], bytes | None], None]
+    request_space: Callable[[], None] = lambda: None
+    segment_s: float = 10.0
+    retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
+    open_timeout_s: float = 15.0
+    read_timeout_s: float = 2.5

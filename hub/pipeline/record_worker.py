@@ -1,0 +1,193 @@
+"""The record thread of one camera: connect, stream-copy into segments, reconnect, report state."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+
+import av.error
+
+from drivers.base import AuthError, DriverError, StreamRequest, UnsupportedError
+from hub.model import CameraStatus
+from hub.pipeline.context import PipelineContext
+from hub.pipeline.detect_worker import DetectWorker
+from hub.recorder.segment import ClosedSegment
+from hub.recorder.session import RecordSession, SessionStats, StorageUnavailable
+from hub.redact import redact
+from hub.secrets import SecretsUnavailable
+from hub.timefmt import now_ms
+
+logger = logging.getLogger(__name__)
+
+
+class RecordWorker:
+    """Runs on thread ``porchlight-rec-<camera>``; never raises out of its loop."""
+
+    def __init__(self, ctx: PipelineContext, detect: DetectWorker | None) -> None:
+        self.ctx = ctx
+        self.cam = ctx.config.id
+        self.detect = detect
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"porchlight-rec-{self.cam}", daemon=True)
+        self.state = "stopped"
+        self.since_ms = now_ms()
+        self.last_error: str | None = None
+        self.session: RecordSession | None = None
+        self.totals = SessionStats()
+        self.connects = 0
+
+    # -- control ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish (the open segment is finalized)."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- state -----------------------------------------------------------------------------
+    def _set_state(self, state: str, error: str | None = None) -> None:
+        error = redact(error) if error else None
+        if state == self.state and error == self.last_error:
+            return
+        if state != self.state:
+            self.since_ms = now_ms()
+        self.state, self.last_error = state, error
+        if error:
+            logger.warning("%s: %s (%s)", self.cam, state, error)
+        else:
+            logger.info("%s: %s", self.cam, state)
+        self.ctx.on_status(CameraStatus(self.cam, state, self.since_ms, error, now_ms(), self.stats()))
+
+    def stats(self) -> dict:
+        """Counters for the status heartbeat (plain data)."""
+        s = self.session.stats if self.session is not None else None
+        tot = self.totals
+
+        def total(name: str) -> int:
+            return getattr(tot, name) + (getattr(s, name) if s else 0)
+
+        out = {name: total(name) for name in ("packets_received", "packets_written", "audio_packets",
+                                                "segments", "repaired_ts", "bytes", "skipped_before_key")}
+        out["connects"] = self.connects
+        if self.detect is not None:
+            out["detect"] = self.detect.stats()
+        return out
+
+    # -- loop ------------------------------------------------------------------------------
+    def _wait(self, seconds: float) -> bool:
+        """Sleep unless stopped; True when stopping."""
+        return self._stop.wait(seconds)
+
+    def _run(self) -> None:
+        policy = self.ctx.retry
+        outage_start: float | None = None
+        slow_attempts = 0
+        self._set_state("connecting")
+        while not self._stop.is_set():
+            try:
+                self.ctx.check_storage()
+            except StorageUnavailable as exc:
+                self._set_state("storage_missing", str(exc))
+                if self._wait(2.0):
+                    break
+                continue
+            if self.state == "storage_missing":
+                self._set_state("connecting")
+            try:
+                delay, recorded = self._connect_and_record()
+            except Exception as exc:  # noqa: BLE001 - the thread must never die silently
+                logger.exception("%s: unexpected failure in the record loop", self.cam)
+                self.last_error = redact(f"internal error: {exc}")
+                delay, recorded = None, False
+            if self._stop.is_set():
+                break
+            now = time.monotonic()
+            if recorded or outage_start is None:
+                outage_start, slow_attempts = now, 0
+            outage = now - outage_start
+            if self.state not in ("auth_failed", "storage_missing"):
+                self._set_state(policy.state(outage), self.last_error)
+            if delay is None:
+                delay = policy.delay(outage, slow_attempts)
+                if outage >= policy.fast_period_s:
+                    slow_attempts += 1
+            if self._wait(delay):
+                break
+        self._set_state("stopped", None)
+
+    def _connect_and_record(self) -> tuple[float | None, bool]:
+        """One connection: (retry delay override or None for the policy's, whether it recorded)."""
+        cfg = self.ctx.config
+        try:
+            creds = self.ctx.credentials()
+        except SecretsUnavailable as exc:
+            self._set_state("auth_failed", str(exc))
+            return self.ctx.retry.auth_s, False
+        request = StreamRequest(url=cfg.url, role="record", credentials=creds,
+                                want_audio=cfg.audio == "keep", open_timeout_s=self.ctx.open_timeout_s,
+                                read_timeout_s=self.ctx.read_timeout_s)
+        try:
+            source = self.ctx.driver.open_stream(request)
+        except AuthError as exc:
+            self._set_state("auth_failed", str(exc))
+            return self.ctx.retry.auth_s, False
+        except UnsupportedError as exc:
+            self.last_error = str(exc)
+            return self.ctx.retry.unsupported_s, False
+        except DriverError as exc:
+            self.last_error = str(exc)
+            return None, False
+        self.connects += 1
+        tee = self.detect.offer if (self.detect is not None and self.detect.uses_record_stream) else None
+        session = RecordSession(
+            self.cam, source, self.ctx.storage_root(), segment_s=self.ctx.segment_s,
+            keep_audio=cfg.audio == "keep", on_closed=self._segment_closed,
+            check_storage=self.ctx.check_storage, tee=tee,
+        )
+        if tee is not None:
+            self.detect.new_stream(source.video)
+        self.session = session
+        recording = False
+        try:
+            for pkt in source.packets():
+                if self._stop.is_set():
+                    break
+                session.feed(pkt, time.time())
+                if not recording and session.stats.packets_received:
+                    recording = True
+                    self._set_state("recording", None)
+        except DriverError as exc:
+            self.last_error = str(exc)
+        except StorageUnavailable as exc:
+            self._set_state("storage_missing", str(exc))
+        except (av.error.OSError, OSError) as exc:
+            if getattr(exc, "errno", None) == errno.ENOSPC:
+                self.last_error = "the disk is full: freeing space"
+                self.ctx.request_space()
+                return 0.5, recording
+            self.last_error = f"cannot write recordings: {exc}"
+        finally:
+            try:
+                session.finish()
+            except Exception:  # noqa: BLE001
+                logger.warning("%s: finishing the segment failed", self.cam, exc_info=True)
+            source.close()
+            self._fold(session.stats)
+            self.session = None
+        return None, recording
+
+    def _fold(self, s: SessionStats) -> None:
+        for name in vars(s):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(s, name))
+
+    def _segment_closed(self, seg: ClosedSegment) -> None:
+        observed = self.detect is not None and self.detect.observed(seg.start_ms, seg.end_ms)
+        self.ctx.on_segment(seg, not observed)

@@ -1,0 +1,90 @@
+"""Camera credentials in the OS keyring, behind one small module.
+
+Never in the database, config files, logs, exports or exceptions. When no secure backend exists
+(a headless box without Secret Service), say so clearly; never fall back to a plaintext store.
+Keyring calls may block (D-Bus): call them off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+from drivers.base import Credentials
+from hub.redact import register_secret
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "porchlight"
+
+NO_BACKEND_MESSAGE = (
+    "No secure password store (OS keyring) is available, so camera passwords cannot be saved. "
+    "Start a Secret Service such as gnome-keyring (headless: `dbus-run-session -- sh -c "
+    "'echo -n pw | gnome-keyring-daemon --unlock; porchlight ...'`) or choose a backend with "
+    "PYTHON_KEYRING_BACKEND. Porchlight never stores passwords in plain text."
+)
+
+
+class SecretsUnavailable(RuntimeError):
+    """No secure keyring backend is usable."""
+
+
+def _insecure(backend: keyring.backend.KeyringBackend) -> bool:
+    module = type(backend).__module__
+    name = type(backend).__name__
+    if module.startswith("keyring.backends.fail") or module.startswith("keyring.backends.null"):
+        return True
+    # keyrings.alt's file backends are plaintext or weakly obfuscated (base64): refuse them.
+    return module.startswith("keyrings.alt") and "Encrypted" not in name
+
+
+def backend() -> keyring.backend.KeyringBackend:
+    """The keyring backend in use; raises SecretsUnavailable when it is not a secure one."""
+    kr = keyring.get_keyring()
+    inner = getattr(kr, "backends", None)  # ChainerBackend: look at what it chains
+    candidates = list(inner) if inner else [kr]
+    if not candidates or all(_insecure(b) for b in candidates):
+        raise SecretsUnavailable(NO_BACKEND_MESSAGE)
+    return kr
+
+
+def _key(camera_id: str, field: str) -> str:
+    return f"camera/{camera_id}/{field}"
+
+
+def set_camera_credentials(camera_id: str, username: str, password: str) -> None:
+    """Store a camera's username and password in the keyring."""
+    kr = backend()
+    try:
+        kr.set_password(SERVICE, _key(camera_id, "username"), username)
+        kr.set_password(SERVICE, _key(camera_id, "password"), password)
+    except keyring.errors.KeyringError as exc:
+        raise SecretsUnavailable(f"the keyring refused to store the password: {exc}") from None
+    register_secret(password)
+
+
+def get_camera_credentials(camera_id: str) -> Credentials | None:
+    """A camera's credentials, or None when none are stored."""
+    kr = backend()
+    try:
+        username = kr.get_password(SERVICE, _key(camera_id, "username"))
+        password = kr.get_password(SERVICE, _key(camera_id, "password"))
+    except keyring.errors.KeyringError as exc:
+        raise SecretsUnavailable(f"the keyring could not be read: {exc}") from None
+    if username is None:
+        return None
+    register_secret(password)
+    return Credentials(username, password or "")
+
+
+def delete_camera_credentials(camera_id: str) -> None:
+    """Forget a camera's credentials (missing ones are fine)."""
+    kr = backend()
+    for field in ("username", "password"):
+        try:
+            kr.delete_password(SERVICE, _key(camera_id, field))
+        except keyring.errors.PasswordDeleteError:
+            pass

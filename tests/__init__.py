@@ -1,0 +1,1 @@
+"""Porchlight test suite."""

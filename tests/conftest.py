@@ -1,0 +1,107 @@
+"""Suite-wide setup: offscreen Qt, the file keyring for us and our subprocesses, peer fixtures."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports PySide6: without a platform and without DISPLAY, Qt aborts the process.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import logging  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.support.clips import CameraClips, ClipSpec, make_camera_clips  # noqa: E402
+from tests.support.keyring_backend import ENV as KEYRING_ENV  # noqa: E402
+from tests.support.peers import require_rtsp_peers  # noqa: E402
+from tests.support.rtsp import RtspCamera  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CLIP_CACHE = REPO_ROOT / "tests" / ".cache" / "clips"
+THREAD_PREFIX = "porchlight"
+THREAD_GRACE_S = float(os.environ.get("PORCHLIGHT_TEST_THREAD_GRACE_S", "5"))  # env: for self-tests
+
+# Never a real keyring: this process and every subprocess (`porchlight serve`) use the file backend,
+# which they import as tests.support.keyring_backend from the repo root.
+os.environ["PYTHON_KEYRING_BACKEND"] = "tests.support.keyring_backend.FileKeyring"
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_keyring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``$PORCHLIGHT_TEST_KEYRING`` points into the session's tmp dir (one per xdist worker)."""
+    path = tmp_path_factory.getbasetemp() / "keyring.json"
+    old = os.environ.get(KEYRING_ENV)
+    os.environ[KEYRING_ENV] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop(KEYRING_ENV, None)
+    else:
+        os.environ[KEYRING_ENV] = old
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads() -> Iterator[None]:
+    """Fail a test that leaves ``porchlight*`` threads alive 5 s after it ends (joined until then)."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + THREAD_GRACE_S
+    leaked = []
+    for thread in threading.enumerate():
+        if thread in before or not thread.name.startswith(THREAD_PREFIX):
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            leaked.append(thread.name)
+    if leaked:
+        pytest.fail(
+            f"threads still alive {THREAD_GRACE_S:g} s after the test: {', '.join(leaked)}", pytrace=False
+        )
+
+
+@pytest.fixture(scope="session")
+def camera_clips() -> Callable[[ClipSpec], CameraClips]:
+    """Factory: ``camera_clips(spec)`` -> the (cached) main and sub clips for ``spec``."""
+
+    def make(spec: ClipSpec | None = None) -> CameraClips:
+        return make_camera_clips(spec or ClipSpec(), CLIP_CACHE)
+
+    return make
+
+
+@pytest.fixture
+def rtsp_camera(
+    camera_clips: Callable[[ClipSpec], CameraClips], tmp_path: Path
+) -> Iterator[Callable[..., RtspCamera]]:
+    """Factory: ``rtsp_camera(spec=..., audio=False, user=None, password=None)`` -> a started camera.
+
+    Skips (or fails with ``CI=true``) when ffmpeg or gst-rtsp-server is missing. Every camera is
+    closed at teardown; logs go to ``<tmp_path>/cameraN/``.
+    """
+    require_rtsp_peers()
+    cameras: list[RtspCamera] = []
+
+    def start(
+        spec: ClipSpec | None = None,
+        audio: bool = False,
+        user: str | None = None,
+        password: str | None = None,
+    ) -> RtspCamera:
+        clips = camera_clips(spec or ClipSpec())
+        camera = RtspCamera(
+            clips, tmp_path / f"camera{len(cameras)}", audio=audio, user=user, password=password
+        )
+        cameras.append(camera)
+        return camera.start()
+
+    yield start
+    for camera in cameras:
+        camera.close()

@@ -1,0 +1,1 @@
+"""Out-of-process test peers (run with their own interpreters)."""

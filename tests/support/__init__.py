@@ -1,0 +1,1 @@
+"""Test harness: synthetic clips, barcode, RTSP camera peers, a file keyring."""

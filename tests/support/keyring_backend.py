@@ -1,0 +1,81 @@
+"""Test-only keyring backend: secrets in a JSON file named by ``$PORCHLIGHT_TEST_KEYRING``.
+
+It exists so that ``PYTHON_KEYRING_BACKEND=tests.support.keyring_backend.FileKeyring`` reaches
+``porchlight serve`` subprocesses, which an in-memory backend set inside the test process cannot.
+Plaintext on purpose, and only ever for tests: without the variable the backend is not viable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from jaraco.classes import properties
+from keyring.backend import KeyringBackend
+from keyring.errors import KeyringError, PasswordDeleteError
+
+logger = logging.getLogger(__name__)
+
+ENV = "PORCHLIGHT_TEST_KEYRING"
+Store = dict[str, dict[str, str]]  # service -> username -> password
+
+
+class FileKeyring(KeyringBackend):
+    """Keyring backend for tests: a JSON file, replaced atomically on every change."""
+
+    @properties.classproperty
+    def priority(cls) -> float:
+        """1 when ``$PORCHLIGHT_TEST_KEYRING`` is set; otherwise not viable (RuntimeError)."""
+        if not os.environ.get(ENV):
+            raise RuntimeError(f"{ENV} is not set")
+        return 1
+
+    @staticmethod
+    def path() -> Path:
+        """The JSON file, from ``$PORCHLIGHT_TEST_KEYRING``."""
+        value = os.environ.get(ENV)
+        if not value:
+            raise KeyringError(f"{ENV} is not set: the test keyring has no file")
+        return Path(value)
+
+    def _load(self) -> Store:
+        try:
+            data = json.loads(self.path().read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        return {str(s): {str(u): str(p) for u, p in users.items()} for s, users in data.items()}
+
+    def _save(self, store: Store) -> None:
+        path = self.path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(store, fh, indent=1, sort_keys=True)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get_password(self, service: str, username: str) -> str | None:
+        """The stored password, or None."""
+        return self._load().get(service, {}).get(username)
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        """Store (or replace) a password."""
+        store = self._load()
+        store.setdefault(service, {})[username] = password
+        self._save(store)
+
+    def delete_password(self, service: str, username: str) -> None:
+        """Remove a password; PasswordDeleteError when there is none."""
+        store = self._load()
+        if username not in store.get(service, {}):
+            raise PasswordDeleteError(f"no password for {username!r} in {service!r}")
+        del store[service][username]
+        if not store[service]:
+            del store[service]
+        self._save(store)

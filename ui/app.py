@@ -1,0 +1,81 @@
+"""Start the desktop app: a QApplication, the main window, and the hub started off the GUI thread."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import traceback
+
+logger = logging.getLogger(__name__)
+
+NO_DISPLAY = ("porchlight: no display found, so the desktop app cannot open a window.\n"
+              "To record without a screen, run: porchlight serve   (see: porchlight --help)")
+
+
+def has_display() -> bool:
+    """True when Qt can open windows (a display server, or an explicit QT_QPA_PLATFORM)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def install_crash_hooks() -> None:
+    """Uncaught exceptions (GUI or worker threads) show a dialog with a copyable report."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from hub.redact import redact
+
+    def show(text: str) -> None:
+        logger.error("unhandled exception:\n%s", text)
+        if QApplication.instance() is not None and threading.current_thread() is threading.main_thread():
+            box = QMessageBox(QMessageBox.Icon.Critical, "Porchlight ran into a problem",
+                              "Something went wrong. Recording of other cameras continues.\n"
+                              "The details below can be copied into a bug report.")
+            box.setDetailedText(redact(text))
+            box.exec()
+
+    sys.excepthook = lambda t, v, tb: show("".join(traceback.format_exception(t, v, tb)))
+    threading.excepthook = lambda a: logger.error(
+        "thread %s crashed:\n%s", a.thread.name if a.thread else "?",
+        redact("".join(traceback.format_exception(a.exc_type, a.exc_value, a.exc_traceback))))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the desktop app until its window closes."""
+    if not has_display():
+        print(NO_DISPLAY, file=sys.stderr)
+        return 2
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from hub.hub import Hub
+    from ui import tasks
+    from ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Porchlight")
+    install_crash_hooks()
+    window = MainWindow()
+    hub = Hub(args.data_dir, args.db_url)
+    state = {"started": False}
+
+    def started(_result: object) -> None:
+        state["started"] = True
+        window.attach(hub)
+
+    def failed(exc: BaseException) -> None:
+        QMessageBox.critical(window, "Porchlight cannot start", str(exc))
+        app.quit()
+
+    tasks.run_in_background(hub.start, started, failed, parent=window)
+    window.closed.connect(app.quit)
+    window.show()
+    code = app.exec()
+    if state["started"]:
+        hub.stop()  # the window is gone; finalize open segments before exiting
+    tasks.shutdown()
+    return code

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 
 from drivers import get_driver
 from drivers.base import Credentials
@@ -86,6 +87,8 @@ class Hub:
     def start(self) -> None:
         """Take the data-dir lock, open the index, recover, start every enabled camera."""
         self._lock.acquire()  # raises HubLockedError with a clear message
+        # Small frames: OpenCV's own threads cost more than they save and oversubscribe the cores.
+        cv2.setNumThreads(1)
         try:
             self.engine = open_engine(self.db_url)
             migrate(self.engine, backup_dir=self.data.backups)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hub.model import MotionSettings, Zone
 from hub.motion.detector import MotionDetector, MotionResult, shrink_luma, threshold_curve
 from hub.motion.tracker import EventStarted, MotionEventTracker
+from hub.motion.zones import build_region_maps, rasterize_polygon
 
 W, H = 320, 180
 STEP_MS = 200  # 5 fps analysis
@@ -254,6 +255,23 @@ def test_mask_carved_out_of_a_zone() -> None:
                                      Zone("street", RIGHT, kind="mask")))
     assert not _object_result(settings, 240).moving
     assert _object_result(settings, 40).zones == ("yard",)
+
+
+@pytest.mark.parametrize(("w", "h"), [(1, 1), (2, 3), (320, 180), (33, 17)])
+def test_polygon_rasterization_covers_pixel_centres(w: int, h: int) -> None:
+    full = rasterize_polygon(((0, 0), (1, 0), (1, 1), (0, 1)), w, h)
+    assert full.shape == (h, w) and full.min() == 255
+    if w >= 4:
+        left = rasterize_polygon(LEFT, w, h)
+        assert abs(int(np.count_nonzero(left[0])) - w // 2) <= 1
+
+
+def test_unusable_zone_polygons_cover_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    bad = (Zone("nan", ((float("nan"), 0), (1, 0), (1, 1))), Zone("line", ((0, 0), (1, 1))))
+    maps = build_region_maps(bad, 64, 36)
+    assert maps.counted is not None and not maps.counted.any()
+    assert "unusable polygon" in caplog.text
+    assert not _object_result(MotionSettings(zones=bad), 100).moving
 
 
 def test_min_area() -> None:

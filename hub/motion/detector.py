@@ -2,40 +2,35 @@
 
 Pure logic (no threads, no I/O, no decoding). The caller decodes the detect stream, picks frames at
 ``analysis_fps``, shrinks their Y plane with :func:`shrink_luma` and calls
-:meth:`MotionDetector.analyze` with the frame's wall-clock time in ms.
+:meth:`MotionDetector.analyze` with the frame's wall-clock time in ms. Per frame, at analysis size:
 
-Per frame, at analysis size:
+1. Box blur 5x5: divides independent pixel noise by 5, removes compression speckle (a Gaussian 5x5
+   does less for twice the time).
+2. Global lighting model, on a grid of ~1600 samples of frame and float running-average background.
+   When most samples are off by more than the noise (a global change, or a huge object), a
+   ``frame = a * background + b`` model is fitted by trimmed least squares. It is a *lighting change*
+   when plausible (``0.1 <= a <= 8``), explaining >= 50% of the samples within 4 sigma and 10 points
+   more than the identity: a real object filling most of the frame replaces texture, which no
+   gain/offset reproduces, so it stays motion. The prediction is clipped to 0..255 (blown highlights
+   are explained); where the old background was clipped nothing is predicted, so nothing is hot
+   there. A fit that only halves the residual (a drift the background lags behind) is applied quietly.
+3. Hot pixels: ``|blurred - prediction| > max(floor(s), k(s) * sigma(luma))``, ``sigma`` being the
+   temporal noise of 8 luma bands (dark and bright parts of a sensor differ); ``k`` and ``floor`` fall
+   as the sensitivity ``s`` (1..100) rises.
+4. Opening 3x3 (lone noise pixels go), zones/masks applied, dilation 5x5 joins an object's fragments
+   into one blob; a blob counts when its moving pixels (hot, opened, counted) reach ``min_area``.
+5. State updates never depend on the sensitivity, so a higher one never detects less. Band sigmas
+   follow the std dev of the grid residual around the band mean (the mean is lag, not noise;
+   outliers beyond 4 sigma left out) with a 2 s time constant. The background follows the frame
+   with ``alpha = 1 - exp(-dt / tau)`` from the ``ts_ms`` deltas, so the analysis rate does not change
+   behaviour. After a lighting change it is re-mapped through the model at once and the pixels the
+   model cannot explain (local light, shadows) are copied from the frame: at most one frame of
+   residual motion, which ``min_frames`` absorbs. Light changing only part of the frame (a porch
+   lamp lighting half the scene) is motion until the background absorbs it (a few seconds).
 
-1. Box blur 5x5: divides per-pixel sensor noise by ~5 and removes compression speckle (a Gaussian
-   5x5 does less for twice the time).
-2. Global lighting model. The frame is compared with a float running-average background on a sparse
-   grid (about 1600 points). When the identity model leaves most points off by more than the noise
-   (a global change, not a local object), a gain/offset model ``frame = a * background + b`` is fitted
-   by trimmed least squares. It is accepted as a *lighting change* only when it is plausible
-   (``0.1 <= a <= 8``), explains at least half of the points within the noise, and clearly more than
-   the identity does. A real object filling most of the frame replaces texture, which no gain/offset
-   reproduces, so it fails this test and stays motion. Saturation is modelled (the prediction is
-   clipped to 0..255) so a gain step that blows out highlights is still explained.
-3. Difference ``|blurred frame - prediction|`` against a per-pixel threshold
-   ``max(floor(s), k(s) * sigma(luma))``: ``sigma`` is the temporal noise estimated per background
-   luma band (8 bands; dark and bright areas of real sensors differ), ``k`` and ``floor`` fall as the
-   sensitivity ``s`` (1..100) rises.
-4. Morphological opening 3x3 (isolated noise pixels go), counted region applied (zones / masks), then a
-   5x5 dilation joins fragments of one object into one blob. A blob counts when its *moving pixels*
-   (thresholded, opened, counted) cover at least ``min_area`` of the frame.
-5. State update, independent of the sensitivity (so that a higher sensitivity never detects less):
-   each band's sigma follows the std dev of the grid residual around the band's mean (outliers
-   beyond 4 sigma excluded; the mean is the background's lag behind a drift, not noise) with a 2 s
-   time constant;
-   the background follows the frame with a time constant in seconds (``alpha = 1 - exp(-dt / tau)``,
-   from the ``ts_ms`` deltas, so the analysis rate does not change the behaviour). After a lighting
-   change the background is re-mapped through the fitted model at once, and the pixels the model could
-   not explain (local light, shadows) are taken from the frame, so a light switch costs at most one
-   frame of residual motion.
-
-``score`` = moving pixels of the counted blobs / all pixels of the analysis frame (0..1), zones and masks
-included in the denominator. ``noise`` = estimated standard deviation, in luma levels, of
-``blurred frame - background`` for a static pixel, averaged over the frame.
+``score`` = moving pixels of the counted blobs / all pixels of the analysis frame (0..1; zones and masks
+do not shrink the denominator). ``noise`` = estimated std dev, in luma levels, of ``blurred frame -
+background`` for a static pixel, averaged over the frame.
 """
 
 from __future__ import annotations

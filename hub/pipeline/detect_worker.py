@@ -160,6 +160,7 @@ class DetectWorker:
             if kind == "stream":
                 decoder = self._make_decoder(item)
                 walls.clear()
+                self._detector.reset()  # a new connection: do not compare against a stale background
                 continue
             if decoder is None:
                 continue
@@ -192,6 +193,7 @@ class DetectWorker:
                 continue
             self.counters["connects"] += 1
             self.error = None
+            self._detector.reset()
             try:
                 self._consume(src)
             except DriverError as exc:

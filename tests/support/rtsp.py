@@ -225,11 +225,22 @@ class RtspCamera:
             self._pusher.send_signal(signal.SIGSTOP)
             self.paused = True
 
-    def resume(self) -> None:
-        """Let the pusher run again (SIGCONT); ``-re`` then catches up with a burst."""
-        if self._pusher is not None and self.paused:
+    def resume(self, *, fresh: bool = False) -> None:
+        """Let media flow again.
+
+        Default: SIGCONT, after which ``-re`` catches up with a burst that the server re-stamps
+        with near-identical timestamps (a harsh case). ``fresh=True`` replaces the frozen pusher
+        with a new one, so live frames simply resume, as with a real camera after a stall.
+        """
+        if self._pusher is None or not self.paused:
+            return
+        if fresh:
+            self._pusher.kill()
+            self._pusher.wait()
+            self._start_pusher()
+        else:
             self._pusher.send_signal(signal.SIGCONT)
-            self.paused = False
+        self.paused = False
 
     def _log(self, name: str) -> IO[bytes]:
         fh = open(self.log_dir / name, "ab")  # closed in close()

@@ -1,0 +1,1 @@
+"""Test stand-in for keyrings.alt (see ../../README.md)."""

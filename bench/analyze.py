@@ -112,10 +112,6 @@ class LossReport:
         self.errors += other.errors
 
 
-def _frame_interval(scan: FileScan, fps: float) -> int:
-    return max(1, round(1 / (fps * scan.time_base)))
-
-
 def _ts_gaps(values: list[float], interval_s: float) -> int:
     gaps = 0
     for a, b in zip(values, values[1:], strict=False):
@@ -236,7 +232,8 @@ def match_events(onsets: list[float], events: list[tuple[float, float]], *, pass
     for start, detected in sorted(events):
         cands = [o for o in onsets if start - passage_ms <= o <= start + 1000]
         if not cands:
-            rep.other_events += 1
+            if window[0] <= start <= window[1] + passage_ms:
+                rep.other_events += 1
             continue
         o = max(cands)
         if o in used:

@@ -8,10 +8,16 @@ Time windows are half-open, ``[start_ms, end_ms)``; either bound may be None (un
 or event overlaps the window when ``start < end_ms`` and (``end > start_ms`` or it starts inside the
 window): a zero-length item (a doorbell press) counts as the instant it starts. An open event
 (``end_ms`` None, still going on) extends to the future.
+
+Segment windows stay fast on a big index: a segment overlapping ``[a, b)`` must start after
+``a - longest segment``, so that bound is added to use the (camera_id, start_ms) index. The longest
+duration is not scanned for: segments up to ``SEGMENT_BOUND_MS`` are assumed, and insert_segment
+records a longer one in meta ``long_segment_ms``, which the queries then use instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import logging
@@ -19,17 +25,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Select, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from hub.db.convert import (
     event_from_row,
-    segment_from_row,
     segment_values,
     status_from_row,
     zones_to_json,
 )
 from hub.db.repo_config import NotFoundError
-from hub.db.schema import CameraStatusRow, EventRow, SegmentRow
+from hub.db.schema import CameraStatusRow, EventRow, MetaRow, SegmentRow
 from hub.db.tx import run_write
 from hub.model import CameraStatus, Event, Segment
 from hub.timefmt import now_ms
@@ -37,11 +42,15 @@ from hub.timefmt import now_ms
 logger = logging.getLogger(__name__)
 
 _CHUNK = 500  # ids per IN (...) list
+SEGMENT_BOUND_MS = 15 * 60 * 1000  # segments are ~10 s; longer than this is recorded in meta
+LONG_SEGMENT_KEY = "long_segment_ms"
 _SEG = SegmentRow.__table__
 # prebuilt statements with bound parameters: compiled once, cached (the writer's hot path)
 _SEGMENT_BY_PATH = select(_SEG.c.id, _SEG.c.protected).where(_SEG.c.path == bindparam("p"))
 _INSERT_SEGMENT = insert(_SEG).returning(_SEG.c.id)
 _UPDATE_SEGMENT = update(_SEG).where(_SEG.c.id == bindparam("seg_id"))
+_LONG_SEGMENT = select(MetaRow.value).where(MetaRow.key == LONG_SEGMENT_KEY)
+_SEGMENT_COLUMNS = [_SEG.c[f.name] for f in dataclasses.fields(Segment)]  # rows -> Segment(**row)
 
 
 class _Keep(enum.Enum):
@@ -51,7 +60,7 @@ class _Keep(enum.Enum):
 KEEP = _Keep.KEEP  # update_event: leave this field as it is
 
 
-def overlap_conditions(start_col: InstrumentedAttribute[int], end_col: InstrumentedAttribute[Any],
+def overlap_conditions(start_col: ColumnElement[Any], end_col: ColumnElement[Any],
                        start_ms: int | None, end_ms: int | None, *,
                        open_ended: bool = False) -> list[ColumnElement[bool]]:
     """WHERE conditions selecting rows whose [start, end) overlaps [start_ms, end_ms)."""
@@ -75,6 +84,8 @@ def insert_segment(session: Session, seg: Segment) -> int:
     Re-indexing never removes protection: ``protected`` becomes old OR new.
     """
     values = segment_values(seg)
+    if seg.end_ms - seg.start_ms > SEGMENT_BOUND_MS:
+        _note_long_segment(session, seg.end_ms - seg.start_ms)
     existing = session.execute(_SEGMENT_BY_PATH, {"p": seg.path}).first()
     if existing is None:
         return int(session.execute(_INSERT_SEGMENT, values).scalar_one())
@@ -87,11 +98,22 @@ def list_segments(engine: Engine, camera_id: str | None = None, start_ms: int | 
                   end_ms: int | None = None, limit: int | None = None, *,
                   newest_first: bool = False) -> list[Segment]:
     """Segments overlapping the window, ordered by start (oldest first unless ``newest_first``)."""
-    query = select(SegmentRow).where(*overlap_conditions(SegmentRow.start_ms, SegmentRow.end_ms,
-                                                         start_ms, end_ms))
+    table = SegmentRow.__table__
+    query = select(*_SEGMENT_COLUMNS).where(*overlap_conditions(table.c.start_ms, table.c.end_ms,
+                                                                start_ms, end_ms))
     if camera_id is not None:
-        query = query.where(SegmentRow.camera_id == camera_id)
-    return _segments(engine, _ordered(query, SegmentRow, newest_first, limit))
+        query = query.where(table.c.camera_id == camera_id)
+    if newest_first:
+        query = query.order_by(table.c.start_ms.desc(), table.c.id.desc())
+    else:
+        query = query.order_by(table.c.start_ms, table.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    with Session(engine) as session:
+        if start_ms is not None:  # same snapshot as the rows: see the module docstring
+            longest = max(SEGMENT_BOUND_MS, int(session.scalar(_LONG_SEGMENT) or 0))
+            query = query.where(table.c.start_ms > start_ms - longest)
+        return [Segment(**row._mapping) for row in session.execute(query)]
 
 
 def all_segments(engine: Engine) -> list[Segment]:
@@ -133,9 +155,13 @@ def storage_bytes(engine: Engine, camera_id: str | None = None) -> int:
         return int(session.scalar(query) or 0)
 
 
-def _segments(engine: Engine, query: Select[Any]) -> list[Segment]:
-    with Session(engine) as session:
-        return [segment_from_row(row) for row in session.scalars(query)]
+def _note_long_segment(session: Session, duration_ms: int) -> None:
+    current = int(session.scalar(_LONG_SEGMENT) or 0)
+    if duration_ms > current:
+        logger.warning("segment of %d s indexed (longer than %d s)", duration_ms // 1000,
+                       SEGMENT_BOUND_MS // 1000)
+        session.merge(MetaRow(key=LONG_SEGMENT_KEY, value=str(duration_ms)))
+        session.flush()
 
 
 # --- events -------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def upgrade_to_head(engine: Engine, *, backup_dir: Path | None = None,
         db_path = sqlite_path(engine)
         if db_path is not None and _has_tables(conn):
             target_dir = Path(backup_dir) if backup_dir is not None else db_path.parent
-            backup_sqlite(conn, target_dir / backup_name(db_path, from_rev))
+            backup_sqlite(db_path, target_dir / backup_name(db_path, from_rev))
         logger.info("upgrading the index from %s to %s", from_rev, ",".join(sorted(heads)))
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
@@ -90,22 +90,24 @@ def backup_name(db_path: Path, from_rev: str, now: _dt.datetime | None = None) -
     return f"{db_path.name}.bak-{from_rev}-{stamp}"
 
 
-def backup_sqlite(conn: Connection, target: Path) -> Path:
-    """Copy the database behind ``conn`` to ``target`` with SQLite's online backup API.
+def backup_sqlite(db_path: Path, target: Path) -> Path:
+    """Copy the SQLite database ``db_path`` to ``target`` with SQLite's online backup API.
 
-    The copy is written to a temporary name and renamed, so a file with the final name is always
-    complete. Called inside the upgrade's locked transaction, so nothing changes during the copy.
+    Reads through a connection of its own (SQLite refuses to back up from a connection that holds
+    the write lock). During an upgrade the caller holds that lock, so nothing changes during the
+    copy. The copy is written to a temporary name and renamed: a file with the final name is complete.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    source = conn.connection.driver_connection
-    if not isinstance(source, sqlite3.Connection):
-        raise TypeError("backup_sqlite needs a sqlite3 connection")
-    dest = sqlite3.connect(partial)
+    source = sqlite3.connect(db_path, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
-        source.backup(dest)
+        dest = sqlite3.connect(partial)
+        try:
+            source.backup(dest)
+        finally:
+            dest.close()
     finally:
-        dest.close()
+        source.close()
     os.replace(partial, target)
     logger.info("backed up the index to %s before upgrading", target)
     return target

@@ -94,10 +94,15 @@ class DbWriter:
         self._check_not_writer_thread("flush")
         marker = _Marker(threading.Event())
         with self._lock:
-            if self._closed and not self._thread.is_alive():
-                return
-            self._queue.put(marker)
-        if not marker.done.wait(timeout):
+            closing = self._closed
+            if not closing:
+                self._queue.put(marker)
+        if closing:  # the stop marker is queued behind everything: wait for the thread to end
+            self._thread.join(timeout)
+            done = not self._thread.is_alive()
+        else:
+            done = marker.done.wait(timeout)
+        if not done:
             raise TimeoutError(f"the DB writer did not flush within {timeout} s")
 
     def close(self, timeout: float | None = None) -> None:

@@ -25,7 +25,7 @@ from drivers.base import AuthError, DriverError, StreamRequest
 from hub.motion.detector import MotionDetector, shrink_luma
 from hub.motion.tracker import EventEnded, EventStarted, MotionEventTracker
 from hub.pipeline.context import PipelineContext
-from hub.recorder.clock import WallClock
+from hub.recorder.clock import StreamTimeline, WallClock
 from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class DetectWorker:
     def _consume(self, src) -> None:
         decoder = self._make_decoder(src.video, own=True)
         clock = WallClock()
-        tb = src.video.time_base
+        timeline = StreamTimeline()
         zero = None
         skipping = False
         for pkt in src.packets():
@@ -219,6 +219,8 @@ class DetectWorker:
                 if not pkt.is_keyframe:
                     continue
                 zero = pkt.pts
+            tb = pkt.time_base
+            timeline.correct(pkt, arrival)
             media_s = float((pkt.pts - zero) * tb)
             clock.observe(arrival, media_s)
             wall = clock.wall_ms(media_s)

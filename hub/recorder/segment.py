@@ -22,7 +22,9 @@ from hub.storage.layout import SEGMENT_META_TAG, encode_segment_meta, segment_re
 logger = logging.getLogger(__name__)
 
 MUX_OPTIONS = {
-    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    # delay_moov: the moov waits for the first fragment so that a track starting after 0 (audio
+    # never lines up with the cutting keyframe) gets an edit list instead of being shifted to 0.
+    "movflags": "frag_keyframe+empty_moov+delay_moov+default_base_moof",
     "frag_duration": "1000000",  # µs: a fragment never holds more than ~1 s (long GOPs)
     "flush_packets": "1",
 }

@@ -113,7 +113,7 @@ class Serve:
         """Everything serve printed so far (stdout and stderr)."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def signal(self, signum: int = signal.SIGTERM) -> None:
+    def send(self, signum: int) -> None:
         """Send a signal."""
         self.proc.send_signal(signum)
 
@@ -128,7 +128,7 @@ class Serve:
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 60) -> int:
         """Signal and wait; return the exit status."""
         if self.proc.poll() is None:
-            self.signal(signum)
+            self.send(signum)
         return self.wait(timeout)
 
     def kill(self) -> None:
@@ -178,3 +178,29 @@ def wait_state(data_dir: Path, camera: str, states: Sequence[str] | str, timeout
         return wait_until(check, timeout, f"{camera} in {wanted}")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; states seen: {sorted(set(seen))}") from None
+
+
+def db_cameras(data_dir: Path) -> list[tuple[str, str]]:
+    """(id, name) of the live cameras, read from the index in this process (cheaper than a CLI call)."""
+    from hub.db import repo_config
+    from hub.db.engine import open_engine
+
+    if not (data_dir / "porchlight.db").exists():
+        return []
+    engine = open_engine(f"sqlite:///{data_dir / 'porchlight.db'}")
+    try:
+        return [(c.id, c.name) for c in repo_config.list_cameras(engine)]
+    finally:
+        engine.dispose()
+
+
+def db_settings(data_dir: Path) -> object:
+    """The hub settings as stored in the index (read in this process)."""
+    from hub.db import repo_config
+    from hub.db.engine import open_engine
+
+    engine = open_engine(f"sqlite:///{data_dir / 'porchlight.db'}")
+    try:
+        return repo_config.load_settings(engine)
+    finally:
+        engine.dispose()

@@ -5,7 +5,8 @@ Load with ``pytest_plugins = ["tests.support.postgres"]`` in a test module (or t
 - ``postgres_server`` (session): initdb + pg_ctl into a temp dir, listening only on 127.0.0.1 (free
   port) and a private unix socket dir, fsync off; stopped and removed at the end of the session.
   As root the cluster runs as the ``postgres`` user (``runuser``), since PostgreSQL refuses root.
-  Missing binaries skip the PostgreSQL tests, except with ``CI=true``, where they fail.
+  Missing binaries skip the PostgreSQL tests, except with ``CI=true``, where they fail. A watchdog
+  process stops and deletes the cluster if pytest is killed before its session teardown.
 - ``postgres_url``: a fresh, empty database in that cluster for one test.
 - ``db_url``: parametrized over ``sqlite`` (a real file under tmp_path) and ``postgresql``.
 - ``db_engine``: an engine on ``db_url``, migrated to head, disposed after the test.
@@ -21,6 +22,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -47,6 +49,7 @@ class PostgresServer:
     as_postgres: bool
     startup_s: float
     _counter: itertools.count = dataclasses.field(default_factory=itertools.count)
+    _watchdog: subprocess.Popen[bytes] | None = None
 
     def url(self, database: str = "postgres") -> str:
         """SQLAlchemy URL of ``database`` over TCP on 127.0.0.1."""
@@ -63,24 +66,50 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def stop_argv(self) -> list[str]:
+        """The command that stops the cluster (immediate mode: nothing in it is worth keeping)."""
+        pg_ctl = str(self.bin_dir / "pg_ctl")
+        return _argv(self, [pg_ctl, "-D", str(self.base / "data"), "-m", "immediate", "-w", "stop"])
+
     def stop(self) -> None:
-        """Stop the cluster (immediate mode: nothing in it is worth keeping) and delete its files."""
-        try:
-            _run(
-                self,
-                [
-                    str(self.bin_dir / "pg_ctl"),
-                    "-D",
-                    str(self.base / "data"),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop",
-                ],
-            )
-        except subprocess.CalledProcessError as exc:
-            logger.warning("pg_ctl stop failed: %s", exc.stderr)
+        """Stop the cluster and delete its files."""
+        if (self.base / "data" / "postmaster.pid").exists():
+            try:
+                subprocess.run(self.stop_argv(), check=True, capture_output=True, text=True, timeout=60)
+            except subprocess.CalledProcessError as exc:
+                logger.warning("pg_ctl stop failed: %s", exc.stderr)
         shutil.rmtree(self.base, ignore_errors=True)
+        self.stop_watchdog()
+
+    def start_watchdog(self) -> None:
+        """Stop and delete the cluster even when pytest is killed: the watchdog waits on a pipe."""
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(self.base), *self.stop_argv()],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C to pytest's process group must not skip the cleanup
+        )
+
+    def stop_watchdog(self) -> None:
+        """Let the watchdog go (it stops whatever cluster is left, then exits)."""
+        if self._watchdog is not None and self._watchdog.stdin is not None:
+            self._watchdog.stdin.close()
+            self._watchdog.wait(60)
+        self._watchdog = None
+
+
+# Reads its stdin until EOF, which comes when the test process ends however it ends (even SIGKILL).
+_WATCHDOG = """
+import os, shutil, subprocess, sys
+sys.stdin.buffer.read()
+base, stop = sys.argv[1], sys.argv[2:]
+try:
+    if os.path.exists(os.path.join(base, "data", "postmaster.pid")):
+        subprocess.run(stop, capture_output=True, timeout=60)
+finally:
+    shutil.rmtree(base, ignore_errors=True)
+"""
 
 
 def find_bin_dir() -> Path | None:
@@ -111,6 +140,7 @@ def start_server() -> PostgresServer:
     if as_postgres:
         shutil.chown(base, user="postgres", group="postgres")
     server = PostgresServer(base=base, bin_dir=bin_dir, port=0, as_postgres=as_postgres, startup_s=0.0)
+    server.start_watchdog()
     try:
         _run(
             server,
@@ -167,15 +197,17 @@ def start_server() -> PostgresServer:
                 last_error = f"{exc.stdout}{exc.stderr}{_tail(base / 'log')}"
         raise RuntimeError(f"PostgreSQL did not start: {last_error}")
     except BaseException:
-        shutil.rmtree(base, ignore_errors=True)
+        server.stop()
         raise
 
 
+def _argv(server: PostgresServer, argv: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *argv] if server.as_postgres else argv
+
+
 def _run(server: PostgresServer, argv: list[str]) -> subprocess.CompletedProcess[str]:
-    if server.as_postgres:
-        argv = ["runuser", "-u", "postgres", "--", *argv]
     return subprocess.run(
-        argv,
+        _argv(server, argv),
         check=True,
         capture_output=True,
         text=True,

@@ -1,0 +1,165 @@
+"""Cameras, settings and meta in the index (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy import Engine, update
+
+from hub.db import repo
+from hub.db.schema import CameraRow, SettingRow
+from hub.db.tx import run_write
+from hub.model import CameraConfig, MotionSettings, Zone
+from hub.settings import Settings
+
+pytest_plugins = ["tests.support.postgres"]
+
+
+def cam(name: str, **fields: object) -> CameraConfig:
+    return CameraConfig(id="ignored", name=name, **fields)  # type: ignore[arg-type]
+
+
+def test_slug_ids_derived_from_names(db_engine: Engine) -> None:
+    assert repo.add_camera(db_engine, cam("Front Door")).id == "front-door"
+    assert repo.add_camera(db_engine, cam("  Café Über/Garage #2 ")).id == "cafe-uber-garage-2"
+    assert repo.add_camera(db_engine, cam("***")).id == "camera"
+    long = repo.add_camera(db_engine, cam("A very long camera name that goes on and on and on"))
+    assert len(long.id) <= 40 and not long.id.endswith("-")
+    assert set(long.id) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def test_names_are_unique_case_insensitively(db_engine: Engine) -> None:
+    repo.add_camera(db_engine, cam("Porch"))
+    with pytest.raises(ValueError, match="^a camera named 'PORCH' already exists$"):
+        repo.add_camera(db_engine, cam("PORCH"))
+    assert repo.config_rev(db_engine) == 1  # the refused add changed nothing
+    assert repo.find_camera(db_engine, "pOrCh").id == "porch"  # type: ignore[union-attr]
+    assert repo.find_camera(db_engine, "garden") is None
+
+
+def test_soft_delete_never_reuses_ids(db_engine: Engine) -> None:
+    first = repo.add_camera(db_engine, cam("Garden"))
+    repo.remove_camera(db_engine, first.id)
+    assert repo.list_cameras(db_engine) == []
+    assert repo.find_camera(db_engine, "Garden") is None
+    again = repo.add_camera(db_engine, cam("Garden"))  # the name is free again, the id is not
+    assert again.id == "garden-2"
+    repo.remove_camera(db_engine, again.id)
+    assert repo.add_camera(db_engine, cam("garden")).id == "garden-3"
+    assert [c.id for c in repo.list_cameras(db_engine, include_removed=True)] == ["garden", "garden-2", "garden-3"]
+    assert repo.removed_camera_ids(db_engine) == {"garden", "garden-2"}
+    assert repo.get_camera(db_engine, "garden") == first  # still readable for its recordings
+    with pytest.raises(repo.NotFoundError):
+        repo.remove_camera(db_engine, "garden")
+    with pytest.raises(repo.NotFoundError):
+        repo.update_camera(db_engine, "garden", enabled=False)
+    with pytest.raises(repo.NotFoundError):
+        repo.remove_camera(db_engine, "nope")
+
+
+def test_slug_suffix_respects_the_length_limit(db_engine: Engine) -> None:
+    name = "x" * 60
+    first = repo.add_camera(db_engine, cam(name))
+    repo.remove_camera(db_engine, first.id)
+    second = repo.add_camera(db_engine, cam(name))
+    assert first.id == "x" * 40 and second.id == "x" * 38 + "-2"
+
+
+def test_list_is_ordered_by_name(db_engine: Engine) -> None:
+    for name in ("beta", "Alpha", "gamma"):
+        repo.add_camera(db_engine, cam(name))
+    assert [c.name for c in repo.list_cameras(db_engine)] == ["Alpha", "beta", "gamma"]
+
+
+def test_config_rev_bumps_on_every_config_write(db_engine: Engine) -> None:
+    assert repo.config_rev(db_engine) == 0
+    c = repo.add_camera(db_engine, cam("Porch"))
+    assert repo.config_rev(db_engine) == 1
+    repo.update_camera(db_engine, c.id, mode="motion")
+    assert repo.config_rev(db_engine) == 2
+    repo.save_settings(db_engine, Settings(segment_seconds=6))
+    assert repo.config_rev(db_engine) == 3
+    repo.remove_camera(db_engine, c.id)
+    assert repo.config_rev(db_engine) == 4
+    with pytest.raises(ValueError):
+        repo.save_settings(db_engine, Settings(segment_seconds=1))  # out of bounds: no write
+    assert repo.config_rev(db_engine) == 4
+    assert repo.get_meta(db_engine, repo.CONFIG_REV) == "4"
+
+
+def test_update_camera(db_engine: Engine) -> None:
+    c = repo.add_camera(db_engine, cam("Porch"))
+    repo.add_camera(db_engine, cam("Garage"))
+    new = repo.update_camera(db_engine, c.id, name="PORCH", pre_roll_s=2.5, max_age_days=7.0,
+                             url="rtsp://10.0.0.2/main")
+    assert new == repo.get_camera(db_engine, c.id)
+    assert (new.id, new.name, new.pre_roll_s, new.max_age_days) == ("porch", "PORCH", 2.5, 7.0)
+    with pytest.raises(ValueError, match="unknown camera field"):
+        repo.update_camera(db_engine, c.id, colour="red")
+    with pytest.raises(ValueError, match="never changes"):
+        repo.update_camera(db_engine, c.id, id="other")
+    with pytest.raises(ValueError, match="already exists"):
+        repo.update_camera(db_engine, c.id, name="garage")
+    with pytest.raises(ValueError, match="mode"):
+        repo.update_camera(db_engine, c.id, mode="sometimes")
+
+
+def test_credentials_never_reach_the_index(db_engine: Engine) -> None:
+    with pytest.raises(ValueError, match="credentials") as info:
+        repo.add_camera(db_engine, cam("Porch", url="rtsp://admin:hunter2@10.0.0.2/live"))
+    assert "hunter2" not in str(info.value)
+    c = repo.add_camera(db_engine, cam("Porch", url="rtsp://10.0.0.2/live", has_credentials=True))
+    with pytest.raises(ValueError, match="credentials"):
+        repo.update_camera(db_engine, c.id, sub_url="rtsp://admin:pw@10.0.0.2/sub")
+    assert repo.get_camera(db_engine, c.id).has_credentials is True  # type: ignore[union-attr]
+
+
+def test_camera_json_round_trip(db_engine: Engine) -> None:
+    motion = MotionSettings(
+        sensitivity=75, min_area=0.01, analysis_fps=2.5, zones=(
+            Zone("drive", ((0.1, 0.2), (0.9, 0.2), (0.5, 0.95))),
+            Zone("street", ((0.0, 0.0), (1.0, 0.0), (1.0, 0.1), (0.0, 0.1)), kind="mask"),
+        ))
+    original = cam("Drive", driver="demo", url="demo://1", sub_url="demo://1/sub", mode="motion",
+                   pre_roll_s=3.0, post_roll_s=12.5, enabled=False, audio="drop", detect=False,
+                   max_age_days=14.5, motion=motion, has_credentials=True)
+    stored = repo.add_camera(db_engine, original)
+    assert stored == dataclasses.replace(original, id="drive")
+    loaded = repo.get_camera(db_engine, "drive")
+    assert loaded == stored
+    assert isinstance(loaded.motion.zones, tuple)  # type: ignore[union-attr]
+    assert isinstance(loaded.motion.zones[0].polygon[0], tuple)  # type: ignore[union-attr]
+    updated = repo.update_camera(db_engine, "drive", motion=MotionSettings(zones=motion.zones[:1]))
+    assert repo.get_camera(db_engine, "drive") == updated
+    assert updated.motion.zones == motion.zones[:1]
+
+
+def test_unknown_motion_key_is_an_error(db_engine: Engine) -> None:
+    repo.add_camera(db_engine, cam("Porch"))
+    run_write(db_engine, lambda s: s.execute(update(CameraRow).values(motion_json='{"turbo": true}')))
+    with pytest.raises(ValueError, match="turbo"):
+        repo.get_camera(db_engine, "porch")
+
+
+def test_settings_round_trip(db_engine: Engine) -> None:
+    assert repo.load_settings(db_engine) == Settings()
+    settings = Settings(storage_path="/srv/rec", quota_bytes=500 * 1024**3, max_age_days=None,
+                        motion_grace_s=120.0, segment_seconds=4.0)
+    repo.save_settings(db_engine, settings)
+    assert repo.load_settings(db_engine) == settings
+    repo.save_settings(db_engine, Settings())
+    assert repo.load_settings(db_engine) == Settings()
+
+
+def test_unknown_setting_key_is_an_error(db_engine: Engine) -> None:
+    run_write(db_engine, lambda s: s.add(SettingRow(key="warp_drive", value="true")))
+    with pytest.raises(ValueError, match="warp_drive"):
+        repo.load_settings(db_engine)
+
+
+def test_meta(db_engine: Engine) -> None:
+    assert repo.get_meta(db_engine, "storage_id") is None
+    run_write(db_engine, lambda s: repo.set_meta(s, "storage_id", "abc"))
+    run_write(db_engine, lambda s: repo.set_meta(s, "storage_id", "def"))
+    assert repo.get_meta(db_engine, "storage_id") == "def"

@@ -64,9 +64,11 @@ def translate_open_error(exc: BaseException, request: StreamRequest, elapsed_s: 
     "invalid data" only when the open timeout fires).
     """
     where = _describe(request.url)
-    if elapsed_s >= request.open_timeout_s * 0.9 and isinstance(exc, av.error.InvalidDataError):
-        return UnreachableError(f"{where} accepted the connection but sent nothing within "
-                                f"{request.open_timeout_s:g} s")
+    # The socket timeout (read_timeout_s) or the open timeout, whichever fires first, ends a silent
+    # peer with "invalid data"; a peer that really sends something else fails at once.
+    waited = min(request.open_timeout_s, request.read_timeout_s)
+    if elapsed_s >= waited * 0.9 and isinstance(exc, av.error.InvalidDataError):
+        return UnreachableError(f"{where} accepted the connection but sent nothing within {waited:g} s")
     if isinstance(exc, av.error.HTTPUnauthorizedError | av.error.HTTPForbiddenError):
         if request.credentials is None:
             return AuthError(f"{where} requires a username and password")

@@ -8,7 +8,16 @@ import av
 import pytest
 
 from tests.support.clips import ClipSpec
-from tests.support.hubtools import camera, configure, decode_file, ffprobe_ok, segments, start_hub, state_of, wait_for
+from tests.support.hubtools import (
+    camera,
+    configure,
+    decode_file,
+    ffprobe_ok,
+    segments,
+    start_hub,
+    state_of,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
 

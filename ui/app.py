@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -45,6 +46,18 @@ def install_crash_hooks() -> None:
         redact("".join(traceback.format_exception(a.exc_type, a.exc_value, a.exc_traceback))))
 
 
+def _quit_on_signals(app) -> None:
+    """Ctrl-C / SIGTERM close the app cleanly (open segments are finalized)."""
+    from PySide6.QtCore import QTimer
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_a: app.quit())
+    # Python runs signal handlers only between bytecodes: wake the interpreter now and then.
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(300)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the desktop app until its window closes."""
     if not has_display():
@@ -73,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     tasks.run_in_background(hub.start, started, failed, parent=window)
     window.closed.connect(app.quit)
+    _quit_on_signals(app)
     window.show()
     code = app.exec()
     if state["started"]:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 import av
+import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
@@ -30,7 +31,7 @@ STATE_LABELS = {
 def frame_to_qimage(frame: av.VideoFrame, width: int) -> QImage:
     """Scale and convert a decoded frame to an RGB QImage that owns its pixels (any thread)."""
     height = max(2, round(frame.height * width / frame.width) // 2 * 2)
-    rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+    rgb = np.ascontiguousarray(frame.reformat(width=width, height=height, format="rgb24").to_ndarray())
     img = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888)
     return img.copy()
 
@@ -75,7 +76,7 @@ class CameraTile(QFrame):
 class FramePuller(QObject):
     """Every ``interval_ms`` converts the newest frames of the visible tiles, on a worker thread."""
 
-    imageReady = Signal(str, int, QImage)  # camera id, frame wall ms, image
+    imageReady = Signal(str, object, QImage)  # camera id, frame wall ms (too big for a Qt int), image
 
     def __init__(self, latest: Callable[[str], tuple[int, av.VideoFrame] | None],
                  targets: Callable[[], list[tuple[str, int, int]]], interval_ms: int = 250,
@@ -85,6 +86,7 @@ class FramePuller(QObject):
         self._targets = targets  # [(camera id, width, last shown ts)]
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="porchlight-ui-frames")
         self._busy: concurrent.futures.Future | None = None
+        self._failed: set[str] = set()  # cameras whose frame conversion failed (logged once)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(interval_ms)
@@ -103,7 +105,9 @@ class FramePuller(QObject):
                 ts, frame = item
                 self.imageReady.emit(cam_id, ts, frame_to_qimage(frame, max(64, width // 2 * 2)))
             except Exception:  # noqa: BLE001 - a bad frame must not kill the live view
-                logger.debug("live frame for %s failed", cam_id, exc_info=True)
+                log = logger.debug if cam_id in self._failed else logger.warning
+                self._failed.add(cam_id)
+                log("live frame for %s failed", cam_id, exc_info=True)
 
     def stop(self) -> None:
         """Stop the timer and the worker."""

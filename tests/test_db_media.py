@@ -151,3 +151,32 @@ def test_window_finds_a_very_long_segment(db_engine: Engine, cams: tuple[str, st
     assert [s.start_ms for s in repo.list_segments(db_engine, start_ms=12 * hour - 1)] == [10 * hour]
     assert [s.start_ms for s in repo.list_segments(db_engine, camera_id=a, start_ms=11 * hour,
                                                    end_ms=11 * hour + 1)] == [10 * hour]
+
+
+def test_sqlite_never_reuses_segment_or_event_ids(tmp_path):
+    """Later records (clips, shares, the audit log) refer to ids: a deleted id never comes back."""
+    import dataclasses as _dc
+
+    from hub.db import repo_config as _rc
+    from hub.db import repo_media as _rm
+    from hub.db.engine import migrate as _migrate
+    from hub.db.engine import open_engine as _open
+    from hub.db.tx import run_write as _run
+    from hub.model import CameraConfig as _Cam
+    from hub.model import Event as _Ev
+    from hub.model import Segment as _Seg
+
+    engine = _open(f"sqlite:///{tmp_path / 'p.db'}")
+    _migrate(engine)
+    cam = _rc.add_camera(engine, _Cam(id="", name="Cam", url="rtsp://127.0.0.1/x"))
+    seg = _Seg(None, cam.id, f"{cam.id}/2026-01-01/00/00.00.000.mp4", 0, 10, 1)
+    first = _run(engine, lambda s: _rm.insert_segment(s, seg))
+    _run(engine, lambda s: _rm.delete_segments(s, [first]))
+    again = _run(engine, lambda s: _rm.insert_segment(s, _dc.replace(seg, path=seg.path.replace("00.000", "10.000"))))
+    assert again > first
+    ev = _Ev(None, cam.id, "motion", 0, 5)
+    e1 = _run(engine, lambda s: _rm.insert_event(s, ev, 0))
+    _run(engine, lambda s: s.execute(__import__("sqlalchemy").text("DELETE FROM event")))
+    e2 = _run(engine, lambda s: _rm.insert_event(s, ev, 0))
+    assert e2 > e1
+    engine.dispose()

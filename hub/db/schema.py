@@ -90,6 +90,7 @@ class SegmentRow(Base):
     __table_args__ = (
         Index("ix_segment_camera_start", "camera_id", "start_ms"),
         Index("ix_segment_start", "start_ms"),
+        {"sqlite_autoincrement": True},  # ids are never reused: clips and shares refer to them
     )
 
 
@@ -109,4 +110,5 @@ class EventRow(Base):
     __table_args__ = (
         Index("ix_event_camera_start", "camera_id", "start_ms"),
         Index("ix_event_start", "start_ms"),
+        {"sqlite_autoincrement": True},
     )

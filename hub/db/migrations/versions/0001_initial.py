@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["camera_id"], ["camera.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("path"),
+        sqlite_autoincrement=True,  # ids are never reused: later records refer to them
     )
     op.create_index("ix_segment_camera_start", "segment", ["camera_id", "start_ms"])
     op.create_index("ix_segment_start", "segment", ["start_ms"])
@@ -94,6 +95,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.ForeignKeyConstraint(["camera_id"], ["camera.id"]),
         sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_event_camera_start", "event", ["camera_id", "start_ms"])
     op.create_index("ix_event_start", "event", ["start_ms"])

@@ -1,0 +1,29 @@
+"""Run ``porchlight`` with a Python audit hook that records every name lookup and connect.
+
+Usage: ``python -m tests.support.netaudit LOGFILE porchlight-args...``. Native sockets (FFmpeg's)
+bypass audit hooks; tests watch those from outside with psutil.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main() -> int:
+    """Install the hook, then run the real entry point."""
+    log = open(sys.argv[1], "a", buffering=1)  # noqa: SIM115 - open for the process's lifetime
+
+    def hook(event: str, args: tuple) -> None:
+        if event in ("socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.bind",
+                     "socket.gethostbyname", "http.client.connect", "urllib.Request"):
+            log.write(json.dumps({"event": event, "args": [repr(a) for a in args]}) + "\n")
+
+    sys.addaudithook(hook)
+    from ui.launcher import main as porchlight
+
+    return porchlight(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

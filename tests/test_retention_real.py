@@ -233,8 +233,6 @@ def test_motion_mode_keeps_event_footage_and_drops_the_rest_after_grace(tmp_path
     assert cfg.mode == "motion"
 
 
-@pytest.mark.xfail(strict=True, reason="RetentionWorker.stop() joins a thread that was never started: "
-                   "Hub.stop() raises when the hub ran with HubOptions(start_retention=False)")
 def test_hub_without_the_retention_thread_stops_cleanly(tmp_path):
     data = tmp_path / "data"
     configure(data, [])

@@ -24,7 +24,19 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from hub.db.convert import (
@@ -113,6 +125,28 @@ def list_segments(engine: Engine, camera_id: str | None = None, start_ms: int | 
         if start_ms is not None:  # same snapshot as the rows: see the module docstring
             longest = max(SEGMENT_BOUND_MS, int(session.scalar(_LONG_SEGMENT) or 0))
             query = query.where(table.c.start_ms > start_ms - longest)
+        return [Segment(**row._mapping) for row in session.execute(query)]
+
+
+def oldest_unprotected(engine: Engine, limit: int, after: tuple[int, int] | None = None) -> list[Segment]:
+    """The oldest unprotected segments, ``limit`` at a time; ``after`` = (start_ms, id) of the last
+    one of the previous page."""
+    table = SegmentRow.__table__
+    query = select(*_SEGMENT_COLUMNS).where(table.c.protected.is_(False))
+    if after is not None:
+        query = query.where(tuple_(table.c.start_ms, table.c.id) > tuple_(*after))
+    query = query.order_by(table.c.start_ms, table.c.id).limit(limit)
+    with Session(engine) as session:
+        return [Segment(**row._mapping) for row in session.execute(query)]
+
+
+def segments_ending_before(engine: Engine, cutoff_ms: int, limit: int) -> list[Segment]:
+    """Unprotected segments whose end is at or before ``cutoff_ms`` (oldest first)."""
+    table = SegmentRow.__table__
+    query = (select(*_SEGMENT_COLUMNS)
+             .where(table.c.protected.is_(False), table.c.start_ms < cutoff_ms, table.c.end_ms <= cutoff_ms)
+             .order_by(table.c.start_ms, table.c.id).limit(limit))
+    with Session(engine) as session:
         return [Segment(**row._mapping) for row in session.execute(query)]
 
 

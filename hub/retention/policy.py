@@ -173,8 +173,14 @@ def _deletion(seg: Segment, reason: DeletionReason) -> Deletion:
 
 def plan_retention(segments: Sequence[Segment], events: Sequence[Event],
                    cameras: Mapping[str, CameraRetention], settings: RetentionSettings,
-                   disk: DiskState, now_ms: int) -> RetentionPlan:
-    """Decide which segments to delete (see the module docstring for the rules)."""
+                   disk: DiskState, now_ms: int, *, unlisted_bytes: int = 0) -> RetentionPlan:
+    """Decide which segments to delete (see the module docstring for the rules).
+
+    ``segments`` may be a subset of the index (the candidates a caller selected); then
+    ``unlisted_bytes`` is the size of all the others, which count towards the quota and are
+    kept. The caller must include the oldest unprotected segments it wants the quota and
+    low-space rules to consider.
+    """
     windows = _motion_windows(events, cameras, now_ms)
     # Per camera id: (motion mode?, pre_roll + grace, max age); removed cameras get the global rules.
     rules: dict[str, tuple[bool, int, int | None]] = {}
@@ -190,7 +196,7 @@ def plan_retention(segments: Sequence[Segment], events: Sequence[Event],
     motion: list[Segment] = []
     aged: list[Segment] = []
     remaining: list[Segment] = []
-    remaining_bytes = 0
+    remaining_bytes = unlisted_bytes
     protected_bytes = 0
     for seg in segments:
         path = seg.path

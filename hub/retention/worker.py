@@ -18,13 +18,22 @@ from sqlalchemy.engine import Engine
 from hub.bus import EventBus, RetentionRan
 from hub.db import repo_media
 from hub.db.writer import DbWriter
-from hub.model import CameraConfig
-from hub.retention.policy import DiskState, RetentionPlan, from_settings, plan_retention
+from hub.model import CameraConfig, Event, Segment
+from hub.retention.policy import (
+    CameraRetention,
+    DiskState,
+    RetentionPlan,
+    RetentionSettings,
+    from_settings,
+    plan_retention,
+)
 from hub.settings import Settings
 from hub.storage_manager import StorageManager
 from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
+
+CANDIDATE_PAGE = 2000
 
 
 class RetentionWorker:
@@ -43,6 +52,7 @@ class RetentionWorker:
         self._thread = threading.Thread(target=self._run, name="porchlight-retention", daemon=True)
         self.runs = 0
         self.last_plan: RetentionPlan | None = None
+        self._watermark: dict[str, int] = {}  # per motion-mode camera: footage before it was judged
 
     def start(self) -> None:
         """Start the thread."""
@@ -52,7 +62,8 @@ class RetentionWorker:
         """Stop the thread."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout)
+        if self._thread.is_alive():  # never started when the hub runs without periodic retention
+            self._thread.join(timeout)
 
     def trigger(self) -> None:
         """Run as soon as possible (e.g. free space fell under the threshold)."""
@@ -73,18 +84,74 @@ class RetentionWorker:
         if state != "ok":
             logger.info("retention skipped: %s", message)
             return None
+        now = now if now is not None else now_ms()
         settings = self._settings()
         self.writer.flush(30)  # see the segments closed so far
-        segments = repo_media.all_segments(self.engine)
-        events = repo_media.list_events(self.engine)
         rsettings, cams = from_settings(settings, self._cameras())
         free, total = self.storage.disk()
-        plan = plan_retention(segments, events, cams, rsettings, DiskState(free, total), now or now_ms())
+        disk = DiskState(free, total)
+        candidates, events, watermarks = self._candidates(rsettings, cams, disk, now)
+        listed = sum(s.bytes for s in candidates)
+        unlisted = max(0, repo_media.storage_bytes(self.engine) - listed)
+        plan = plan_retention(candidates, events, cams, rsettings, disk, now, unlisted_bytes=unlisted)
         self.runs += 1
         self.last_plan = plan
         if plan.deletions:
             self._apply(plan)
+        self._watermark.update(watermarks)
         return plan
+
+    def _candidates(self, rs: RetentionSettings, cams: dict[str, CameraRetention], disk: DiskState,
+                    now: int) -> tuple[list[Segment], list[Event], dict[str, int]]:
+        """The segments that any rule might delete, selected in the index (never all of them):
+        motion-mode footage not yet judged, footage older than the smallest max age, and the oldest
+        unprotected footage when the quota or the free space needs it."""
+        found: dict[int, Segment] = {}
+        watermarks: dict[str, int] = {}
+        for cam_id, cam in cams.items():
+            if cam.mode != "motion":
+                continue
+            lo = self._watermark.get(cam_id, 0)
+            hi = now - cam.pre_roll_ms - rs.grace_ms
+            if hi <= lo:
+                continue
+            for seg in repo_media.list_segments(self.engine, camera_id=cam_id, start_ms=lo, end_ms=hi):
+                found[seg.id] = seg
+            watermarks[cam_id] = hi
+        ages = [c.max_age_ms for c in cams.values() if c.max_age_ms is not None]
+        if rs.max_age_ms is not None:
+            ages.append(rs.max_age_ms)
+        if ages:
+            for seg in repo_media.segments_ending_before(self.engine, now - min(ages), CANDIDATE_PAGE * 10):
+                found[seg.id] = seg
+        need = 0
+        if rs.quota_bytes is not None:
+            need = repo_media.storage_bytes(self.engine) - rs.quota_bytes
+        if disk.free_bytes < rs.min_free_bytes:
+            need = max(need, rs.free_target_bytes - disk.free_bytes)
+        after = None
+        while need > 0:
+            page = repo_media.oldest_unprotected(self.engine, CANDIDATE_PAGE, after)
+            for seg in page:
+                if seg.id not in found:
+                    found[seg.id] = seg
+                need -= seg.bytes
+            if len(page) < CANDIDATE_PAGE:
+                break
+            after = (page[-1].start_ms, page[-1].id)
+        segments = list(found.values())
+        if not segments:
+            return [], [], watermarks
+        # Every event that could protect a candidate, whichever rule selected it.
+        margin = max((c.pre_roll_ms + c.post_roll_ms for c in cams.values()), default=0)
+        events = repo_media.events_overlapping(self.engine, min(s.start_ms for s in segments) - margin,
+                                               max(s.end_ms for s in segments) + margin)
+        # An open event may still end anywhere: judge its camera's footage again once it has ended.
+        for e in events:
+            if e.end_ms is None and e.camera_id in watermarks:
+                cam = cams[e.camera_id]
+                watermarks[e.camera_id] = min(watermarks[e.camera_id], e.start_ms - cam.pre_roll_ms)
+        return segments, events, watermarks
 
     def _apply(self, plan: RetentionPlan) -> None:
         root = self.storage.root

@@ -120,7 +120,8 @@ def events_list(args: argparse.Namespace) -> int:
     events = repo_media.list_events(engine, camera_id=cam.id if cam else None, start_ms=_time(args.start, "--start"),
                                     end_ms=_time(args.end, "--end"), kinds=args.kind)
     rows = [{"id": e.id, "kind": e.kind, "camera": names.get(e.camera_id, e.camera_id), "camera_id": e.camera_id,
-             "start": format_ms(e.start_ms), "end": format_ms(e.end_ms), "score": round(e.score, 4),
+             "start": format_ms(e.start_ms), "end": format_ms(e.end_ms), "detected": format_ms(e.detected_ms),
+             "score": round(e.score, 4),
              "zones": list(e.zones), "source": e.source,
              "thumbnail": str(data.root / e.thumbnail) if e.thumbnail else None} for e in events]
     if args.json:

@@ -302,6 +302,10 @@ class Hub:
                 if time.monotonic() - last_beat >= HEARTBEAT_S:
                     last_beat = time.monotonic()
                     self._write_statuses()
+                    with self._mutex:
+                        pipelines = list(self._pipelines.values())
+                    for p in pipelines:
+                        p.reap_idle_preview()
             except Exception:  # noqa: BLE001 - keep housekeeping alive; the index may be busy
                 logger.exception("housekeeping failed")
 

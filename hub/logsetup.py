@@ -32,7 +32,10 @@ def route_ffmpeg_logs(level: str = "ERROR") -> None:
     import av.logging
 
     av.logging.set_level(getattr(av.logging, level))
-    logging.getLogger("libav").setLevel(logging.ERROR)
+    # Decoders complain at ERROR level about routine things (a stream joined mid-GOP while
+    # probing); the drivers report real failures themselves. Shown with -vv (DEBUG).
+    libav = logging.getLogger("libav")
+    libav.setLevel(logging.CRITICAL if logging.getLogger().level > logging.DEBUG else logging.DEBUG)
 
 
 def secure_all_handlers() -> None:

@@ -108,6 +108,7 @@ class Event:
     zones: tuple[str, ...] = ()
     thumbnail: str | None = None  # path relative to the data dir
     source: str = "local"
+    detected_ms: int | None = None  # when the hub learned of it (start_ms + detection latency)
 
 
 @dataclasses.dataclass(frozen=True)

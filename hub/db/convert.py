@@ -130,6 +130,7 @@ def event_from_row(row: EventRow) -> Event:
         id=row.id, camera_id=row.camera_id, kind=row.kind,  # type: ignore[arg-type]
         start_ms=row.start_ms, end_ms=row.end_ms, score=float(row.score),
         zones=zones_from_json(row.zones_json), thumbnail=row.thumbnail, source=row.source,
+        detected_ms=row.detected_ms,
     )
 
 

@@ -77,8 +77,9 @@ class RecordWorker:
         out = {name: total(name) for name in ("packets_received", "packets_written", "audio_packets",
                                                 "segments", "repaired_ts", "bytes", "skipped_before_key")}
         out["connects"] = self.connects
-        if self.detect is not None:
-            out["detect"] = self.detect.stats()
+        detect = self.detect
+        if detect is not None:
+            out["detect"] = detect.stats()
         return out
 
     # -- loop ------------------------------------------------------------------------------
@@ -146,15 +147,15 @@ class RecordWorker:
             self.last_error = str(exc)
             return None, False
         self.connects += 1
-        tee = self.detect.offer if (self.detect is not None and self.detect.uses_record_stream) else None
         session = RecordSession(
             self.cam, source, self.ctx.storage_root(), segment_s=self.ctx.segment_s,
             keep_audio=cfg.audio == "keep", on_closed=self._segment_closed,
-            check_storage=self.ctx.check_storage, tee=tee,
+            check_storage=self.ctx.check_storage, tee=self._tee,
         )
-        if tee is not None:
-            self.detect.new_stream(source.video)
         self.session = session
+        detect = self.detect
+        if detect is not None and detect.uses_record_stream:
+            detect.new_stream(source.video)
         recording = False
         try:
             for pkt in source.packets():
@@ -184,10 +185,23 @@ class RecordWorker:
             self.session = None
         return None, recording
 
+    def attach_detect(self, detect: DetectWorker | None) -> None:
+        """Use another detect/preview worker from now on (any thread)."""
+        self.detect = detect
+        session = self.session
+        if detect is not None and detect.uses_record_stream and session is not None:
+            detect.new_stream(session.video)
+
+    def _tee(self, pkt, media_s: float, wall_ms: int) -> None:
+        detect = self.detect
+        if detect is not None and detect.uses_record_stream:
+            detect.offer(pkt, media_s, wall_ms)
+
     def _fold(self, s: SessionStats) -> None:
         for name in vars(s):
             setattr(self.totals, name, getattr(self.totals, name) + getattr(s, name))
 
     def _segment_closed(self, seg: ClosedSegment) -> None:
-        observed = self.detect is not None and self.detect.observed(seg.start_ms, seg.end_ms)
+        detect = self.detect
+        observed = detect is not None and detect.observed(seg.start_ms, seg.end_ms)
         self.ctx.on_segment(seg, not observed)

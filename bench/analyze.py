@@ -102,14 +102,17 @@ class LossReport:
     barcode_dup: int = 0  # frames recorded twice (overlap)
     ts_gap_frames: int = 0  # missing frame intervals found in timestamps
     boundaries_unchecked: int = 0  # file boundaries with no readable keyframe on one side
+    ts_rewritten: int = 0  # files whose frame interval is not the source's (the recorder made its own)
     errors: list[str] = dataclasses.field(default_factory=list)
+    gaps: list[str] = dataclasses.field(default_factory=list)  # where frames went missing
     seconds: float = 0.0
 
     def add(self, other: LossReport) -> None:
         for f in ("files", "frames", "barcode_lost", "barcode_dup", "ts_gap_frames", "boundaries_unchecked",
-                  "seconds"):
+                  "ts_rewritten", "seconds"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.errors += other.errors
+        self.gaps += other.gaps
 
 
 def _ts_gaps(values: list[float], interval_s: float) -> int:
@@ -143,6 +146,9 @@ def losses(scans: list[FileScan], fps: float, loop_frames: int, *, continuous: b
         secs = scan.seconds
         rep.seconds += secs[-1] - secs[0] + interval_s
         rep.ts_gap_frames += _ts_gaps(secs, interval_s)
+        deltas = [b - a for a, b in zip(secs, secs[1:], strict=False)]
+        if len(deltas) > 10 and abs(statistics.median(deltas) - interval_s) > 0.02 * interval_s:
+            rep.ts_rewritten += 1
         if continuous and scan.meta and "stream_offset" in scan.meta:
             mtb = Fraction(scan.meta.get("time_base", "1/90000"))
             offset = float(scan.meta["stream_offset"] * mtb)
@@ -166,6 +172,8 @@ def losses(scans: list[FileScan], fps: float, loop_frames: int, *, continuous: b
                     missing = span - 1 - between
                     if missing > 0:
                         rep.barcode_lost += missing
+                        rep.gaps.append(f"{scan.path.name}: frame {prev[0]} -> {b} with {between} packets "
+                                        f"between: {missing} missing")
                     elif missing < 0:
                         rep.barcode_dup += -missing
                 elif continuous and not first_key_seen and count > 0:

@@ -87,8 +87,8 @@ def machine_info() -> dict[str, str]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     debian = Path("/etc/debian_version").read_text().strip() if Path("/etc/debian_version").exists() else "?"
-    motion_v = _cmd_out(["motion", "-h"]).splitlines()[0] if shutil.which("motion") else "not installed"
-    ffmpeg_v = _cmd_out(["ffmpeg", "-version"]).splitlines()[0] if shutil.which("ffmpeg") else "?"
+    motion_v = " ".join(_cmd_out(["motion", "-h"]).split()[:3]).rstrip(",") if shutil.which("motion") else "n/a"
+    ffmpeg_v = "ffmpeg CLI " + _cmd_out(["ffmpeg", "-version"]).split()[2] if shutil.which("ffmpeg") else "?"
     gst_v = _cmd_out(["/usr/bin/python3", "-c", "import gi; gi.require_version('Gst', '1.0'); "
                       "from gi.repository import Gst; Gst.init(None); print(Gst.version_string())"])
     commit = _cmd_out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
@@ -527,14 +527,22 @@ def build_report(args, info, systems, scale_sys, cams, files, scans, phase1, pha
             f"{k}: " + ", ".join(fmt(x, 1) for x in res[k].cpu_windows) for k in res),
     ]
     own = sum(meas1.groups[k].cpu_median for k in systems) + inf1.cpu_median
-    notes.append(f"other load on the machine during the side-by-side run (not ours): about "
-                 f"{fmt(meas1.system_median - own, 0)}% of a core")
+    other_load = meas1.system_median - own
+    busy = other_load > 20
+    notes.insert(0, f"other load on the machine during the side-by-side run (not the benchmark's): about "
+                    f"{fmt(other_load, 0)}% of a core" + (" - a BUSY machine: re-run on a quiet one" if busy else ""))
     for ph in (phase1, phase2):
         if ph and ph["foreign_sockets"]:
             notes.append("NETWORK RULE VIOLATION: sockets not on loopback: " + "; ".join(ph["foreign_sockets"]))
         if ph and ph["stopped_early"]:
             notes.append("exited before the end of the measurement: " + ", ".join(ph["stopped_early"]))
     for key, r in loss.items():
+        if r.gaps:
+            notes.append(f"{key}: where frames went missing: " + "; ".join(r.gaps[:6]))
+        if r.ts_rewritten:
+            notes.append(f"{key}: {r.ts_rewritten} of {r.files} files carry timestamps the recorder made up (frame "
+                         "interval differs from the source's), so timestamp gaps cannot show losses there; the "
+                         "barcode count still does")
         if r.errors:
             notes.append(f"{key}: unreadable files: " + "; ".join(r.errors[:5]))
         if r.boundaries_unchecked:
@@ -572,7 +580,9 @@ def build_report(args, info, systems, scale_sys, cams, files, scans, phase1, pha
                                   if k in ("python", "porchlight", "pyav", "opencv", "ffmpeg", "motion",
                                            "gstreamer")),
         f"- py-spy: {info['py-spy']}",
-        f"- run: `.venv/bin/python bench/run_bench.py {' '.join(sys.argv[1:])}`".replace("  ", " "), "",
+        f"- run: `.venv/bin/python bench/run_bench.py {' '.join(sys.argv[1:])}`".replace("  ", " "),
+        *([f"- **taken on a busy machine** (other processes used about {fmt(other_load, 0)}% of a core "
+           "during the measurement): CPU figures are noisy"] if busy else []), "",
         "## Setup", "",
         head, "",
         "Cameras: pre-encoded clips (bench/benchclips.py, cached in bench/.cache) looped in real time by "

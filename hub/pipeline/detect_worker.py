@@ -208,6 +208,7 @@ class DetectWorker:
         clock = WallClock()
         timeline = StreamTimeline()
         zero = None
+        tb: float | None = None
         skipping = False
         for pkt in src.packets():
             if self._stop.is_set():
@@ -219,9 +220,10 @@ class DetectWorker:
                 if not pkt.is_keyframe:
                     continue
                 zero = pkt.pts
-            tb = pkt.time_base
-            timeline.correct(pkt, arrival)
-            media_s = float((pkt.pts - zero) * tb)
+            if tb is None:
+                tb = float(pkt.time_base)
+            timeline.correct(pkt, arrival, tb)
+            media_s = (pkt.pts - zero) * tb
             clock.observe(arrival, media_s)
             wall = clock.wall_ms(media_s)
             lag = int(arrival * 1000) - wall
@@ -235,7 +237,7 @@ class DetectWorker:
                     continue
                 skipping = False
             for frame in self._decode(decoder, pkt):
-                self._on_frame(frame, wall if frame.pts == pkt.pts else clock.wall_ms(float((frame.pts - zero) * tb)))
+                self._on_frame(frame, wall if frame.pts == pkt.pts else clock.wall_ms((frame.pts - zero) * tb))
 
     # -- decoding and analysis ----------------------------------------------------------------
     def _make_decoder(self, stream: av.stream.Stream, own: bool = False) -> av.CodecContext:

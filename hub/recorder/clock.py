@@ -67,14 +67,16 @@ class StreamTimeline:
         self._last_arrival = 0.0
         self._step: int | None = None
 
-    def correct(self, pkt: av.Packet, arrival_s: float) -> int:
-        """Rewrite ``pkt``'s pts/dts onto the continuous timeline; return its corrected dts (ticks)."""
+    def correct(self, pkt: av.Packet, arrival_s: float, tb: float) -> int:
+        """Rewrite ``pkt``'s pts/dts onto the continuous timeline; return its corrected dts (ticks).
+
+        ``tb`` is the packet's time base as a float (fixed per stream: computed once by the caller).
+        """
         raw = pkt.dts if pkt.dts is not None else pkt.pts
-        tb = pkt.time_base
         t = raw - self.shift
         if self._last is not None:
             delta = t - self._last
-            delta_s = float(delta * tb)
+            delta_s = delta * tb
             if delta_s > (arrival_s - self._last_arrival) + self._max_jump or delta_s < -self._max_back:
                 step = self._step if self._step else max(1, round(1 / (15 * tb)))
                 self.shift += delta - step

@@ -86,7 +86,9 @@ class RecordSession:
                 logger.warning("%s: audio %s cannot be recorded; recording video only", camera_id,
                                source.audio.codec_context.name, exc_info=True)
         self._vtb: Fraction | None = None  # packets carry their own time base (an encoder's may
-        self._zero_pts: int | None = None  # differ from its muxer stream's); zero = first keyframe
+        self._vtb_f = 0.0  # differ from its muxer stream's); as a float for the per-packet path
+        self._atb_f: float | None = None
+        self._zero_pts: int | None = None  # the first keyframe's pts
         self._opened_at = time.time()
         self._hold_s = hold_s
         self._held: list[tuple[av.Packet, float]] | None = []
@@ -105,26 +107,29 @@ class RecordSession:
             if pkt.stream.type == "video":
                 self.stats.skipped_before_key += 1
             return
-        if pkt.stream.type == "video":
+        if pkt.stream is self.video or pkt.stream.type == "video":
             if self._zero_pts is None:
                 if not pkt.is_keyframe:
                     self.stats.skipped_before_key += 1
                     return
                 self._vtb = pkt.time_base
+                self._vtb_f = float(self._vtb)
             if pkt.pts is None:
                 pkt.pts = pkt.dts
-            self._vline.correct(pkt, arrival_s)
+            self._vline.correct(pkt, arrival_s, self._vtb_f)
             if self._zero_pts is None:
                 self._zero_pts = pkt.pts
             self.stats.packets_received += 1
-            self.clock.observe(arrival_s, float(pkt.pts * self._vtb))
+            self.clock.observe(arrival_s, pkt.pts * self._vtb_f)
         else:
             if self._zero_pts is None or self._audio is None:
                 return  # audio before the first video keyframe has no segment to go to
             if pkt.pts is None:
                 pkt.pts = pkt.dts
-            self._aline.correct(pkt, arrival_s)
-            self._aclock.observe(arrival_s, float(pkt.pts * pkt.time_base))
+            if self._atb_f is None:
+                self._atb_f = float(pkt.time_base)
+            self._aline.correct(pkt, arrival_s, self._atb_f)
+            self._aclock.observe(arrival_s, pkt.pts * self._atb_f)
         if self._held is not None:
             self._held.append((pkt, arrival_s))
             if arrival_s - self._opened_at < self._hold_s:
@@ -153,8 +158,8 @@ class RecordSession:
         return self._shift
 
     def _handle(self, pkt: av.Packet) -> None:
-        if pkt.stream.type == "video":
-            abs_s = float(pkt.pts * self._vtb)
+        if pkt.stream is self.video or pkt.stream.type == "video":
+            abs_s = pkt.pts * self._vtb_f
             if pkt.is_keyframe and (self._seg is None or abs_s - self._seg_start_s >= self.segment_s - CUT_TOLERANCE_S):
                 self._cut(pkt, abs_s)
             if self._seg is None:

@@ -36,6 +36,7 @@ from hub.paths import DataDir
 from hub.pipeline.camera import CameraPipeline
 from hub.pipeline.context import PipelineContext
 from hub.recorder.segment import ClosedSegment
+from hub.recorder.session import StorageUnavailable
 from hub.recovery import RecoveryReport, recover
 from hub.retention.worker import RetentionWorker
 from hub.settings import Settings
@@ -225,7 +226,14 @@ class Hub:
         return secrets.get_camera_credentials(cfg.id) if cfg.has_credentials else None
 
     def _check_storage_for_segment(self) -> None:
-        self.storage.check()
+        # No cached answer before creating a file: a disk unmounted a moment ago must not get a
+        # file written into its empty mount point.
+        try:
+            self.storage.check(force=True)
+        except StorageUnavailable as exc:
+            if exc.state == "full":
+                self.retention.trigger()
+            raise
         free, _total = self.storage.disk()
         if free < self.settings.min_free_bytes:
             self.retention.trigger()

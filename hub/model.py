@@ -19,12 +19,14 @@ CameraState = Literal[
     "auth_failed",
     "offline",
     "storage_missing",
+    "disk_full",
 ]
 EventKind = Literal["motion", "doorbell", "camera_motion", "manual"]
 
 MODES: tuple[str, ...] = ("continuous", "motion")
 CAMERA_STATES: tuple[str, ...] = (
     "stopped", "connecting", "recording", "reconnecting", "auth_failed", "offline", "storage_missing",
+    "disk_full",
 )
 
 

@@ -35,8 +35,8 @@ class RecoveryReport:
 def recover(engine: Engine, root: Path, *, storage_ok: bool) -> RecoveryReport:
     """Reconcile index and files; close events a crash left open. Run before recording starts."""
     report = RecoveryReport()
-    report.events_closed = run_write(engine, lambda s: repo_media.close_open_events(s))
     if not storage_ok:
+        report.events_closed = run_write(engine, lambda s: repo_media.close_open_events(s))
         logger.warning("storage folder unavailable: startup scan skipped, nothing purged from the index")
         return report
     known = {c.id for c in repo_config.list_cameras(engine, include_removed=True)}
@@ -62,6 +62,9 @@ def recover(engine: Engine, root: Path, *, storage_ok: bool) -> RecoveryReport:
         ids = list(plan.rows_without_files)
         run_write(engine, lambda s: repo_media.delete_segments(s, ids))
         report.rows_removed = len(ids)
+    # After the files are indexed again: an event left open by a crash ends with the footage
+    # recorded until the crash (close_open_events ends it at the camera's last segment).
+    report.events_closed = run_write(engine, lambda s: repo_media.close_open_events(s))
     if report.indexed or report.quarantined or report.rows_removed or report.events_closed:
         logger.info("startup scan: %d files indexed, %d quarantined, %d stale rows removed, "
                     "%d open events closed", len(report.indexed), len(report.quarantined),

@@ -83,14 +83,18 @@ class StorageManager:
             return self._state, self._message
 
     def ok(self) -> bool:
-        """True when segments may be written and purged."""
+        """True when segments may be written."""
         return self.state()[0] == "ok"
 
-    def check(self) -> None:
-        """Raise StorageUnavailable(message) when no segment may be written now."""
-        state, message = self.state()
+    def can_purge(self, force: bool = False) -> bool:
+        """True when this is our folder and it is there (it may be full): retention may delete."""
+        return self.state(force)[0] in ("ok", "full")
+
+    def check(self, force: bool = False) -> None:
+        """Raise StorageUnavailable when no segment may be written now (``force``: no cached answer)."""
+        state, message = self.state(force)
         if state != "ok":
-            raise StorageUnavailable(message or f"storage folder {self._root} is not usable ({state})")
+            raise StorageUnavailable(message or f"storage folder {self._root} is not usable ({state})", state)
 
     def disk(self) -> tuple[int, int]:
         """(free bytes, total bytes) of the storage folder's file system."""

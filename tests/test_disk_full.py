@@ -18,16 +18,18 @@ import pytest
 
 from hub.bus import RetentionRan, SegmentClosed, StatusChanged
 from hub.model import Segment
+from tests.support import e2e
 from tests.support.clips import ClipSpec
-from tests.support.e2e import (  # noqa: F401 - mounts is a fixture
+from tests.support.e2e import (
     assert_index_matches_disk,
     assert_plays,
     decoded_frames,
     ffprobe_clean,
-    mounts,
     rows,
 )
 from tests.support.hubtools import camera, configure, start_hub, state_of, wait_for
+
+mounts = e2e.mounts  # fixture: mounts undone at teardown
 
 pytestmark = [pytest.mark.rtsp, pytest.mark.slow]
 
@@ -122,11 +124,13 @@ def test_emergency_purge_frees_space_and_recording_goes_on(rtsp_camera, mounts, 
 
     purge = next(p for _t, p in seen.purges if p.emergency)
     assert purge.deleted > 0 and purge.bytes_freed > 0, purge
-    # Free space went under the minimum before the purge and came back above it after.
+    # Free space ran down to the minimum (a cut and the purge it triggers can fall between two
+    # samples: allow one segment's worth) and came back well above it after the purge.
     before = [f for t, f in sampler.samples if t < first_purge]
     after = [f for t, f in sampler.samples if t > first_purge + 0.5]
-    assert before and min(before) < min_free, f"free space never fell under {min_free}: {before[-5:]}"
+    assert before and min(before) < min_free + 1.5 * MiB, f"the disk never got near full: {before[-5:]}"
     assert after and max(after) > min_free + MiB, f"the purge freed no space: {after[:10]}"
+    assert max(after) - min(before) > MiB, (min(before), max(after))
     # Recording never stopped: one segment after the other, no gap, no error.
     assert state == "recording" and status.last_error is None, status
     segs = [s for _t, s in seen.closed]
@@ -150,8 +154,6 @@ def _full_disk_setup(rtsp_camera, mounts, tmp_path):
     return store, data, cfg
 
 
-@pytest.mark.xfail(strict=True, reason="on a full disk the storage check says 'unwritable' and "
-                   "RetentionWorker.run_once() skips the purge, so recording never resumes")
 def test_hub_recovers_when_the_disk_fills_mid_segment(rtsp_camera, mounts, tmp_path, caplog):
     caplog.set_level(logging.WARNING)
     store, data, cfg = _full_disk_setup(rtsp_camera, mounts, tmp_path)
@@ -175,8 +177,6 @@ def test_hub_recovers_when_the_disk_fills_mid_segment(rtsp_camera, mounts, tmp_p
     assert not _errors(caplog), _errors(caplog)
 
 
-@pytest.mark.xfail(strict=True, reason="SegmentFile.close() after ENOSPC indexes the frames it muxed, "
-                   "not the ones on disk, and leaves the torn last fragment in the file")
 def test_segment_cut_short_by_a_full_disk_is_indexed_as_it_plays(rtsp_camera, mounts, tmp_path):
     store, data, _cfg = _full_disk_setup(rtsp_camera, mounts, tmp_path)
     copies = tmp_path / "copies"
@@ -198,7 +198,11 @@ def test_segment_cut_short_by_a_full_disk_is_indexed_as_it_plays(rtsp_camera, mo
         ffprobe_clean(copy)
     except AssertionError as exc:
         problems.append(str(exc))
-    n = decoded_frames(copy)
-    if n != cut_short.frames:
-        problems.append(f"the index says {cut_short.frames} frames, {n} decode")
+    try:
+        n = decoded_frames(copy)
+    except AssertionError as exc:
+        problems.append(str(exc))
+    else:
+        if n != cut_short.frames:
+            problems.append(f"the index says {cut_short.frames} frames, {n} decode")
     assert not problems, f"{cut_short.path} (closed by a full disk): " + "; ".join(problems)

@@ -57,7 +57,6 @@ def _folders(rel: str) -> tuple[str, str]:
     return "/".join(parts[:2]), "/".join(parts[:3])
 
 
-@pytest.mark.slow
 def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
     data = tmp_path / "data"
     configure(data, [camera("Front", None, driver="demo", detect=False),
@@ -115,7 +114,6 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
         assert_plays(root / s.path, frames=s.frames)
 
 
-@pytest.mark.slow
 def test_running_hub_applies_a_shorter_max_age_and_keeps_protected(tmp_path):
     """The owner shortens 'keep recordings for' while recording: old footage goes, protected stays."""
     data = tmp_path / "data"

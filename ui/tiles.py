@@ -24,6 +24,7 @@ STATE_LABELS = {
     "offline": ("Offline", "#c62828"),
     "auth_failed": ("Wrong password", "#c62828"),
     "storage_missing": ("Storage missing", "#c62828"),
+    "disk_full": ("Disk full", "#c62828"),
     "stopped": ("Stopped", "#757575"),
 }
 

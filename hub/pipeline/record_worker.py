@@ -22,6 +22,11 @@ from hub.timefmt import now_ms
 logger = logging.getLogger(__name__)
 
 
+def _storage_state(exc: StorageUnavailable) -> str:
+    """The camera state for a storage problem: a full disk is not a missing one."""
+    return "disk_full" if exc.state == "full" else "storage_missing"
+
+
 class RecordWorker:
     """Runs on thread ``porchlight-rec-<camera>``; never raises out of its loop."""
 
@@ -96,11 +101,11 @@ class RecordWorker:
             try:
                 self.ctx.check_storage()
             except StorageUnavailable as exc:
-                self._set_state("storage_missing", str(exc))
-                if self._wait(2.0):
+                self._set_state(_storage_state(exc), str(exc))
+                if self._wait(2.0 if exc.state != "full" else 0.5):
                     break
                 continue
-            if self.state == "storage_missing":
+            if self.state in ("storage_missing", "disk_full"):
                 self._set_state("connecting")
             try:
                 delay, recorded = self._connect_and_record()
@@ -114,7 +119,7 @@ class RecordWorker:
             if recorded or outage_start is None:
                 outage_start, slow_attempts = now, 0
             outage = now - outage_start
-            if self.state not in ("auth_failed", "storage_missing"):
+            if self.state not in ("auth_failed", "storage_missing", "disk_full"):
                 self._set_state(policy.state(outage), self.last_error)
             if delay is None:
                 delay = policy.delay(outage, slow_attempts)
@@ -168,7 +173,7 @@ class RecordWorker:
         except DriverError as exc:
             self.last_error = str(exc)
         except StorageUnavailable as exc:
-            self._set_state("storage_missing", str(exc))
+            self._set_state(_storage_state(exc), str(exc))
         except (av.error.OSError, OSError) as exc:
             if getattr(exc, "errno", None) == errno.ENOSPC:
                 self.last_error = "the disk is full: freeing space"

@@ -23,7 +23,7 @@ import av
 from drivers.base import PacketSource
 from hub.recorder.audio import AudioPath
 from hub.recorder.clock import StreamTimeline, WallClock
-from hub.recorder.segment import ClosedSegment, SegmentFile
+from hub.recorder.segment import ClosedSegment, SegmentFile, WriteFailed
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,12 @@ AUDIO_RELATCH_S = 0.2
 
 
 class StorageUnavailable(Exception):
-    """The storage folder cannot take a new segment (marker missing, unwritable...)."""
+    """The storage folder cannot take a new segment; ``state`` is the storage state
+    ("missing", "foreign", "unwritable" or "full")."""
+
+    def __init__(self, message: str, state: str = "missing") -> None:
+        super().__init__(message)
+        self.state = state
 
 
 @dataclasses.dataclass
@@ -232,7 +237,7 @@ class RecordSession:
             for p, _a in held:
                 try:
                     self._handle(p)
-                except StorageUnavailable:
+                except (StorageUnavailable, WriteFailed):
                     break
         self._held = None
         self._close_prev()

@@ -7,6 +7,7 @@ the startup scan would index again, resurrecting footage the owner's policy dele
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -81,7 +82,7 @@ class RetentionWorker:
     def run_once(self, now: int | None = None) -> RetentionPlan | None:
         """Plan and apply one retention pass; None when the storage folder is not usable."""
         state, message = self.storage.state(force=True)
-        if state != "ok":
+        if state not in ("ok", "full"):  # never purge the index of a folder that is not there
             logger.info("retention skipped: %s", message)
             return None
         now = now if now is not None else now_ms()
@@ -89,6 +90,9 @@ class RetentionWorker:
         self.writer.flush(30)  # see the segments closed so far
         rsettings, cams = from_settings(settings, self._cameras())
         free, total = self.storage.disk()
+        # An emergency frees a margin above the minimum; on a small disk, not most of the disk.
+        target = min(rsettings.free_target_bytes, rsettings.min_free_bytes + max(total // 10, 1))
+        rsettings = dataclasses.replace(rsettings, free_target_bytes=max(target, rsettings.min_free_bytes + 1))
         disk = DiskState(free, total)
         candidates, events, watermarks = self._candidates(rsettings, cams, disk, now)
         listed = sum(s.bytes for s in candidates)
@@ -155,7 +159,7 @@ class RetentionWorker:
 
     def _apply(self, plan: RetentionPlan) -> None:
         root = self.storage.root
-        if not self.storage.ok():  # the disk went away between planning and applying
+        if not self.storage.can_purge(force=True):  # the disk went away between planning and applying
             return
         ids = []
         dirs: set[Path] = set()

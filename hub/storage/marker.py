@@ -25,7 +25,7 @@ from hub.timefmt import format_ms, now_ms
 logger = logging.getLogger(__name__)
 
 MARKER_NAME = ".porchlight-storage"
-StorageState = Literal["ok", "missing", "foreign", "unwritable"]
+StorageState = Literal["ok", "missing", "foreign", "unwritable", "full"]
 _NOTE = "This folder holds Porchlight recordings. Do not delete or edit this file."
 
 
@@ -164,8 +164,10 @@ def check_storage(root: str | os.PathLike[str], expected_id: str) -> StorageChec
         _write_probe(root_path)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
-            why = "the disk is full"
-        elif exc.errno == errno.EROFS:
+            # Our folder, only full: retention may purge here (unlike a missing or foreign one).
+            return StorageCheck("full", f"The disk holding {root_path} is full: the oldest unprotected "
+                                "recordings are being deleted so that recording can go on.")
+        if exc.errno == errno.EROFS:
             why = "the disk is read-only"
         else:
             why = "Porchlight has no permission to write there"

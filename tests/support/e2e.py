@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -166,9 +167,19 @@ def umount(target: Path, lazy: bool = True) -> None:
         raise OSError(f"umount {target} failed: {r.stderr.strip()}")
 
 
+def _unescape(field: str) -> str:
+    """Undo the octal escapes of /proc/self/mountinfo (``\\040`` is a space)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
 def is_mountpoint(path: Path) -> bool:
-    """True when ``path`` is a mount point right now."""
-    return os.path.ismount(path)
+    """True when something is mounted on ``path`` (bind mounts included, unlike os.path.ismount)."""
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+            return any(_unescape(line.split()[4]) == target for line in fh)
+    except OSError:
+        return os.path.ismount(path)
 
 
 class Mounts:

@@ -118,15 +118,20 @@ class RtspSource:
         self.request = request
         url = _with_credentials(request.url, request)
         t0 = time.monotonic()
+        error: DriverError | None = None
         try:
             self._container = av.open(
                 url, options=_open_options(url, request),
                 timeout=(request.open_timeout_s, request.read_timeout_s),
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a typed, redacted error
-            raise translate_open_error(exc, request, time.monotonic() - t0) from None
+            error = translate_open_error(exc, request, time.monotonic() - t0)
         finally:
             del url
+        if error is not None:
+            # Raised outside the except block: no __context__ chain back to PyAV's error, whose
+            # filename is the URL with the password in it.
+            raise error
         self.open_seconds = time.monotonic() - t0
         if not self._container.streams.video:
             self._container.close()

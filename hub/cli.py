@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from hub.paths import default_data_dir
 
@@ -36,9 +37,16 @@ def _positive(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (``porchlight cameras add: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
-    p = argparse.ArgumentParser(prog="porchlight", description="Privacy-first NVR: local recording, no cloud. "
+    p = _Parser(prog="porchlight", description="Privacy-first NVR: local recording, no cloud. "
                                 "Without a command, the desktop app starts.")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="config, index and default recordings folder (default: %(default)s → platform user dir)")

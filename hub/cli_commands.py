@@ -114,11 +114,11 @@ def load_zones(path: Path) -> tuple[Zone, ...]:
     return tuple(out)
 
 
-def _store_credentials(camera_id: str, username: str | None, password: str | None) -> None:
+def _store_credentials(engine: Engine, camera_id: str, username: str | None, password: str | None) -> None:
     if username is None:
         return
     try:
-        secrets.set_camera_credentials(camera_id, username, password or "")
+        secrets.set_camera_credentials(repo_config.index_id(engine), camera_id, username, password or "")
     except secrets.SecretsUnavailable as exc:
         raise CliError(str(exc)) from None
 
@@ -150,7 +150,7 @@ def cameras_add(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     try:
-        _store_credentials(added.id, username, password)
+        _store_credentials(engine, added.id, username, password)
     except CliError:
         repo_config.remove_camera(engine, added.id)
         raise
@@ -192,7 +192,7 @@ def cameras_remove(args: argparse.Namespace) -> int:
     repo_config.remove_camera(engine, cam.id)
     if cam.has_credentials:
         try:
-            secrets.delete_camera_credentials(cam.id)
+            secrets.delete_camera_credentials(repo_config.index_id(engine), cam.id)
         except secrets.SecretsUnavailable:
             pass
     print(f"removed camera {cam.name!r}; its recordings stay until retention removes them")
@@ -223,7 +223,7 @@ def cameras_set(args: argparse.Namespace) -> int:
     if motion != cam.motion:
         changes["motion"] = motion
     if username is not None:
-        _store_credentials(cam.id, username, password)
+        _store_credentials(engine, cam.id, username, password)
         changes["has_credentials"] = True
     if not changes:
         raise CliError("nothing to change (see porchlight cameras set --help)")
@@ -244,7 +244,7 @@ def storage_set(args: argparse.Namespace) -> int:
         if args.quota is not None:
             changes["quota_bytes"] = None if args.quota.lower() == "none" else parse_size(args.quota)
         if args.max_age is not None:
-            changes["max_age_days"] = None if args.max_age.lower() == "none" else float(args.max_age)
+            changes["max_age_days"] = None if args.max_age.lower() == "none" else _days(args.max_age)
         if args.min_free is not None:
             changes["min_free_bytes"] = parse_size(args.min_free)
     except ValueError as exc:
@@ -262,6 +262,14 @@ def storage_set(args: argparse.Namespace) -> int:
     repo_config.save_settings(engine, new)
     print("storage settings saved")
     return 0
+
+
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise ValueError(f"--max-age must be a number of days (or 'none'), got {text!r}") from None
+    return days  # bounds: Settings.validate() names the setting in its message
 
 
 def _move_storage(engine: Engine, old_root: Path, new_root: Path) -> None:

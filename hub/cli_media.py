@@ -30,6 +30,14 @@ def _time(text: str | None, what: str) -> int | None:
         raise CliError(f"{what}: {exc}") from None
 
 
+def _window(args: argparse.Namespace) -> tuple[int | None, int | None]:
+    """(--start, --end) in ms; refuses an end at or before the start."""
+    start, end = _time(args.start, "--start"), _time(args.end, "--end")
+    if start is not None and end is not None and end <= start:
+        raise CliError("--end must be after --start")
+    return start, end
+
+
 def serve(args: argparse.Namespace) -> int:
     """``serve [--duration S]``: record until SIGINT/SIGTERM or S seconds."""
     from hub.hub import Hub
@@ -96,8 +104,8 @@ def recordings_list(args: argparse.Namespace) -> int:
     engine, data = open_index(args)
     cam = camera_by_name(engine, args.camera) if args.camera else None
     names = {c.id: c.name for c in repo_config.list_cameras(engine, include_removed=True)}
-    segs = repo_media.list_segments(engine, camera_id=cam.id if cam else None,
-                                    start_ms=_time(args.start, "--start"), end_ms=_time(args.end, "--end"))
+    start, end = _window(args)
+    segs = repo_media.list_segments(engine, camera_id=cam.id if cam else None, start_ms=start, end_ms=end)
     root = _root(engine, data)
     rows = [{"camera": names.get(s.camera_id, s.camera_id), "camera_id": s.camera_id, "path": str(root / s.path),
              "start": format_ms(s.start_ms), "end": format_ms(s.end_ms), "duration": round(s.duration_ms / 1000, 3),
@@ -117,8 +125,9 @@ def events_list(args: argparse.Namespace) -> int:
     engine, data = open_index(args)
     cam = camera_by_name(engine, args.camera) if args.camera else None
     names = {c.id: c.name for c in repo_config.list_cameras(engine, include_removed=True)}
-    events = repo_media.list_events(engine, camera_id=cam.id if cam else None, start_ms=_time(args.start, "--start"),
-                                    end_ms=_time(args.end, "--end"), kinds=args.kind)
+    start, end = _window(args)
+    events = repo_media.list_events(engine, camera_id=cam.id if cam else None, start_ms=start, end_ms=end,
+                                    kinds=args.kind)
     rows = [{"id": e.id, "kind": e.kind, "camera": names.get(e.camera_id, e.camera_id), "camera_id": e.camera_id,
              "start": format_ms(e.start_ms), "end": format_ms(e.end_ms), "detected": format_ms(e.detected_ms),
              "score": round(e.score, 4),
@@ -138,9 +147,7 @@ def export(args: argparse.Namespace) -> int:
     """``export --camera NAME --start T --end T --out FILE.mp4``"""
     engine, data = open_index(args)
     cam = camera_by_name(engine, args.camera)
-    start, end = _time(args.start, "--start"), _time(args.end, "--end")
-    if end <= start:
-        raise CliError("--end must be after --start")
+    start, end = _window(args)
     if args.out.suffix.lower() != ".mp4":
         raise CliError("--out must name an .mp4 file")
     segs = repo_media.list_segments(engine, camera_id=cam.id, start_ms=start, end_ms=end)

@@ -177,5 +177,5 @@ def export_clip(root: Path, segments: list[Segment], start_ms: int, end_ms: int,
         tmp.unlink(missing_ok=True)
         raise ExportError("the recordings in that window could not be read")
     os.replace(tmp, out)
-    gaps = tuple(find_gaps(segs, max(start_ms, w.first_ms), end_ms))
+    gaps = tuple(find_gaps(segs, start_ms, end_ms))
     return ExportReport(out, w.first_ms, w.last_video_ms + w.frame_ms, w.frames, used, gaps, w.has_audio, stopped)

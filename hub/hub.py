@@ -76,6 +76,7 @@ class Hub:
         self._stop = threading.Event()
         self._housekeeper: threading.Thread | None = None
         self._config_rev = -1
+        self.index_id = ""
         self.settings = Settings()
         self.recovery: RecoveryReport | None = None
         self.engine = None
@@ -94,6 +95,7 @@ class Hub:
             self.engine = open_engine(self.db_url)
             migrate(self.engine, backup_dir=self.data.backups)
             self.settings = repo_config.load_settings(self.engine)
+            self.index_id = repo_config.index_id(self.engine)
             root = resolve_root(self.settings, self.data)
             storage_id = ensure_storage(self.engine, root)
             self.storage = StorageManager(root, storage_id)
@@ -223,7 +225,7 @@ class Hub:
         threading.Thread(target=p.join, name=f"porchlight-join-{cam_id}", daemon=True).start()
 
     def _credentials(self, cfg: CameraConfig) -> Credentials | None:
-        return secrets.get_camera_credentials(cfg.id) if cfg.has_credentials else None
+        return secrets.get_camera_credentials(self.index_id, cfg.id) if cfg.has_credentials else None
 
     def _check_storage_for_segment(self) -> None:
         # No cached answer before creating a file: a disk unmounted a moment ago must not get a

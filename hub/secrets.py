@@ -51,27 +51,28 @@ def backend() -> keyring.backend.KeyringBackend:
     return kr
 
 
-def _key(camera_id: str, field: str) -> str:
-    return f"camera/{camera_id}/{field}"
+def _key(scope: str, camera_id: str, field: str) -> str:
+    # ``scope`` is the index's own id: two data dirs with a camera of the same name never share.
+    return f"{scope}/camera/{camera_id}/{field}"
 
 
-def set_camera_credentials(camera_id: str, username: str, password: str) -> None:
-    """Store a camera's username and password in the keyring."""
+def set_camera_credentials(scope: str, camera_id: str, username: str, password: str) -> None:
+    """Store a camera's username and password in the keyring (``scope``: the index id)."""
     kr = backend()
     try:
-        kr.set_password(SERVICE, _key(camera_id, "username"), username)
-        kr.set_password(SERVICE, _key(camera_id, "password"), password)
+        kr.set_password(SERVICE, _key(scope, camera_id, "username"), username)
+        kr.set_password(SERVICE, _key(scope, camera_id, "password"), password)
     except keyring.errors.KeyringError as exc:
         raise SecretsUnavailable(f"the keyring refused to store the password: {exc}") from None
     register_secret(password)
 
 
-def get_camera_credentials(camera_id: str) -> Credentials | None:
+def get_camera_credentials(scope: str, camera_id: str) -> Credentials | None:
     """A camera's credentials, or None when none are stored."""
     kr = backend()
     try:
-        username = kr.get_password(SERVICE, _key(camera_id, "username"))
-        password = kr.get_password(SERVICE, _key(camera_id, "password"))
+        username = kr.get_password(SERVICE, _key(scope, camera_id, "username"))
+        password = kr.get_password(SERVICE, _key(scope, camera_id, "password"))
     except keyring.errors.KeyringError as exc:
         raise SecretsUnavailable(f"the keyring could not be read: {exc}") from None
     if username is None:
@@ -80,11 +81,11 @@ def get_camera_credentials(camera_id: str) -> Credentials | None:
     return Credentials(username, password or "")
 
 
-def delete_camera_credentials(camera_id: str) -> None:
+def delete_camera_credentials(scope: str, camera_id: str) -> None:
     """Forget a camera's credentials (missing ones are fine)."""
     kr = backend()
     for field in ("username", "password"):
         try:
-            kr.delete_password(SERVICE, _key(camera_id, field))
+            kr.delete_password(SERVICE, _key(scope, camera_id, field))
         except keyring.errors.PasswordDeleteError:
             pass

@@ -86,7 +86,12 @@ def test_bad_cameras_get_clear_errors_and_the_good_one_keeps_recording(rtsp_came
         camera("WrongPassword", locked.url, detect=False, has_credentials=True),
     ], segment_seconds=4.0)
     ids = {c.name: c.id for c in cams}
-    secrets.set_camera_credentials(ids["WrongPassword"], "admin", "not-the-password")
+    from hub.db import repo_config
+    from hub.db.engine import open_engine
+
+    engine = open_engine(f"sqlite:///{data / 'porchlight.db'}")
+    secrets.set_camera_credentials(repo_config.index_id(engine), ids["WrongPassword"], "admin", "not-the-password")
+    engine.dispose()
     hub = start_hub(data, open_timeout_s=4.0)
     try:
         wait_for(lambda: state_of(hub, ids["Good"]) == "recording", 20, "the good camera recording")

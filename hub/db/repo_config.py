@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import re
 import unicodedata
+import uuid
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -49,6 +50,26 @@ def get_meta(engine: Engine, key: str) -> str | None:
 def set_meta(session: Session, key: str, value: str) -> None:
     """Insert or replace a meta value."""
     session.merge(MetaRow(key=key, value=value))
+
+
+INDEX_ID_KEY = "index_id"
+
+
+def index_id(engine: Engine) -> str:
+    """This index's own random id (created on first use): scopes its keyring entries."""
+    value = get_meta(engine, INDEX_ID_KEY)
+    if value is not None:
+        return value
+
+    def op(session: Session) -> str:
+        existing = session.get(MetaRow, INDEX_ID_KEY)
+        if existing is not None:  # another process created it meanwhile
+            return existing.value
+        new = uuid.uuid4().hex
+        set_meta(session, INDEX_ID_KEY, new)
+        return new
+
+    return run_write(engine, op)
 
 
 def config_rev(engine: Engine) -> int:

@@ -168,16 +168,19 @@ def wait_state(data_dir: Path, camera: str, states: Sequence[str] | str, timeout
     """Wait until ``status --json`` shows ``camera`` in one of ``states``; return its row."""
     wanted = (states,) if isinstance(states, str) else tuple(states)
     seen: list[str] = []
+    errors: list[str] = []
 
     def check() -> dict | None:
         row = status_of(data_dir, camera)
         seen.append(row["state"] if row else "absent")
+        if row and row["last_error"] and row["last_error"] not in errors:
+            errors.append(row["last_error"])
         return row if row and row["state"] in wanted else None
 
     try:
         return wait_until(check, timeout, f"{camera} in {wanted}")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; states seen: {sorted(set(seen))}") from None
+        raise AssertionError(f"{exc}; states seen: {sorted(set(seen))}; errors seen: {errors}") from None
 
 
 def db_cameras(data_dir: Path) -> list[tuple[str, str]]:

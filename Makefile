@@ -3,6 +3,8 @@
 # root, else the exact apt line to run), then a virtualenv in .venv.
 
 PYTHON ?= python3
+# Most tests wait on real-time streams: a few workers overlap those waits (2 cores suffice).
+PYTEST_ARGS ?= -n 3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 export QT_QPA_PLATFORM ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),,offscreen)
@@ -39,7 +41,7 @@ run: $(VENV)/.stamp-run
 
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check hub drivers ui tests bench
+	$(VENV)/bin/ruff check hub drivers ui tests bench scripts
 
 test: $(VENV)/.stamp-test lint
 	$(PY) -m pytest $(PYTEST_ARGS)

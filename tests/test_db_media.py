@@ -84,12 +84,15 @@ def test_events_round_trip_and_update(db_engine: Engine, cams: tuple[str, str]) 
     a, _ = cams
     (event_id,) = add_events(db_engine, ev(a, 1000, None, score=0.02, zones=("drive",)))
     (stored,) = repo.list_events(db_engine)
-    assert stored == Event(event_id, a, "motion", 1000, None, 0.02, ("drive",), None, "local")
+    assert stored == Event(event_id, a, "motion", 1000, None, 0.02, ("drive",), None, "local",
+                           detected_ms=stored.detected_ms)
+    assert stored.detected_ms is not None
     run_write(db_engine, lambda s: repo.update_event(s, event_id, end_ms=5000, score=0.3,
                                                      zones=("drive", "path"), thumbnail="thumbs/1.jpg"))
     run_write(db_engine, lambda s: repo.update_event(s, event_id, score=0.4))  # other fields kept
     (stored,) = repo.list_events(db_engine)
-    assert stored == Event(event_id, a, "motion", 1000, 5000, 0.4, ("drive", "path"), "thumbs/1.jpg", "local")
+    assert stored == Event(event_id, a, "motion", 1000, 5000, 0.4, ("drive", "path"), "thumbs/1.jpg", "local",
+                           detected_ms=stored.detected_ms)
     with pytest.raises(repo.NotFoundError):
         run_write(db_engine, lambda s: repo.update_event(s, 999_999, end_ms=1))
 

@@ -252,6 +252,7 @@ class Hub:
         row = Segment(None, cam, seg.relpath, seg.start_ms, seg.end_ms, seg.bytes, seg.frames,
                       seg.has_audio, False, unobserved)
         self.writer.submit(lambda s: repo_media.insert_segment(s, row))
+        self.retention.note_segment(cam, seg.bytes)
         self.bus.publish(SegmentClosed(row))
 
     def _thumb(self, cam: str, start_ms: int, jpeg: bytes | None) -> str | None:

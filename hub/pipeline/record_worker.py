@@ -210,3 +210,7 @@ class RecordWorker:
         detect = self.detect
         observed = detect is not None and detect.observed(seg.start_ms, seg.end_ms)
         self.ctx.on_segment(seg, not observed)
+        if seg.lost_frames:  # the disk filled up while the file was finished: say so, free space
+            self.ctx.request_space()
+            self._set_state(self.state, f"the disk was full: the last {seg.lost_frames} frames of a "
+                                        "segment could not be saved; freeing space")

@@ -47,6 +47,7 @@ class ClosedSegment:
     frames: int
     bytes: int
     has_audio: bool
+    lost_frames: int = 0  # frames muxed but not on the disk (a write failed: full disk)
 
 
 class WriteFailed(OSError):
@@ -236,7 +237,7 @@ class SegmentFile:
         logger.warning("%s was cut short by a failed write: %d of %d frames kept", self.relpath,
                        seg.frames, self.frames)
         return ClosedSegment(self.relpath, self.start_ms, min(end_ms, seg.end_ms), seg.frames, seg.bytes,
-                             seg.has_audio)
+                             seg.has_audio, lost_frames=max(0, self.frames - seg.frames))
 
     def _remove(self) -> None:
         try:

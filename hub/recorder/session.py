@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 CUT_TOLERANCE_S = 0.25
 PREV_AUDIO_WAIT_S = 2.0  # how long a cut file waits for late audio before it is closed
-AUDIO_RELATCH_S = 0.2
+AUDIO_RELATCH_S = 1.0  # only a real drift of the audio clock, not arrival jitter under load
 
 
 class StorageUnavailable(Exception):

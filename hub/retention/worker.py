@@ -54,6 +54,14 @@ class RetentionWorker:
         self.runs = 0
         self.last_plan: RetentionPlan | None = None
         self._watermark: dict[str, int] = {}  # per motion-mode camera: footage before it was judged
+        self.recent_write_bytes = 0  # the largest segment per camera, summed: one round of writes
+        self._largest: dict[str, int] = {}
+
+    def note_segment(self, camera_id: str, size: int) -> None:
+        """Learn how much the cameras write per segment (called as segments close)."""
+        if size > self._largest.get(camera_id, 0):
+            self._largest[camera_id] = size
+            self.recent_write_bytes = sum(self._largest.values())
 
     def start(self) -> None:
         """Start the thread."""
@@ -90,8 +98,10 @@ class RetentionWorker:
         self.writer.flush(30)  # see the segments closed so far
         rsettings, cams = from_settings(settings, self._cameras())
         free, total = self.storage.disk()
-        # An emergency frees a margin above the minimum; on a small disk, not most of the disk.
+        # An emergency frees a margin above the minimum: on a small disk not most of the disk, but
+        # always room for the next two segments of every camera (else the next write fails again).
         target = min(rsettings.free_target_bytes, rsettings.min_free_bytes + max(total // 10, 1))
+        target = max(target, rsettings.min_free_bytes + 2 * self.recent_write_bytes)
         rsettings = dataclasses.replace(rsettings, free_target_bytes=max(target, rsettings.min_free_bytes + 1))
         disk = DiskState(free, total)
         candidates, events, watermarks = self._candidates(rsettings, cams, disk, now)

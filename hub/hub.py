@@ -46,8 +46,8 @@ from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_S = 5.0
-CONFIG_POLL_S = 1.0
+HEARTBEAT_S = 10.0  # state changes are written at once; this refreshes the counters
+CONFIG_POLL_S = 2.0  # changes made by another `porchlight` command apply within this
 
 
 @dataclasses.dataclass

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 STORAGE_ID_KEY = "storage_id"
 CHECK_CACHE_S = 1.0
+WRITE_PROBE_S = 30.0  # a healthy folder gets a test write at most this often (the marker every time)
 
 
 def resolve_root(settings: Settings, data: DataDir) -> Path:
@@ -56,6 +57,7 @@ class StorageManager:
         self._root = root
         self._id = storage_id
         self._checked_at = 0.0
+        self._probed_at = -WRITE_PROBE_S
         self._state = "unknown"
         self._message = ""
 
@@ -74,7 +76,10 @@ class StorageManager:
         now = time.monotonic()
         with self._lock:
             if force or now - self._checked_at >= CHECK_CACHE_S:
-                result = check_storage(self._root, self._id)
+                probe = self._state != "ok" or now - self._probed_at >= WRITE_PROBE_S
+                result = check_storage(self._root, self._id, probe_write=probe)
+                if probe:
+                    self._probed_at = now
                 if result.state != self._state:
                     log = logger.info if result.state == "ok" else logger.warning
                     log("storage %s: %s", result.state, result.message or self._root)

@@ -34,6 +34,9 @@ MUX_OPTIONS = {
     # never lines up with the cutting keyframe) gets an edit list instead of being shifted to 0.
     "movflags": "frag_keyframe+empty_moov+delay_moov+default_base_moof",
     "frag_duration": "1000000",  # µs: a fragment never holds more than ~1 s (long GOPs)
+    # A completed fragment goes to the OS at once, not when the I/O buffer fills (a kill then
+    # loses only the open fragment). The muxer holds fragments in memory, so this adds no writes.
+    "flush_packets": "1",
 }
 
 

@@ -138,8 +138,12 @@ def _write_probe(root: Path) -> None:
         os.unlink(tmp)
 
 
-def check_storage(root: str | os.PathLike[str], expected_id: str) -> StorageCheck:
-    """Tell whether recordings may be written to ``root`` (state "ok") and, if not, why."""
+def check_storage(root: str | os.PathLike[str], expected_id: str, *, probe_write: bool = True) -> StorageCheck:
+    """Tell whether recordings may be written to ``root`` (state "ok") and, if not, why.
+
+    ``probe_write=False`` skips the test write (a full, read-only or forbidden disk then shows
+    up on the next check that does it, or on the next real write).
+    """
     root_path = Path(root)
     if not root_path.is_dir():
         return StorageCheck("missing", f"The recordings folder {root_path} is not there. If it is on an "
@@ -161,7 +165,8 @@ def check_storage(root: str | os.PathLike[str], expected_id: str) -> StorageChec
                             "setup. Choose your own recordings folder, or adopt this one in the "
                             "storage settings.")
     try:
-        _write_probe(root_path)
+        if probe_write:
+            _write_probe(root_path)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             # Our folder, only full: retention may purge here (unlike a missing or foreign one).

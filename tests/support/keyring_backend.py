@@ -7,6 +7,8 @@ Plaintext on purpose, and only ever for tests: without the variable the backend 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -64,18 +66,32 @@ class FileKeyring(KeyringBackend):
         """The stored password, or None."""
         return self._load().get(service, {}).get(username)
 
+    @contextlib.contextmanager
+    def _locked(self):
+        """Serialize read-modify-write across processes (tests and their `porchlight` children)."""
+        path = self.path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(str(path) + ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def set_password(self, service: str, username: str, password: str) -> None:
         """Store (or replace) a password."""
-        store = self._load()
-        store.setdefault(service, {})[username] = password
-        self._save(store)
+        with self._locked():
+            store = self._load()
+            store.setdefault(service, {})[username] = password
+            self._save(store)
 
     def delete_password(self, service: str, username: str) -> None:
         """Remove a password; PasswordDeleteError when there is none."""
-        store = self._load()
-        if username not in store.get(service, {}):
-            raise PasswordDeleteError(f"no password for {username!r} in {service!r}")
-        del store[service][username]
-        if not store[service]:
-            del store[service]
-        self._save(store)
+        with self._locked():
+            store = self._load()
+            if username not in store.get(service, {}):
+                raise PasswordDeleteError(f"no password for {username!r} in {service!r}")
+            del store[service][username]
+            if not store[service]:
+                del store[service]
+            self._save(store)

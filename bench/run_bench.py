@@ -42,7 +42,7 @@ import analyze  # noqa: E402
 import monitor  # noqa: E402
 import procs  # noqa: E402
 import threadprof as prof  # noqa: E402
-from benchclips import BENCH_SPEC, SubSpec, make_bench_clips  # noqa: E402
+from benchclips import BENCH_SPEC, make_bench_clips  # noqa: E402
 from systems import CamUrls, FfmpegSegmenters, MotionDaemon, Porchlight, wait_alive  # noqa: E402
 
 from tests.support.rtsp import RtspCamera  # noqa: E402
@@ -561,7 +561,7 @@ def build_report(args, info, systems, scale_sys, cams, files, scans, phase1, pha
 
     head = (f"Porchlight benchmark - {len(cams)} loopback cameras ({BENCH_SPEC.width}x{BENCH_SPEC.height}@"
             f"{BENCH_SPEC.fps} H.264 Main {BENCH_SPEC.bitrate // 1000} kbit/s GOP {BENCH_SPEC.gop_s:g} s + "
-            f"{SubSpec().width}x{SubSpec().height} {SubSpec().bitrate // 1000} kbit/s sub), "
+            f"{BENCH_SPEC.sub_size[0]}x{BENCH_SPEC.sub_size[1]} {BENCH_SPEC.sub_bitrate // 1000} kbit/s sub), "
             f"{args.seconds:g} s measured after {args.warmup:g} s warm-up"
             + (f"; scale run {args.scale} cameras on {len(cams)} shared mounts" if phase2 else "")
             + (" [--quick]" if args.quick else ""))
@@ -607,8 +607,8 @@ def build_report(args, info, systems, scale_sys, cams, files, scans, phase1, pha
 
 def info_a_detect_off(systems) -> str:
     if "a'" in systems:
-        return ("(a') has detection off but, like the product always does, its detect thread still opens the "
-                "sub stream and decodes its keyframes for the live tile")
+        return ("(a') has detection off and no window open: nothing is decoded (the live view starts only "
+                "when a tile asks for frames)")
     return ""
 
 

@@ -60,6 +60,11 @@ class ClipSpec:
     big_object: tuple[tuple[float, float], ...] = ()
     barcode: bool = True
     seed: int = 1
+    # The sub stream: half the main size at a quarter of its bitrate unless given (a benchmark
+    # camera sends the usual 640x360 at ~500 kbit/s next to 1080p).
+    sub_width: int | None = None
+    sub_height: int | None = None
+    sub_bitrate: int | None = None
 
     def __post_init__(self) -> None:
         if self.width % 4 or self.height % 4:
@@ -80,11 +85,14 @@ class ClipSpec:
     @property
     def sub_size(self) -> tuple[int, int]:
         """(width, height) of the sub stream."""
+        if self.sub_width and self.sub_height:
+            return self.sub_width, self.sub_height
         return self.width // 2, self.height // 2
 
     def key(self) -> str:
         """Cache key: a hash of the spec and of the generator version."""
-        text = json.dumps([GENERATOR_VERSION, dataclasses.asdict(self)], sort_keys=True)
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if v is not None or not k.startswith("sub_")}
+        text = json.dumps([GENERATOR_VERSION, fields], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _frames_in(self, start_s: float, end_s: float) -> range:
@@ -171,7 +179,7 @@ def encode(spec: ClipSpec, main_path: Path, sub_path: Path) -> None:
     sub_w, sub_h = spec.sub_size
     with (
         _Encoder(main_path, spec, spec.width, spec.height, spec.bitrate) as main,
-        _Encoder(sub_path, spec, sub_w, sub_h, spec.bitrate // 4 if spec.bitrate else None) as sub,
+        _Encoder(sub_path, spec, sub_w, sub_h, spec.sub_bitrate or (spec.bitrate // 4 if spec.bitrate else None)) as sub,
     ):
         for n in range(spec.frame_count):
             y, u, v = scene.render(n)

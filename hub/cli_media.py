@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from hub.cli import CliError
@@ -99,48 +100,49 @@ def _root(engine, data) -> Path:
     return resolve_root(repo_config.load_settings(engine), data)
 
 
-def recordings_list(args: argparse.Namespace) -> int:
-    """``recordings list [--camera NAME] [--start T] [--end T] [--json]``"""
+def _listing(args: argparse.Namespace):
+    """What a list command needs: index, data dir, camera id filter, camera names, time window."""
     engine, data = open_index(args)
     cam = camera_by_name(engine, args.camera) if args.camera else None
     names = {c.id: c.name for c in repo_config.list_cameras(engine, include_removed=True)}
-    start, end = _window(args)
-    segs = repo_media.list_segments(engine, camera_id=cam.id if cam else None, start_ms=start, end_ms=end)
-    root = _root(engine, data)
-    rows = [{"camera": names.get(s.camera_id, s.camera_id), "camera_id": s.camera_id, "path": str(root / s.path),
-             "start": format_ms(s.start_ms), "end": format_ms(s.end_ms), "duration": round(s.duration_ms / 1000, 3),
-             "bytes": s.bytes, "frames": s.frames, "audio": s.has_audio, "protected": s.protected} for s in segs]
+    return engine, data, cam.id if cam else None, names, *_window(args)
+
+
+def _print_rows(args: argparse.Namespace, rows: list[dict], line: Callable[[dict], str], empty: str) -> int:
+    """``--json``: the rows as a JSON array; else one line per row (``empty`` on stderr when none)."""
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        print(f"{r['camera']:16s} {r['start']}  {r['duration']:7.2f} s  {format_size(r['bytes']):>10s}  {r['path']}")
+        print(line(r))
     if not rows:
-        print("no recordings", file=sys.stderr)
+        print(empty, file=sys.stderr)
     return 0
+
+
+def recordings_list(args: argparse.Namespace) -> int:
+    """``recordings list [--camera NAME] [--start T] [--end T] [--json]``"""
+    engine, data, cam_id, names, start, end = _listing(args)
+    segs = repo_media.list_segments(engine, camera_id=cam_id, start_ms=start, end_ms=end)
+    root = _root(engine, data)
+    rows = [{"camera": names.get(s.camera_id, s.camera_id), "camera_id": s.camera_id, "path": str(root / s.path),
+             "start": format_ms(s.start_ms), "end": format_ms(s.end_ms), "duration": round(s.duration_ms / 1000, 3),
+             "bytes": s.bytes, "frames": s.frames, "audio": s.has_audio, "protected": s.protected} for s in segs]
+    return _print_rows(args, rows, lambda r: f"{r['camera']:16s} {r['start']}  {r['duration']:7.2f} s  "
+                       f"{format_size(r['bytes']):>10s}  {r['path']}", "no recordings")
 
 
 def events_list(args: argparse.Namespace) -> int:
     """``events list [--camera NAME] [--json]``"""
-    engine, data = open_index(args)
-    cam = camera_by_name(engine, args.camera) if args.camera else None
-    names = {c.id: c.name for c in repo_config.list_cameras(engine, include_removed=True)}
-    start, end = _window(args)
-    events = repo_media.list_events(engine, camera_id=cam.id if cam else None, start_ms=start, end_ms=end,
-                                    kinds=args.kind)
+    engine, data, cam_id, names, start, end = _listing(args)
+    events = repo_media.list_events(engine, camera_id=cam_id, start_ms=start, end_ms=end, kinds=args.kind)
     rows = [{"id": e.id, "kind": e.kind, "camera": names.get(e.camera_id, e.camera_id), "camera_id": e.camera_id,
              "start": format_ms(e.start_ms), "end": format_ms(e.end_ms), "detected": format_ms(e.detected_ms),
              "score": round(e.score, 4),
              "zones": list(e.zones), "source": e.source,
              "thumbnail": str(data.root / e.thumbnail) if e.thumbnail else None} for e in events]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for r in rows:
-        print(f"{r['kind']:8s} {r['camera']:16s} {r['start']} → {r['end'] or 'ongoing':24s} score {r['score']:.3f}")
-    if not rows:
-        print("no events", file=sys.stderr)
-    return 0
+    return _print_rows(args, rows, lambda r: f"{r['kind']:8s} {r['camera']:16s} {r['start']} → "
+                       f"{r['end'] or 'ongoing':24s} score {r['score']:.3f}", "no events")
 
 
 def export(args: argparse.Namespace) -> int:

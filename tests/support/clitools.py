@@ -13,10 +13,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from tests.support.hubtools import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -152,16 +153,8 @@ def status_of(data_dir: Path, camera: str) -> dict | None:
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    """Poll until ``predicate()`` is truthy; AssertionError naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
-        time.sleep(interval)
+    """Poll until ``predicate()`` is truthy (every ``interval`` s: each poll may run a CLI command)."""
+    return wait_for(predicate, timeout, what, interval)
 
 
 def wait_state(data_dir: Path, camera: str, states: Sequence[str] | str, timeout: float) -> dict:

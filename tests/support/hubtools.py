@@ -54,7 +54,7 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {value!r})")
         time.sleep(interval)
 
 

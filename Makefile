@@ -7,7 +7,6 @@ PYTHON ?= python3
 PYTEST_ARGS ?= -n 3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-export QT_QPA_PLATFORM ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY),,offscreen)
 
 # Qt (PySide6 wheels) needs these; xcb ones only with a real display.
 APT_RUN  := python3-venv libgl1 libegl1 libxkbcommon0 libglib2.0-0 libfontconfig1 libdbus-1-3 \
@@ -44,10 +43,10 @@ lint: $(VENV)/.stamp-test
 	$(VENV)/bin/ruff check hub drivers ui tests bench scripts
 
 test: $(VENV)/.stamp-test lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.stamp-test
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: $(VENV)/.stamp-test
 	./scripts/ensure-apt.sh $(APT_BENCH)

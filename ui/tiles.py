@@ -88,11 +88,14 @@ class FramePuller(QObject):
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="porchlight-ui-frames")
         self._busy: concurrent.futures.Future | None = None
         self._failed: set[str] = set()  # cameras whose frame conversion failed (logged once)
+        self._stopped = False
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
         self._timer.start(interval_ms)
 
     def _tick(self) -> None:
+        if self._stopped:
+            return  # a tick queued before stop() (e.g. while the app quits)
         if self._busy is not None and not self._busy.done():
             return  # never queue work behind a slow conversion
         self._busy = self._pool.submit(self._work, self._targets())
@@ -112,5 +115,6 @@ class FramePuller(QObject):
 
     def stop(self) -> None:
         """Stop the timer and the worker."""
+        self._stopped = True
         self._timer.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)

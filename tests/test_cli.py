@@ -327,7 +327,7 @@ def demo_runs(tmp_path_factory) -> dict[int, DemoRun]:
     """Two data dirs, each ``demo-camera add`` + ``serve`` (run side by side to save time).
 
     The SIGINT one is stopped ~3 s into recording; the SIGTERM one once the demo made a motion event
-    (its visitor walks by for 6 s of every 30 s of wall-clock time), 3 s later.
+    (its visitor walks by for 6 s of every 30 s of wall-clock time), 3 s after the next segment cut.
     """
     base = tmp_path_factory.mktemp("demo")
     serves: dict[int, Serve] = {}
@@ -343,6 +343,10 @@ def demo_runs(tmp_path_factory) -> dict[int, DemoRun]:
         runs[signal.SIGINT] = _stop_demo(serves[signal.SIGINT], signal.SIGINT, rows[signal.SIGINT])
         term = serves[signal.SIGTERM]
         wait_until(lambda: cli_json(term.data_dir, "events", "list"), 45, "a motion event from the demo", 1.0)
+        # Signal ~3 s into a segment (after a fresh cut), so the segment open at the signal holds
+        # several seconds to check, wherever the clock stood when the event came.
+        cut = len(_segments(term.data_dir))
+        wait_until(lambda: len(_segments(term.data_dir)) > cut, 30, "a segment cut", 0.5)
         time.sleep(3)
         runs[signal.SIGTERM] = _stop_demo(term, signal.SIGTERM, rows[signal.SIGTERM])
     finally:

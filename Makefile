@@ -44,6 +44,8 @@ lint: $(VENV)/.stamp-test
 
 test: $(VENV)/.stamp-test lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m tests.support.netns --provision
+	QT_QPA_PLATFORM=offscreen ./scripts/netns-run.sh $(PY) -m pytest tests/netns $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.stamp-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ from typing import Literal
 
 Mode = Literal["continuous", "motion"]
 AudioPolicy = Literal["keep", "drop"]
+EventSource = Literal["local", "camera", "both"]  # motion from our detector, the camera's, or both
 CameraState = Literal[
     "stopped",  # disabled, or the hub is not running
     "connecting",
@@ -75,6 +76,11 @@ class CameraConfig:
     max_age_days: float | None = None  # None: the global setting applies
     motion: MotionSettings = dataclasses.field(default_factory=MotionSettings)
     has_credentials: bool = False
+    events: EventSource = "local"
+    doorbell: bool = False  # a press makes a "doorbell" event (and, later, the pop-up)
+    # Driver-specific settings as plain JSON data: ONVIF host, xaddr and profile tokens; USB device
+    # path, size and rate. Never secrets.
+    device: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

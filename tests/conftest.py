@@ -22,6 +22,10 @@ from tests.support.rtsp import RtspCamera  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
+# tests/netns runs in its own pytest session inside a loopback-only network namespace (make test).
+if [name for _i, name in __import__("socket").if_nameindex()] != ["lo"]:
+    collect_ignore = ["netns"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLIP_CACHE = REPO_ROOT / "tests" / ".cache" / "clips"
 THREAD_PREFIX = "porchlight"

@@ -67,7 +67,8 @@ def test_migrate_fresh_makes_no_backup(tmp_path: Path) -> None:
     try:
         assert current_revision(engine) is None
         migrate(engine, backup_dir=backups)
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision()
+        assert head_revision() == sorted(f.name[:4] for f in (MIGRATIONS_DIR / "versions").glob("0*.py"))[-1]
         migrate(engine, backup_dir=backups)  # at head: nothing to do, still no backup
         assert not backups.exists() or not any(backups.iterdir())
         assert set(inspect(engine).get_table_names()) >= {"camera", "segment", "event", "meta"}
@@ -89,28 +90,27 @@ def test_migrations_are_package_data() -> None:
 
 
 def _scripts_with(tmp_path: Path, body: str) -> Path:
-    """A copy of the packaged migrations plus a revision 0002 whose upgrade() runs ``body``."""
+    """A copy of the packaged migrations plus a revision 9999 (after the packaged head) whose
+    upgrade() runs ``body``."""
     scripts = tmp_path / "scripts"
     shutil.copytree(MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_extra.py").write_text(
-        textwrap.dedent('''
+    header = textwrap.dedent(f'''
         """Test revision."""
         import time
 
         import sqlalchemy as sa
         from alembic import op
 
-        revision = "0002"
-        down_revision = "0001"
+        revision = "9999"
+        down_revision = "{head_revision()}"
         branch_labels = None
         depends_on = None
 
 
         def upgrade():
         ''')
-        + textwrap.indent(textwrap.dedent(body), "    ")
-        + "\n\ndef downgrade():\n    pass\n"
-    )
+    body = textwrap.indent(textwrap.dedent(body), "    ")
+    (scripts / "versions" / "9999_extra.py").write_text(header + body + "\n\ndef downgrade():\n    pass\n")
     return scripts
 
 
@@ -123,18 +123,18 @@ def test_backup_before_upgrading_an_older_index(tmp_path: Path) -> None:
     engine = open_engine(default_sqlite_url(tmp_path / "data"))
     backups = tmp_path / "backups"
     try:
-        migrate(engine, backup_dir=backups)  # at 0001 (packaged head)
+        migrate(engine, backup_dir=backups)  # at the packaged head
         repo.add_camera(engine, CameraConfig(id="", name="Porch"))
         migrate(engine, backup_dir=backups, script_location=_scripts_with(tmp_path, ADD_TABLE))
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "9999"
         assert "extra" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
     found = list(backups.iterdir())
     assert len(found) == 1
-    assert re.fullmatch(r"porchlight\.db\.bak-0001-\d{8}T\d{6}Z", found[0].name)
+    assert re.fullmatch(rf"porchlight\.db\.bak-{head_revision()}-\d{{8}}T\d{{6}}Z", found[0].name)
     with sqlite3.connect(found[0]) as backup:
-        assert backup.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert backup.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
         assert backup.execute("SELECT id FROM camera").fetchall() == [("porch",)]
         tables = {r[0] for r in backup.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "extra" not in tables
@@ -152,7 +152,7 @@ def test_failed_upgrade_leaves_the_index_unchanged(db_url: str, tmp_path: Path) 
         failing = _scripts_with(tmp_path, ADD_TABLE + 'raise RuntimeError("boom")\n')
         with pytest.raises(RuntimeError, match="boom"):
             migrate(engine, backup_dir=tmp_path / "backups", script_location=failing)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == head_revision()
         assert "extra" not in inspect(engine).get_table_names()  # DDL was rolled back
     finally:
         engine.dispose()
@@ -200,7 +200,7 @@ def test_two_processes_migrate_at_once(db_url: str, tmp_path: Path) -> None:
         for child in children:
             out, err = child.communicate(timeout=120)
             assert child.returncode == 0, err
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "9999"
         if engine.dialect.name == "sqlite":
             assert len(list(backups.iterdir())) == 1  # only one process upgraded
     finally:

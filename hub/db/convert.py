@@ -77,6 +77,9 @@ def camera_values(cfg: CameraConfig) -> dict[str, Any]:
         "max_age_days": cfg.max_age_days,
         "motion_json": motion_to_json(cfg.motion),
         "has_credentials": bool(cfg.has_credentials),
+        "events": cfg.events,
+        "doorbell": bool(cfg.doorbell),
+        "device_json": json.dumps(cfg.device, sort_keys=True),
     }
 
 
@@ -97,6 +100,9 @@ def camera_from_row(row: CameraRow) -> CameraConfig:
         max_age_days=row.max_age_days,
         motion=motion_from_json(row.motion_json),
         has_credentials=bool(row.has_credentials),
+        events=row.events,  # type: ignore[arg-type]
+        doorbell=bool(row.doorbell),
+        device=json.loads(row.device_json or "{}"),
     )
 
 

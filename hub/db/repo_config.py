@@ -243,6 +243,10 @@ def _validate(cfg: CameraConfig) -> None:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     if cfg.audio not in ("keep", "drop"):
         raise ValueError("audio must be 'keep' or 'drop'")
+    if cfg.events not in ("local", "camera", "both"):
+        raise ValueError("events must be 'local', 'camera' or 'both'")
+    if not isinstance(cfg.device, dict):
+        raise ValueError("device must be a dict of driver settings")
     if cfg.pre_roll_s < 0 or cfg.post_roll_s < 0:
         raise ValueError("pre-roll and post-roll cannot be negative")
     if cfg.max_age_days is not None and cfg.max_age_days <= 0:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    false,
     Boolean,
     Float,
     ForeignKey,
@@ -55,6 +56,9 @@ class CameraRow(Base):
     max_age_days: Mapped[float | None] = mapped_column(Float)
     motion_json: Mapped[str] = mapped_column(Text, default="{}")  # MotionSettings incl. zones
     has_credentials: Mapped[bool] = mapped_column(Boolean, default=False)
+    events: Mapped[str] = mapped_column(String(8), default="local", server_default="local")
+    doorbell: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    device_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
     removed_ms: Mapped[int | None] = mapped_column(BigInteger)  # soft delete: recordings stay

@@ -1,0 +1,1 @@
+"""ONVIF cameras and doorbells: WS-Discovery, device/media probe, PullPoint events (no Qt)."""

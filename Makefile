@@ -45,7 +45,7 @@ lint: $(VENV)/.stamp-test
 test: $(VENV)/.stamp-test lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) -m tests.support.netns --provision
-	QT_QPA_PLATFORM=offscreen ./scripts/netns-run.sh $(PY) -m pytest tests/netns $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen ./scripts/netns-run.sh $(PY) -m pytest tests/netns -p no:xdist  # serial: fixed ONVIF ports
 
 test-fast: $(VENV)/.stamp-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -61,6 +61,8 @@ class StreamRequest:
     # FFmpeg's read timeout fires after about twice this (the first interrupt only releases the
     # frame it holds), so 2.5 s calls a stream that stopped delivering "down" after about 5 s.
     read_timeout_s: float = 2.5
+    #: The camera's driver settings (CameraConfig.device as strings): USB size and rate, demo
+    #: scene, ONVIF host and profile... Each driver reads what it knows.
     options: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 

@@ -103,8 +103,7 @@ def _open_options(url: str, request: StreamRequest) -> dict[str, str]:
             "timeout": str(int(request.read_timeout_s * 1_000_000)),  # socket I/O timeout, µs
             "allowed_media_types": "video+audio" if request.want_audio else "video",
         })
-    opts.update(request.options)
-    return opts
+    return opts  # request.options are driver settings (e.g. ONVIF host, profile), not FFmpeg options
 
 
 class RtspSource:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    false,
     Boolean,
     Float,
     ForeignKey,
@@ -15,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 

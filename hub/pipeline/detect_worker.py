@@ -25,6 +25,7 @@ from drivers.base import AuthError, DriverError, StreamRequest
 from hub.motion.detector import MotionDetector, shrink_luma
 from hub.motion.tracker import EventEnded, EventStarted, MotionEventTracker
 from hub.pipeline.context import PipelineContext
+from hub.pipeline.options import driver_options
 from hub.recorder.clock import StreamTimeline, WallClock
 from hub.timefmt import now_ms
 
@@ -180,7 +181,8 @@ class DetectWorker:
                 creds = self.ctx.credentials()
                 src = self.ctx.driver.open_stream(StreamRequest(
                     url=cfg.sub_url, role="detect", credentials=creds, want_audio=False,
-                    open_timeout_s=self.ctx.open_timeout_s, read_timeout_s=self.ctx.read_timeout_s))
+                    open_timeout_s=self.ctx.open_timeout_s, read_timeout_s=self.ctx.read_timeout_s,
+                    options=driver_options(cfg)))
             except AuthError as exc:
                 self._down(str(exc))
                 if self._stop.wait(self.ctx.retry.auth_s):

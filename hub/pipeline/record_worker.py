@@ -13,6 +13,7 @@ from drivers.base import AuthError, DriverError, StreamRequest, UnsupportedError
 from hub.model import CameraStatus
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.detect_worker import DetectWorker
+from hub.pipeline.options import driver_options
 from hub.recorder.segment import ClosedSegment
 from hub.recorder.session import RecordSession, SessionStats, StorageUnavailable
 from hub.redact import redact
@@ -139,7 +140,7 @@ class RecordWorker:
             return self.ctx.retry.auth_s, False
         request = StreamRequest(url=cfg.url, role="record", credentials=creds,
                                 want_audio=cfg.audio == "keep", open_timeout_s=self.ctx.open_timeout_s,
-                                read_timeout_s=self.ctx.read_timeout_s)
+                                read_timeout_s=self.ctx.read_timeout_s, options=driver_options(cfg))
         try:
             source = self.ctx.driver.open_stream(request)
         except AuthError as exc:

@@ -271,11 +271,11 @@ class Hub:
         return rel
 
     def _on_event_started(self, cam: str, start_ms: int, score: float, zones: tuple[str, ...],
-                          jpeg: bytes | None) -> None:
+                          jpeg: bytes | None, *, kind: str = "motion", source: str = "local") -> None:
         thumb = self._thumb(cam, start_ms, jpeg)
-        ev = Event(None, cam, "motion", start_ms, None, score, zones, thumb, "local")
         detected = now_ms()
-        key = (cam, start_ms)
+        ev = Event(None, cam, kind, start_ms, None, score, zones, thumb, source, detected)
+        key = (cam, kind, start_ms)
 
         def op(s):
             self._event_ids[key] = repo_media.insert_event(s, ev, detected)
@@ -284,20 +284,23 @@ class Hub:
         self.bus.publish(EventStarted(ev))
 
     def _on_event_ended(self, cam: str, start_ms: int, end_ms: int, score: float, zones: tuple[str, ...],
-                        jpeg: bytes | None) -> None:
-        thumb = self._thumb(cam, start_ms, jpeg)
-        key = (cam, start_ms)
+                        jpeg: bytes | None, *, kind: str = "motion", source: str = "local") -> None:
+        thumb = self._thumb(cam, start_ms, jpeg) if jpeg else None
+        key = (cam, kind, start_ms)
+        ended = Event(None, cam, kind, start_ms, end_ms, score, zones, thumb, source)
 
         def op(s):
             event_id = self._event_ids.pop(key, None)
             if event_id is None:  # its insert failed or the hub restarted: insert the whole event
-                ended = Event(None, cam, "motion", start_ms, end_ms, score, zones, thumb, "local")
                 repo_media.insert_event(s, ended, now_ms())
                 return
-            repo_media.update_event(s, event_id, end_ms=end_ms, score=score, zones=zones, thumbnail=thumb)
+            changes = {"end_ms": end_ms, "score": score, "zones": zones}
+            if thumb is not None:  # keep the start's thumbnail unless a better one came
+                changes["thumbnail"] = thumb
+            repo_media.update_event(s, event_id, **changes)
 
         self.writer.submit(op)
-        self.bus.publish(EventEnded(Event(None, cam, "motion", start_ms, end_ms, score, zones, thumb, "local")))
+        self.bus.publish(EventEnded(ended))
 
     # -- housekeeping ------------------------------------------------------------------------------
     def _housekeep(self) -> None:

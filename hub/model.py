@@ -22,7 +22,7 @@ CameraState = Literal[
     "storage_missing",
     "disk_full",
 ]
-EventKind = Literal["motion", "doorbell", "camera_motion", "manual"]
+EventKind = Literal["motion", "doorbell", "camera_motion", "input", "manual"]
 
 MODES: tuple[str, ...] = ("continuous", "motion")
 CAMERA_STATES: tuple[str, ...] = (

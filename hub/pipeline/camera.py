@@ -17,12 +17,30 @@ import av
 from hub.model import CameraStatus
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.detect_worker import DetectWorker
+from hub.pipeline.events_worker import CameraEventsWorker, SourceFactory
 from hub.pipeline.record_worker import RecordWorker
 from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 
 PREVIEW_IDLE_S = 15.0
+
+
+def event_source_factory(ctx: PipelineContext) -> SourceFactory | None:
+    """How to subscribe to this camera's own events (None: its driver has none)."""
+    cfg = ctx.config
+    if cfg.driver != "onvif" or not cfg.device.get("host"):
+        return None
+    host, _, port = str(cfg.device["host"]).rpartition(":")
+
+    def make(on_event, on_status):
+        from drivers.onvif.events import OnvifEventSource
+
+        return OnvifEventSource(host or str(cfg.device["host"]), int(port or 80), ctx.credentials(),
+                                clock_offset_s=float(cfg.device.get("clock_offset_s") or 0.0),
+                                on_event=on_event, on_status=on_status)
+
+    return make
 
 
 class CameraPipeline:
@@ -34,14 +52,38 @@ class CameraPipeline:
         self._lock = threading.Lock()
         self._stopping = False
         self._last_view = 0.0
-        self.detect: DetectWorker | None = DetectWorker(ctx, analyse=True) if ctx.config.detect else None
-        self.record = RecordWorker(ctx, self.detect)
+        cfg = ctx.config
+        local = cfg.detect and cfg.events in ("local", "both")
+        self.detect: DetectWorker | None = DetectWorker(ctx, analyse=True) if local else None
+        self.events: CameraEventsWorker | None = None
+        if cfg.events in ("camera", "both") and (factory := event_source_factory(ctx)) is not None:
+            self.events = CameraEventsWorker(ctx, factory, latest_frame=self.latest_frame_if_any)
+        self.record = RecordWorker(ctx, self.detect, observed=self.observed)
 
     def start(self) -> None:
         """Start the threads."""
         if self.detect is not None:
             self.detect.start()
+        if self.events is not None:
+            self.events.start()
         self.record.start()
+
+    def observed(self, start_ms: int, end_ms: int) -> bool:
+        """True when every event source of this camera watched [start_ms, end_ms]: local motion
+        detection and/or the camera's own events. Unobserved footage is kept in motion mode."""
+        sources = []
+        if self.config.detect and self.config.events in ("local", "both"):
+            sources.append(self.detect)
+        if self.config.events in ("camera", "both"):
+            sources.append(self.events)
+        if not sources:
+            return False
+        return all(s is not None and s.observed(start_ms, end_ms) for s in sources)
+
+    def latest_frame_if_any(self) -> tuple[int, av.VideoFrame] | None:
+        """The newest decoded frame without starting a live view (for event thumbnails)."""
+        detect = self.detect
+        return detect.latest_frame() if detect is not None else None
 
     def stop(self) -> None:
         """Ask the threads to stop (non-blocking; see join)."""
@@ -51,6 +93,8 @@ class CameraPipeline:
         self.record.stop()
         if detect is not None:
             detect.stop()
+        if self.events is not None:
+            self.events.stop()
 
     def join(self, timeout: float = 25.0) -> bool:
         """Wait for the threads; False when one is still running after ``timeout``."""
@@ -58,6 +102,8 @@ class CameraPipeline:
         detect = self.detect
         if detect is not None:
             ok = detect.join(5.0) and ok
+        if self.events is not None:
+            ok = self.events.join(10.0) and ok
         if not ok:
             logger.warning("%s: pipeline did not stop within %.0f s", self.config.id, timeout)
         return ok
@@ -65,7 +111,10 @@ class CameraPipeline:
     def status(self) -> CameraStatus:
         """Current state and counters."""
         r = self.record
-        return CameraStatus(self.config.id, r.state, r.since_ms, r.last_error, now_ms(), r.stats())
+        stats = r.stats()
+        if self.events is not None:
+            stats["camera_events"] = self.events.stats()
+        return CameraStatus(self.config.id, r.state, r.since_ms, r.last_error, now_ms(), stats)
 
     def latest_frame(self) -> tuple[int, av.VideoFrame] | None:
         """Newest decoded frame for the live tile (starting a preview decoder if needed), or None."""

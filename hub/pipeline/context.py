@@ -24,8 +24,10 @@ class PipelineContext:
     credentials: Callable[[], Credentials | None]
     on_status: Callable[[CameraStatus], None]
     on_segment: Callable[[ClosedSegment, bool], None]  # (segment, unobserved)
-    on_event_started: Callable[[str, int, float, tuple[str, ...], bytes | None], None]
-    on_event_ended: Callable[[str, int, int, float, tuple[str, ...], bytes | None], None]
+    # (camera, start ms, score, zones, JPEG) and keywords kind="motion", source="local"
+    on_event_started: Callable[..., None]
+    # (camera, start ms, end ms, score, zones, JPEG) and keywords kind="motion", source="local"
+    on_event_ended: Callable[..., None]
     request_space: Callable[[], None] = lambda: None
     segment_s: float = 10.0
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)

@@ -6,6 +6,7 @@ import errno
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import av.error
 
@@ -31,10 +32,12 @@ def _storage_state(exc: StorageUnavailable) -> str:
 class RecordWorker:
     """Runs on thread ``porchlight-rec-<camera>``; never raises out of its loop."""
 
-    def __init__(self, ctx: PipelineContext, detect: DetectWorker | None) -> None:
+    def __init__(self, ctx: PipelineContext, detect: DetectWorker | None,
+                 observed: Callable[[int, int], bool] | None = None) -> None:
         self.ctx = ctx
         self.cam = ctx.config.id
         self.detect = detect
+        self._observed = observed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"porchlight-rec-{self.cam}", daemon=True)
         self.state = "stopped"
@@ -208,8 +211,11 @@ class RecordWorker:
             setattr(self.totals, name, getattr(self.totals, name) + getattr(s, name))
 
     def _segment_closed(self, seg: ClosedSegment) -> None:
-        detect = self.detect
-        observed = detect is not None and detect.observed(seg.start_ms, seg.end_ms)
+        if self._observed is not None:
+            observed = self._observed(seg.start_ms, seg.end_ms)
+        else:
+            detect = self.detect
+            observed = detect is not None and detect.analyse and detect.observed(seg.start_ms, seg.end_ms)
         self.ctx.on_segment(seg, not observed)
         if seg.lost_frames:  # the disk filled up while the file was finished: say so, free space
             self.ctx.request_space()

@@ -56,16 +56,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     cams = sub.add_parser("cameras", help="add, list, change and remove cameras")
     csub = cams.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = csub.add_parser("add", help="add a camera by stream URL")
+    add = csub.add_parser("add", help="add a camera: by stream URL, ONVIF address or USB device")
     add.add_argument("name")
-    add.add_argument("--url", required=True, help="main (record) stream, e.g. rtsp://host:554/stream1; "
-                     "credentials in it are moved to the OS keyring")
+    source = add.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="main (record) stream, e.g. rtsp://host:554/stream1; "
+                        "credentials in it are moved to the OS keyring")
+    source.add_argument("--onvif", metavar="HOST[:PORT]", help="an ONVIF camera or doorbell: its streams, "
+                        "roles and events are found for you")
+    source.add_argument("--usb", metavar="DEVICE", help="a USB camera, e.g. /dev/video0 (see: porchlight discover)")
     add.add_argument("--sub-url", help="small stream for motion detection and live view")
+    add.add_argument("--size", metavar="WxH", help="USB: capture size, e.g. 1280x720")
+    add.add_argument("--fps", type=float, metavar="N", help="USB: frames per second")
     _camera_options(add)
     add.add_argument("--username")
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     lst = csub.add_parser("list", help="list cameras")
     lst.add_argument("--json", action="store_true")
+    prb = csub.add_parser("probe", help="what a camera offers (profiles, roles, event topics)")
+    prb.add_argument("name")
+    prb.add_argument("--json", action="store_true")
     rm = csub.add_parser("remove", help="remove a camera (its recordings stay until retention removes them)")
     rm.add_argument("name")
     st = csub.add_parser("set", help="change a camera")
@@ -77,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--zones", type=Path, metavar="FILE", help="JSON file of motion zones and masks")
     st.add_argument("--username")
     st.add_argument("--password-stdin", action="store_true")
+
+    disc = sub.add_parser("discover", help="find ONVIF cameras on the network and USB cameras on this machine")
+    disc.add_argument("--timeout", type=_positive, default=3.0, metavar="S", help="how long to listen (default 3)")
+    disc.add_argument("--host", metavar="HOST[:PORT]", help="ask one address (when multicast does not pass)")
+    disc.add_argument("--json", action="store_true")
 
     sv = sub.add_parser("serve", help="record every enabled camera until stopped")
     sv.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds")
@@ -133,6 +147,10 @@ def _camera_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detect", type=_yes_no, metavar="yes|no", help="local motion detection")
     p.add_argument("--sensitivity", type=int, metavar="1-100")
     p.add_argument("--max-age", type=_positive, metavar="DAYS", help="override the global max age")
+    p.add_argument("--events", choices=("local", "camera", "both"),
+                   help="motion from our own detection, the camera's events (no decoding at all), or both")
+    p.add_argument("--doorbell", nargs="?", const=True, type=_yes_no, metavar="yes|no",
+                   help="a press makes a doorbell event (auto-detected for ONVIF doorbells)")
 
 
 def main(argv: Sequence[str] | None = None, gui: Callable[[argparse.Namespace], int] | None = None) -> int:

@@ -41,11 +41,12 @@ def camera_by_name(engine: Engine, name: str) -> CameraConfig:
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run the command named in ``args``."""
-    from hub import cli_media
+    from hub import cli_devices, cli_media
 
     table = {
         ("cameras", "add"): cameras_add, ("cameras", "list"): cameras_list,
         ("cameras", "remove"): cameras_remove, ("cameras", "set"): cameras_set,
+        ("cameras", "probe"): cli_devices.cameras_probe, ("discover", None): cli_devices.discover,
         ("storage", "set"): storage_set, ("storage", "show"): cli_media.storage_show,
         ("demo-camera", "add"): demo_add, ("serve", None): cli_media.serve,
         ("status", None): cli_media.status, ("recordings", "list"): cli_media.recordings_list,
@@ -124,7 +125,11 @@ def _store_credentials(engine: Engine, camera_id: str, username: str | None, pas
 
 
 def cameras_add(args: argparse.Namespace) -> int:
-    """``cameras add NAME --url URL ...``"""
+    """``cameras add NAME (--url URL | --onvif HOST[:PORT] | --usb DEVICE) ...``"""
+    if args.onvif or args.usb:
+        from hub import cli_devices
+
+        return cli_devices.cameras_add_device(args)
     _check_url(args.url, "--url")
     _check_url(args.sub_url, "--sub-url")
     url, username, password = _credentials(args, args.url)
@@ -143,7 +148,7 @@ def cameras_add(args: argparse.Namespace) -> int:
         post_roll_s=args.post_roll if args.post_roll is not None else 10.0,
         audio=args.audio or "keep", detect=True if args.detect is None else args.detect,
         max_age_days=args.max_age, motion=_motion_from_args(MotionSettings(), args),
-        has_credentials=username is not None,
+        has_credentials=username is not None, events=args.events or "local", doorbell=bool(args.doorbell),
     )
     try:
         added = repo_config.add_camera(engine, cfg)
@@ -166,6 +171,7 @@ def camera_json(c: CameraConfig) -> dict:
         "detect": c.detect, "max_age_days": c.max_age_days, "has_credentials": c.has_credentials,
         "sensitivity": c.motion.sensitivity,
         "zones": [{"name": z.name, "kind": z.kind, "polygon": [list(p) for p in z.polygon]} for z in c.motion.zones],
+        "events": c.events, "doorbell": c.doorbell, "device": c.device,
     }
 
 
@@ -215,7 +221,8 @@ def cameras_set(args: argparse.Namespace) -> int:
             _check_url(args.sub_url, "--sub-url")
         changes["sub_url"] = split_credentials(args.sub_url)[0] if args.sub_url else None
     for arg, field in (("mode", "mode"), ("pre_roll", "pre_roll_s"), ("post_roll", "post_roll_s"),
-                       ("audio", "audio"), ("detect", "detect"), ("enabled", "enabled"), ("max_age", "max_age_days")):
+                       ("audio", "audio"), ("detect", "detect"), ("enabled", "enabled"), ("max_age", "max_age_days"),
+                       ("events", "events"), ("doorbell", "doorbell")):
         value = getattr(args, arg)
         if value is not None:
             changes[field] = value

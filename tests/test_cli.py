@@ -38,7 +38,8 @@ from tests.support.peers import require_rtsp_peers
 from tests.support.rtsp import RtspCamera
 
 CAMERA_KEYS = {"id", "name", "driver", "url", "sub_url", "mode", "pre_roll", "post_roll", "enabled", "audio",
-               "detect", "max_age_days", "has_credentials", "sensitivity", "zones"}
+               "detect", "max_age_days", "has_credentials", "sensitivity", "zones", "events", "doorbell",
+               "device"}
 STATUS_KEYS = {"camera", "id", "state", "since", "last_error", "updated", "stats"}
 # Exact shapes as documented in README.md ("JSON output"); the contract names a subset.
 RECORDING_KEYS = {"camera", "camera_id", "path", "start", "end", "duration", "bytes", "frames", "audio", "protected"}

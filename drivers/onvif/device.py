@@ -1,0 +1,414 @@
+"""Probe an ONVIF device: clock, identity, services, Media1 profiles and URIs, stream roles, event topics.
+
+Everything runs on the ONVIF loop thread (:mod:`drivers.onvif.loop`); :func:`probe_device` and
+:func:`device_needs_auth` block their caller (never the GUI thread) for at most ``timeout_s``.
+
+Media2, which H.265 profiles need, is not supported yet (neither onvif package ships its WSDL): a
+camera that offers only H.265 gets an UnsupportedError that says to add it by its RTSP URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import email.utils
+import logging
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import aiohttp
+import zeep.exceptions
+from lxml import etree
+
+from drivers.base import Credentials, DriverError, UnreachableError, UnsupportedError
+from drivers.onvif import loop
+from drivers.onvif.errors import import_onvif, is_auth_fault, translate
+from drivers.onvif.model import OnvifDevice, OnvifProfile
+
+logger = logging.getLogger(__name__)
+onvif = import_onvif()
+
+T = TypeVar("T")
+
+NS_MEDIA = "http://www.onvif.org/ver10/media/wsdl"
+NS_MEDIA2 = "http://www.onvif.org/ver20/media/wsdl"
+NS_EVENTS = "http://www.onvif.org/ver10/events/wsdl"
+NS_TOPICS = "http://www.onvif.org/ver10/topics"
+TOPIC_ATTR = "{http://docs.oasis-open.org/wsn/t-1}topic"
+#: Above this offset (s) WS-UsernameToken timestamps are shifted to the device's clock.
+CLOCK_COMPENSATE_S = 2.0
+#: Above this offset (s) the owner is told to fix the camera's clock.
+CLOCK_WARN_S = 60.0
+MAX_PROFILES = 32
+MAX_TOPICS = 200
+H265_ONLY = ("offers only H.265, which Porchlight can record from its RTSP URL but not yet set up "
+             "through ONVIF: add it with --url")
+_ENCODINGS = {"H.264": "H264", "AVC": "H264", "H.265": "H265", "HEVC": "H265", "MJPEG": "JPEG"}
+_SECRET_KEYS = frozenset({"user", "username", "usr", "login", "password", "passwd", "pass", "pwd"})
+_GET_TIME = (b'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-'
+             b'envelope"><s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/>'
+             b"</s:Body></s:Envelope>")
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points (blocking; call them off the GUI thread)
+
+def probe_device(host: str, port: int, credentials: Credentials | None, *, timeout_s: float = 10.0,
+                 clock: Callable[[], float] = time.time) -> OnvifDevice:
+    """Describe the device at ``host:port`` within ``timeout_s`` seconds in total.
+
+    ``clock`` is the host's UTC clock in seconds (a seam for tests). Raises AuthError,
+    UnreachableError, UnsupportedError (or DriverError) with a homeowner-readable message.
+    """
+    probe = _Probe(host, port, credentials, timeout_s, clock)
+    return _run_blocking(probe.guarded(probe.describe), probe)
+
+
+def device_needs_auth(host: str, port: int, timeout_s: float = 5.0) -> bool:
+    """True when the device refuses GetDeviceInformation without credentials."""
+    probe = _Probe(host, port, None, timeout_s, time.time)
+    return _run_blocking(probe.guarded(probe.needs_auth), probe)
+
+
+def format_hostport(host: str, port: int) -> str:
+    """``host:port`` with IPv6 literals bracketed."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+def strip_credentials(uri: str | None) -> tuple[str | None, bool]:
+    """``uri`` without userinfo or user/password query fields, and whether any were there."""
+    if not uri:
+        return None, False
+    uri = onvif.util.normalize_url(uri.strip()) or uri.strip()
+    parts = urllib.parse.urlsplit(uri)
+    netloc = parts.netloc.rpartition("@")[2]
+    fields = [f for f in parts.query.split("&") if f] if parts.query else []
+    kept = [f for f in fields if f.split("=", 1)[0].lower() not in _SECRET_KEYS]
+    found = netloc != parts.netloc or len(kept) != len(fields)
+    clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), parts.fragment))
+    return clean, found
+
+
+def choose_roles(profiles: Iterable[OnvifProfile], where: str = "the camera", *,
+                 media2: bool = False) -> tuple[str, str | None]:
+    """(record token, detect token or None): the largest recordable profile records, the smallest
+    smaller one detects. Ties: higher fps, then higher bitrate, then H.264 over H.265, then the
+    device's order. Raises UnsupportedError naming the encodings found when none is recordable."""
+    profiles = list(profiles)
+    usable = [p for p in profiles if p.recordable]
+    if not usable:
+        raise UnsupportedError(_unsupported_message(profiles, where, media2))
+
+    def rank(p: OnvifProfile) -> tuple[int, float, int, int]:
+        return (p.width * p.height, p.fps or 0.0, p.bitrate_kbps or 0, p.encoding == "H264")
+
+    record = max(usable, key=rank)  # max() keeps the first of equals: the device's order
+    smallest = min(usable, key=lambda p: (p.width * p.height, -(p.fps or 0.0)))
+    detect = smallest if smallest.width * smallest.height < record.width * record.height else None
+    return record.token, detect.token if detect else None
+
+
+def flatten_topics(roots: Iterable[Any], limit: int = MAX_TOPICS) -> tuple[str, ...]:
+    """Topic paths like ``tns1:RuleEngine/CellMotionDetector/Motion`` from a TopicSet's elements."""
+    out: dict[str, None] = {}
+
+    def walk(el: Any, path: str, namespace: str | None, depth: int) -> None:
+        if len(out) >= limit or depth > 12 or not isinstance(el.tag, str):
+            return
+        qname = etree.QName(el)
+        name = qname.localname
+        if qname.namespace and qname.namespace != namespace:  # the root, or a vendor level inside
+            prefix = "tns1" if qname.namespace == NS_TOPICS else (el.prefix or "")
+            name = f"{prefix}:{name}" if prefix else name
+        here = f"{path}/{name}" if path else name
+        children = [c for c in el if isinstance(c.tag, str) and etree.QName(c).localname != "MessageDescription"]
+        if el.get(TOPIC_ATTR, "").strip().lower() in ("true", "1") or not children:
+            out[here] = None
+        for child in children:
+            walk(child, here, qname.namespace if namespace is None else namespace, depth + 1)
+
+    for root in _elements(roots):
+        walk(root, "", None, 0)
+    return tuple(out)[:limit]
+
+
+# ---------------------------------------------------------------------------------------------
+# Internals
+
+def _run_blocking(coro: Awaitable[T], probe: _Probe) -> T:
+    try:
+        return loop.run(coro, probe.timeout_s + 2.0)  # type: ignore[arg-type]
+    except TimeoutError:  # the backstop: the probe's own deadline should have fired first
+        raise UnreachableError(f"{probe.who} did not answer within {probe.timeout_s:g} s") from None
+
+
+def _elements(obj: Any) -> list[Any]:
+    if obj is None:
+        return []
+    if isinstance(obj, etree._Element):
+        return [obj]
+    if isinstance(obj, list | tuple):
+        return [e for item in obj for e in _elements(item)]
+    return _elements(getattr(obj, "_value_1", None))
+
+
+def _unsupported_message(profiles: list[OnvifProfile], where: str, media2: bool) -> str:
+    who = where[:1].upper() + where[1:]
+    encodings = sorted({p.encoding for p in profiles if p.encoding})
+    if (not encodings and media2) or encodings == ["H265"]:
+        return f"{who} {H265_ONLY}"
+    if not encodings:
+        return f"{who} offers no video profiles through ONVIF"
+    if "H264" in encodings or "H265" in encodings:
+        return f"{who} gave no stream address (GetStreamUri) for its H.264/H.265 profiles"
+    names = ", ".join({"JPEG": "MJPEG", "MPEG4": "MPEG-4"}.get(e, e) for e in encodings)
+    return (f"{who} offers only {names} video, which Porchlight cannot record: switch its streams "
+            "to H.264 in the camera's settings")
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _num(obj: Any, *path: str) -> float | None:
+    for name in path:
+        obj = getattr(obj, name, None) if obj is not None else None
+    try:
+        return float(obj) if obj is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _clock_warning(offset_s: float) -> str:
+    minutes = abs(offset_s) / 60
+    amount = (f"{minutes / 1440:.0f} days" if minutes >= 2880 else f"{minutes / 60:.0f} hours"
+              if minutes >= 120 else f"{max(1, round(minutes))} minutes")
+    side = "ahead of" if offset_s > 0 else "behind"
+    return f"the camera's clock is {amount} off ({side} this computer): set NTP on the camera"
+
+
+def _parse_device_time(body: bytes) -> float | None:
+    """UTC seconds from a GetSystemDateAndTime reply (to the second), or None."""
+    try:
+        root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return None
+    found = root.xpath("//*[local-name()='UTCDateTime']")
+    if not found:
+        return None
+
+    def field(parent: str, name: str) -> int:
+        return int(found[0].xpath(f"*[local-name()='{parent}']/*[local-name()='{name}']/text()")[0])
+
+    try:
+        stamp = dt.datetime(field("Date", "Year"), field("Date", "Month"), field("Date", "Day"),
+                            field("Time", "Hour"), field("Time", "Minute"), min(59, field("Time", "Second")),
+                            tzinfo=dt.UTC)
+    except (IndexError, ValueError):
+        return None
+    return stamp.timestamp()
+
+
+@dataclasses.dataclass
+class _Probe:
+    """One probe's state: where, who, the step under way, and the camera object to close."""
+
+    host: str
+    port: int
+    credentials: Credentials | None
+    timeout_s: float
+    clock: Callable[[], float]
+    step: str = "connecting"
+    camera: Any = None
+    deadline: float = 0.0  # loop time at which the probe gives up
+
+    def __post_init__(self) -> None:
+        if self.credentials is not None and not self.credentials.username:
+            self.credentials = None
+        self.hostport = format_hostport(self.host, self.port)
+        self.where = f"the camera at {self.hostport}"
+        self.who = self.where[:1].upper() + self.where[1:]
+        self.xaddr = f"http://{self.hostport}/onvif/device_service"
+
+    async def guarded(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Run ``body`` within the deadline; translate failures; always close the sessions."""
+        error: DriverError
+        self.deadline = asyncio.get_running_loop().time() + self.timeout_s
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                return await body()
+        except DriverError as exc:
+            error = type(exc)(str(exc))  # a fresh error: no chain back to library objects
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a typed, redacted error
+            error = translate(exc, self.where, has_credentials=self.credentials is not None,
+                              action=self.step, timeout_s=self.timeout_s)
+        finally:
+            if self.camera is not None:
+                with contextlib.suppress(Exception):
+                    await self.camera.close()
+        raise error
+
+    async def call(self, service: Any, op: str, params: Any = None) -> Any:
+        """``service.op(params)``, signed with WS-UsernameToken when we have credentials."""
+        self.step = op
+        return await getattr(service, op if self.credentials else f"authless_{op}")(params)
+
+    def new_camera(self, offset_s: float | None) -> Any:
+        creds = self.credentials
+        self.camera = onvif.ONVIFCamera(self.host, self.port, creds.username if creds else None,
+                                        creds.password if creds else None, no_cache=True, adjust_time=False)
+        if offset_s is not None and abs(offset_s) > CLOCK_COMPENSATE_S:
+            self.camera.dt_diff = dt.timedelta(seconds=offset_s)  # shifts the token's Created time
+        return self.camera
+
+    async def needs_auth(self) -> bool:
+        devmgmt = await self.new_camera(None).create_devicemgmt_service()
+        try:
+            await self.call(devmgmt, "GetDeviceInformation")
+        except (zeep.exceptions.Error, onvif.ONVIFError, aiohttp.ClientResponseError) as exc:
+            if is_auth_fault(exc):
+                return True
+            raise
+        return False
+
+    async def read_clock(self) -> float | None:
+        """Device UTC minus host UTC (s) from an unauthenticated GetSystemDateAndTime; the HTTP
+        ``Date`` header when the device demands credentials even for that; None if neither."""
+        self.step = "GetSystemDateAndTime"
+        headers = {"Content-Type": 'application/soap+xml; charset=utf-8; '
+                                   'action="http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime"'}
+        async with aiohttp.ClientSession() as session:
+            sent = self.clock()
+            async with session.post(self.xaddr, data=_GET_TIME, headers=headers) as resp:
+                body = await resp.read()
+                received = self.clock()
+                status, date_header = resp.status, resp.headers.get("Date")
+        device = _parse_device_time(body) if status == 200 else None
+        if device is None and date_header:
+            with contextlib.suppress(TypeError, ValueError):
+                device = email.utils.parsedate_to_datetime(date_header).timestamp()
+        # Devices report whole seconds: the true time lies within the next second.
+        return None if device is None else device + 0.5 - (sent + received) / 2
+
+    async def services(self, devmgmt: Any) -> dict[str, str]:
+        """Service namespace -> XAddr (GetServices, else GetCapabilities)."""
+        xaddrs: dict[str, str] = {}
+        try:
+            listed = await self.call(devmgmt, "GetServices", {"IncludeCapability": False})
+        except (zeep.exceptions.Fault, zeep.exceptions.TransportError) as exc:
+            if is_auth_fault(exc):
+                raise
+            listed = None
+        for service in listed or []:
+            namespace, xaddr = getattr(service, "Namespace", None), getattr(service, "XAddr", None)
+            if namespace and xaddr:
+                xaddrs[str(namespace)] = onvif.util.normalize_url(str(xaddr))
+        if NS_MEDIA not in xaddrs:
+            caps = await self.call(devmgmt, "GetCapabilities", {"Category": "All"})
+            for name, namespace in (("Media", NS_MEDIA), ("Events", NS_EVENTS)):
+                xaddr = getattr(getattr(caps, name, None), "XAddr", None)
+                if xaddr:
+                    xaddrs.setdefault(namespace, onvif.util.normalize_url(str(xaddr)))
+        return xaddrs
+
+    async def profiles(self, media: Any, warnings: list[str]) -> list[OnvifProfile]:
+        """Media1 video profiles with credential-free stream and snapshot URIs."""
+        result: list[OnvifProfile] = []
+        stripped = False
+        for prof in list(await self.call(media, "GetProfiles") or [])[:MAX_PROFILES]:
+            vec = getattr(prof, "VideoEncoderConfiguration", None)
+            token = _text(getattr(prof, "token", None))
+            if vec is None or token is None:
+                continue  # audio-only or metadata profile
+            encoding = (_text(getattr(vec, "Encoding", None)) or "").upper()
+            stream_uri, had = strip_credentials(await self.uri(media, "GetStreamUri", {
+                "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                "ProfileToken": token}))
+            snapshot_uri, had_too = strip_credentials(await self.uri(media, "GetSnapshotUri", {"ProfileToken": token}))
+            stripped = stripped or had or had_too
+            fps, kbps = _num(vec, "RateControl", "FrameRateLimit"), _num(vec, "RateControl", "BitrateLimit")
+            result.append(OnvifProfile(
+                token=token, name=_text(getattr(prof, "Name", None)) or token,
+                encoding=_ENCODINGS.get(encoding, encoding),
+                width=int(_num(vec, "Resolution", "Width") or 0), height=int(_num(vec, "Resolution", "Height") or 0),
+                fps=fps or None, bitrate_kbps=int(kbps) if kbps else None,
+                stream_uri=stream_uri, snapshot_uri=snapshot_uri))
+        if stripped:
+            warnings.append("the camera puts a username or password into its stream addresses: Porchlight "
+                            "removed them and keeps the credentials in the keyring only")
+        return result
+
+    async def uri(self, media: Any, op: str, params: dict[str, Any]) -> str | None:
+        """A profile's URI, or None when the device faults for this profile."""
+        try:
+            return _text(getattr(await self.call(media, op, params), "Uri", None))
+        except (zeep.exceptions.Fault, zeep.exceptions.TransportError) as exc:
+            if is_auth_fault(exc):
+                raise
+            logger.debug("%s: %s failed for profile %s: %s", self.hostport, op, params.get("ProfileToken"),
+                         type(exc).__name__)
+            return None
+
+    async def topics(self, cam: Any, warnings: list[str]) -> tuple[str, ...]:
+        """Event topics (GetEventProperties), bounded in time and number; () when unreadable."""
+        # Events are optional: give up on them (with a warning) before the probe's own deadline.
+        budget = min(self.timeout_s * 0.4, self.deadline - asyncio.get_running_loop().time() - 0.25)
+        try:
+            async with asyncio.timeout(max(0.05, budget)):
+                events = await cam.create_events_service()
+                props = await self.call(events, "GetEventProperties")
+        except Exception as exc:  # noqa: BLE001 - events are optional: the probe still succeeds
+            logger.info("%s: no event list: %s", self.hostport, translate(exc, self.where, action=self.step))
+            warnings.append("the camera did not list its events: motion and doorbell events may not work")
+            return ()
+        return flatten_topics(getattr(props, "TopicSet", None))
+
+    async def describe(self) -> OnvifDevice:
+        warnings: list[str] = []
+        offset = await self.read_clock()
+        if offset is None:
+            warnings.append("Porchlight could not read the camera's clock")
+        elif abs(offset) > CLOCK_WARN_S:
+            warnings.append(_clock_warning(offset))
+        cam = self.new_camera(offset)
+        self.step = "connecting"
+        devmgmt = await cam.create_devicemgmt_service()
+        info = await self.call(devmgmt, "GetDeviceInformation")
+        xaddrs = await self.services(devmgmt)
+        cam.xaddrs.update(xaddrs)
+        media2 = NS_MEDIA2 in xaddrs
+        if NS_MEDIA not in xaddrs:
+            raise UnsupportedError(f"{self.who} {H265_ONLY}" if media2 else
+                                   f"{self.who} offers no video through ONVIF (no media service)")
+        self.step = "connecting to the media service"
+        profiles = await self.profiles(await cam.create_media_service(), warnings)
+        record, detect = choose_roles(profiles, self.where, media2=media2)
+        if detect is None:
+            warnings.append("the camera offers no smaller stream for motion detection: Porchlight will "
+                            "decode the main stream (more CPU); enable a sub stream in its settings")
+        if media2:
+            warnings.append("the camera also offers ONVIF Media2, which Porchlight does not set up yet: "
+                            "H.265 streams, if any, are not listed here (add one with --url)")
+        events = NS_EVENTS in xaddrs
+        topics = await self.topics(cam, warnings) if events else ()
+        return OnvifDevice(
+            host=self.hostport, xaddr=self.xaddr,
+            manufacturer=_text(getattr(info, "Manufacturer", None)), model=_text(getattr(info, "Model", None)),
+            firmware=_text(getattr(info, "FirmwareVersion", None)), serial=_text(getattr(info, "SerialNumber", None)),
+            hardware_id=_text(getattr(info, "HardwareId", None)),
+            profiles=tuple(profiles), record_profile=record, detect_profile=detect,
+            clock_offset_s=None if offset is None else round(offset, 3),
+            events_supported=events, event_topics=topics, doorbell=_doorbell(topics), warnings=tuple(warnings))
+
+
+def _doorbell(topics: Iterable[str]) -> bool:
+    try:
+        from drivers.onvif.topics import topic_kind  # written in parallel; absent means "no doorbell"
+    except ImportError:
+        return False
+    return any(topic_kind(topic) == "doorbell" for topic in topics)

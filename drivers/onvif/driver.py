@@ -1,0 +1,92 @@
+"""The ONVIF camera driver (kind ``"onvif"``): discovery, probe through ONVIF, streams over RTSP.
+
+ONVIF only describes the camera; the streams themselves are RTSP, opened by
+:class:`drivers.rtsp.RtspSource` from the stored credential-free URI with the credentials
+injected at connect time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import urllib.parse
+from typing import ClassVar
+
+from drivers.base import DiscoveredDevice, ProbeResult, StreamInfo, StreamRequest, UnsupportedError
+from drivers.onvif.device import probe_device
+from drivers.onvif.model import OnvifDevice, OnvifProfile
+from drivers.rtsp import RtspSource
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 80
+_CODECS = {"H264": "h264", "H265": "hevc"}  # PyAV codec names, as the RTSP driver reports them
+
+
+def split_host(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """``"host"``, ``"host:port"``, ``"[v6]:port"`` or a device service URL -> (host, port)."""
+    text = text.strip()
+    if not text:
+        raise UnsupportedError("no camera address given (expected host or host:port)")
+    parts = urllib.parse.urlsplit(text if "://" in text else f"//{text}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UnsupportedError(f"not a valid camera address: {text!r} (expected host or host:port)") from None
+    if not parts.hostname:
+        raise UnsupportedError(f"not a valid camera address: {text!r} (expected host or host:port)")
+    return parts.hostname, port or default_port
+
+
+def stream_infos(device: OnvifDevice) -> tuple[StreamInfo, ...]:
+    """One StreamInfo per recordable profile: the record profile first, then detect, then by size."""
+    order = {device.record_profile: 0, device.detect_profile: 1}
+
+    def key(p: OnvifProfile) -> tuple[int, int]:
+        return order.get(p.token, 2), -(p.width * p.height)
+
+    return tuple(
+        StreamInfo(url=p.stream_uri, codec=_CODECS[p.encoding], width=p.width, height=p.height, fps=p.fps)
+        for p in sorted((p for p in device.profiles if p.recordable), key=key)
+    )
+
+
+class OnvifDriver:
+    """Driver for ONVIF cameras (see drivers.base.Driver).
+
+    ``StreamRequest.options``: ``host`` = ``"host:port"`` of the device service; optional
+    ``profile`` = a profile token overriding the automatic choice for the request's role.
+    """
+
+    kind: ClassVar[str] = "onvif"
+
+    def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
+        """WS-Discovery on the local network (only when the owner asks)."""
+        try:
+            from drivers.onvif.discovery import discover
+        except ImportError:
+            logger.warning("ONVIF discovery is not available in this build")
+            return []
+        return list(discover(timeout_s))
+
+    def probe_device(self, request: StreamRequest) -> OnvifDevice:
+        """The full ONVIF description (profiles, roles, clock, events, warnings)."""
+        host, port = split_host(request.options.get("host", ""))
+        return probe_device(host, port, request.credentials, timeout_s=request.open_timeout_s)
+
+    def probe(self, request: StreamRequest) -> ProbeResult:
+        """Describe the device: one StreamInfo per recordable profile, record profile first."""
+        device = self.probe_device(request)
+        return ProbeResult(streams=stream_infos(device), manufacturer=device.manufacturer, model=device.model)
+
+    def open_stream(self, request: StreamRequest) -> RtspSource:
+        """Open ``request.url`` (the stored RTSP URI); without one, probe and use the role's profile."""
+        if not request.url and request.options.get("host"):
+            device = self.probe_device(request)
+            token = request.options.get("profile") or (
+                device.detect_profile if request.role == "detect" and device.detect_profile else device.record_profile)
+            uri = next((p.stream_uri for p in device.profiles if p.token == token), None)
+            if not uri:
+                raise UnsupportedError(f"the camera at {device.host} has no stream for profile {token!r}")
+            request = dataclasses.replace(request, url=uri)
+        return RtspSource(request)

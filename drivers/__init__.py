@@ -6,7 +6,7 @@ from drivers.base import Driver
 
 
 def get_driver(kind: str) -> Driver:
-    """The driver for a camera kind ("rtsp", "demo", "onvif")."""
+    """The driver for a camera kind ("rtsp", "demo", "onvif", "usb")."""
     if kind == "rtsp":
         from drivers.rtsp import RtspDriver
 

@@ -64,7 +64,7 @@ class CameraConfig:
 
     id: str  # stable slug, used in storage paths; never reused
     name: str
-    driver: str = "rtsp"  # "rtsp" | "demo" (later: "onvif", "usb")
+    driver: str = "rtsp"  # "rtsp" | "demo" | "onvif" | "usb"
     url: str | None = None  # credential-free main (record) stream
     sub_url: str | None = None  # optional credential-free detect stream
     mode: Mode = "continuous"

@@ -1,0 +1,250 @@
+"""What an ONVIF event topic means to Porchlight: motion, a doorbell press, a digital input, or nothing.
+
+One small parser per topic family (the Home Assistant habit), each turning a
+:class:`~drivers.onvif.notifications.Notification` into a :class:`CameraEvent` or None. Topics are
+compared after normalization, so ``tns1:VideoSource/MotionAlarm``, ``ns2:VideoSource/MotionAlarm``,
+``{http://www.onvif.org/ver10/topics}VideoSource/MotionAlarm`` and
+``http://www.onvif.org/ver10/topics/VideoSource/MotionAlarm`` are the same topic, and vendor
+prefixes inside the path (``tns1:Device/tnsaxis:Sensor/PIR``) do not matter.
+
+Vendor quirks handled: booleans written ``true``/``True``/``TRUE``/``1``/``active``; a missing
+PropertyOperation (treated as ``Changed``); ``Deleted`` (the property is gone: inactive); a missing
+or unparseable UtcTime (the time of arrival is used).
+
+:class:`ActiveStateTracker` turns motion/input start and stop events into closed intervals and
+closes a start whose stop never came after a timeout (pure; the hub may use it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from drivers.onvif.model import CameraEvent, EventKind
+from drivers.onvif.notifications import Notification
+
+logger = logging.getLogger(__name__)
+
+TopicKind = Literal["motion", "doorbell", "input"]
+
+_URI_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]*?/topics/?", re.IGNORECASE)
+
+#: Normalized (case-folded, namespace-free) topics per kind.
+MOTION_TOPICS = frozenset({
+    "videosource/motionalarm",  # ONVIF media/imaging spec; Dahua, Hikvision, Reolink, Axis
+    "ruleengine/cellmotiondetector/motion",  # ONVIF analytics; Hikvision, Reolink, many OEMs
+    "ruleengine/motionregiondetector/motion",  # ONVIF analytics; Axis, Hanwha
+    "videoanalytics/motionalarm",  # tns1:VideoAnalytics/tnshik:MotionAlarm (Hikvision-family firmware)
+    "device/sensor/pir",  # tns1:Device/tnsaxis:Sensor/PIR (Axis PIR sensor)
+})
+DOORBELL_TOPICS = frozenset({
+    "ruleengine/myruledetector/visitor",  # Reolink video doorbells (WiFi, PoE)
+})
+#: Vendor call-button topics are not standardized: a topic whose last level is one of these is a press.
+DOORBELL_LEAVES = frozenset({"visitor", "doorbell", "doorbellpress", "doorbellring", "callbutton",
+                             "bellbutton", "ring"})
+INPUT_TOPICS = frozenset({
+    "device/trigger/digitalinput",  # ONVIF device IO; Avigilon writes tns1:Trigger/tnssamsung:DigitalInput
+    "device/io/port",  # tns1:Device/tnsaxis:IO/Port (Axis input ports)
+})
+
+_TRUE = frozenset({"true", "1", "on", "active", "yes", "high"})
+_FALSE = frozenset({"false", "0", "off", "inactive", "no", "low"})
+
+
+def normalize_topic(topic: str) -> str:
+    """``topic`` without namespace prefixes or URIs, ConcreteSet wildcards and surrounding space."""
+    text = " ".join(topic.split())
+    if text.startswith("{") and "}" in text:
+        text = text.split("}", 1)[1]
+    text = _URI_PREFIX.sub("", text)
+    parts = []
+    for part in text.split("/"):
+        part = part.strip().rsplit(":", 1)[-1].strip()
+        if part and part not in (".", "*"):
+            parts.append(part)
+    return "/".join(parts)
+
+
+def topic_kind(topic: str) -> TopicKind | None:
+    """``"motion"``, ``"doorbell"``, ``"input"`` or None (a topic Porchlight does not use)."""
+    key = normalize_topic(topic).casefold()
+    if key in MOTION_TOPICS:
+        return "motion"
+    if key in INPUT_TOPICS:
+        return "input"
+    if key in DOORBELL_TOPICS or key.rsplit("/", 1)[-1] in DOORBELL_LEAVES:
+        return "doorbell"
+    return None
+
+
+def is_doorbell(topics: Iterable[str]) -> bool:
+    """True when a device publishing ``topics`` (GetEventProperties) is a doorbell."""
+    return any(topic_kind(t) == "doorbell" for t in topics)
+
+
+def parse_bool(value: str | None) -> bool | None:
+    """A camera's boolean: ``true``/``True``/``1``/``active``... -> True; None when not a boolean."""
+    if value is None:
+        return None
+    low = value.strip().casefold()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    return None
+
+
+def _source(note: Notification, names: tuple[str, ...]) -> str | None:
+    value = note.source_value(*names)
+    if value is None and note.source:
+        value = note.source[0][1]
+    return value or None
+
+
+def _event(note: Notification, kind: EventKind, active: bool, source: str | None,
+           received_ms: int | None) -> CameraEvent:
+    when = note.utc_ms if note.utc_ms is not None else (received_ms if received_ms is not None
+                                                         else int(time.time() * 1000))
+    return CameraEvent(kind=kind, active=active, utc_ms=when, topic=note.topic, source=source,
+                       initialized=(note.operation or "").casefold() == "initialized")
+
+
+def _state(note: Notification, names: tuple[str, ...]) -> bool | None:
+    if (note.operation or "").casefold() == "deleted":
+        return False  # the property no longer exists: whatever it was is over
+    value = note.data_value(*names)
+    if value is None and len(note.data) == 1:
+        value = note.data[0][1]  # a single, differently named item (vendor spelling)
+    return parse_bool(value)
+
+
+def parse_motion(note: Notification, received_ms: int | None = None) -> CameraEvent | None:
+    """Motion on/off: ``IsMotion`` (cell motion), ``State`` (MotionAlarm, region detector, PIR)."""
+    active = _state(note, ("IsMotion", "State", "Motion", "active"))
+    if active is None:
+        return None
+    source = _source(note, ("VideoSourceConfigurationToken", "VideoSourceToken", "VideoSource", "Source",
+                            "sensor"))
+    return _event(note, "motion", active, source, received_ms)
+
+
+def parse_doorbell(note: Notification, received_ms: int | None = None) -> CameraEvent | None:
+    """A press: a true ``State`` (Reolink Visitor), or any message of a topic without data."""
+    op = (note.operation or "").casefold()
+    if op == "deleted":
+        return None
+    if note.data:
+        pressed = _state(note, ("State", "Visitor", "IsVisitor", "Pressed", "Ring", "Call"))
+        if not pressed:
+            return None  # a release, or a value we do not understand
+    elif op == "initialized":
+        return None  # an event topic's state at subscription time is not a press
+    source = _source(note, ("Source", "VideoSourceToken", "VideoSourceConfigurationToken", "InputToken"))
+    return _event(note, "doorbell", True, source, received_ms)
+
+
+def parse_input(note: Notification, received_ms: int | None = None) -> CameraEvent | None:
+    """A digital input: ``LogicalState`` (ONVIF), ``Level`` (Avigilon), ``state`` (Axis port)."""
+    active = _state(note, ("LogicalState", "Level", "State", "active"))
+    if active is None:
+        return None
+    source = _source(note, ("InputToken", "Input", "port", "Token"))
+    return _event(note, "input", active, source, received_ms)
+
+
+PARSERS: dict[TopicKind, Callable[[Notification, int | None], CameraEvent | None]] = {
+    "motion": parse_motion,
+    "doorbell": parse_doorbell,
+    "input": parse_input,
+}
+
+
+def to_camera_event(note: Notification, received_ms: int | None = None) -> CameraEvent | None:
+    """The CameraEvent a notification stands for; None for topics Porchlight does not use."""
+    kind = topic_kind(note.topic)
+    if kind is None:
+        return None
+    return PARSERS[kind](note, received_ms)
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """A closed motion/input interval (host clock, ms)."""
+
+    kind: str
+    topic: str
+    source: str | None
+    start_ms: int
+    end_ms: int
+    timed_out: bool = False  # closed by the timeout: the stop never came
+
+
+@dataclasses.dataclass
+class _Open:
+    topic: str
+    start_ms: int
+    last_ms: int
+
+
+class ActiveStateTracker:
+    """Pairs motion/input starts with their stops, per (kind, topic, source).
+
+    ``feed`` returns the intervals an event closes; ``expire(now_ms)`` closes starts that were last
+    confirmed more than ``timeout_s`` ago (a lost stop, a camera reboot); such an interval ends
+    ``timeout_s`` after its last confirmation. A repeated start extends the confirmation; an
+    ``Initialized`` stop (the state after a re-subscription) closes what is open. Doorbell presses
+    are instants and pass through untouched. Pure: no clock, no threads.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_ms = max(1, round(timeout_s * 1000))
+        self._open: dict[tuple[str, str, str | None], _Open] = {}
+
+    @property
+    def open_count(self) -> int:
+        """How many intervals are open."""
+        return len(self._open)
+
+    def feed(self, event: CameraEvent) -> list[Interval]:
+        """Apply one event; returns the intervals it closed (zero or one)."""
+        if event.kind not in ("motion", "input"):
+            return []
+        key = (event.kind, normalize_topic(event.topic).casefold(), event.source)
+        cur = self._open.get(key)
+        if event.active:
+            if cur is None:
+                self._open[key] = _Open(event.topic, event.utc_ms, event.utc_ms)
+            else:
+                cur.last_ms = max(cur.last_ms, event.utc_ms)
+            return []
+        if cur is None:
+            return []
+        del self._open[key]
+        return [Interval(event.kind, event.topic, event.source, cur.start_ms, max(cur.start_ms, event.utc_ms))]
+
+    def expire(self, now_ms: int) -> list[Interval]:
+        """Close the intervals whose stop did not come within the timeout."""
+        out = []
+        for key, cur in list(self._open.items()):
+            if now_ms - cur.last_ms >= self.timeout_ms:
+                del self._open[key]
+                out.append(Interval(key[0], cur.topic, key[2], cur.start_ms, cur.last_ms + self.timeout_ms, True))
+        return out
+
+    def close_all(self, now_ms: int) -> list[Interval]:
+        """Close everything (shutdown): each interval ends at ``now_ms`` or its timeout, if earlier."""
+        out = []
+        for (kind, _topic, source), cur in self._open.items():
+            end = max(cur.start_ms, min(now_ms, cur.last_ms + self.timeout_ms))
+            out.append(Interval(kind, cur.topic, source, cur.start_ms, end, end < now_ms))
+        self._open.clear()
+        return out
+
+
+__all__ = ["ActiveStateTracker", "Interval", "PARSERS", "TopicKind", "is_doorbell", "normalize_topic",
+           "parse_bool", "parse_doorbell", "parse_input", "parse_motion", "to_camera_event", "topic_kind"]

@@ -1,0 +1,434 @@
+"""Linux USB cameras: find V4L2 capture nodes and what they can capture, with the query ioctls.
+
+Each ``/dev/video*`` node is asked VIDIOC_QUERYCAP (name, driver, bus, capabilities); nodes that
+cannot capture video through the single-planar streaming API (UVC metadata nodes, codec and ISP
+nodes, loopback outputs) are skipped. For the rest, VIDIOC_ENUM_FMT, VIDIOC_ENUM_FRAMESIZES and
+VIDIOC_ENUM_FRAMEINTERVALS give the formats, sizes and rates.
+
+The ioctl call is injectable (``ioctl(fd, request, buffer) -> buffer``, the immutable-buffer form
+of :func:`fcntl.ioctl`) so tests replay recorded query results. Every reply is length-checked and
+every enumeration is bounded: a short, garbled or endless reply ends that enumeration, never the
+caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import glob
+import logging
+import os
+import struct
+from collections.abc import Callable, Iterable
+
+from drivers.base import DiscoveredDevice
+
+logger = logging.getLogger(__name__)
+
+IoctlFn = Callable[[int, int, bytes], bytes]
+
+
+def _ioc(direction: int, nr: int, size: int) -> int:
+    return (direction << 30) | (size << 16) | (ord("V") << 8) | nr
+
+
+_CAP = struct.Struct("=16s32s32sIII12x")  # struct v4l2_capability (104 bytes)
+_FMTDESC = struct.Struct("=III32sII12x")  # struct v4l2_fmtdesc (64 bytes)
+_FRMSIZE = struct.Struct("=III6I8x")  # struct v4l2_frmsizeenum (44 bytes)
+_FRMIVAL = struct.Struct("=5I6I8x")  # struct v4l2_frmivalenum (52 bytes)
+
+VIDIOC_QUERYCAP = _ioc(2, 0, _CAP.size)
+VIDIOC_ENUM_FMT = _ioc(3, 2, _FMTDESC.size)
+VIDIOC_ENUM_FRAMESIZES = _ioc(3, 74, _FRMSIZE.size)
+VIDIOC_ENUM_FRAMEINTERVALS = _ioc(3, 75, _FRMIVAL.size)
+
+CAP_VIDEO_CAPTURE = 0x00000001
+CAP_VIDEO_M2M_MPLANE = 0x00004000
+CAP_VIDEO_M2M = 0x00008000
+CAP_META_CAPTURE = 0x00800000
+CAP_STREAMING = 0x04000000
+CAP_DEVICE_CAPS = 0x80000000
+BUF_TYPE_VIDEO_CAPTURE = 1
+FMT_FLAG_COMPRESSED = 0x1
+FMT_FLAG_EMULATED = 0x2
+_DISCRETE, _CONTINUOUS, _STEPWISE = 1, 2, 3
+
+MAX_FORMATS = 64
+MAX_SIZES = 256
+MAX_INTERVALS = 64
+MAX_CALLS = 20000  # ioctls per node: a node that never ends an enumeration cannot stall discovery
+#: Drivers whose capture nodes are stages of a codec or an ISP, not cameras.
+NON_CAMERA_DRIVERS = frozenset({"bcm2835-codec", "bcm2835-isp", "rpivid", "rpi-hevc-dec", "pispbe"})
+#: V4L2 fourcc -> FFmpeg ``input_format`` name (the formats FFmpeg's v4l2 input can deliver).
+FFMPEG_INPUT_FORMATS = {
+    "YUYV": "yuyv422", "UYVY": "uyvy422", "YU12": "yuv420p", "NV12": "nv12", "422P": "yuv422p",
+    "GREY": "gray", "RGB3": "rgb24", "BGR3": "bgr24", "MJPG": "mjpeg", "JPEG": "mjpeg", "H264": "h264",
+}
+RAW_FOURCCS = frozenset({"YUYV", "UYVY", "YU12", "NV12", "422P", "GREY", "RGB3", "BGR3"})
+BY_ID_DIR = "/dev/v4l/by-id"
+
+
+class MalformedReply(Exception):
+    """An ioctl answered with fewer bytes than its structure needs (or the node used its budget)."""
+
+
+class _Budget:
+    """Counts ioctls on one node and refuses more than MAX_CALLS."""
+
+    def __init__(self, ioctl: IoctlFn, limit: int = MAX_CALLS) -> None:
+        self._ioctl, self.left = ioctl, limit
+
+    def __call__(self, fd: int, request: int, buffer: bytes) -> bytes:
+        self.left -= 1
+        if self.left < 0:
+            raise MalformedReply("too many answers from one node: enumeration cut short")
+        return self._ioctl(fd, request, buffer)
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameSizeRange:
+    """A continuous or stepwise range of frame sizes."""
+
+    min_width: int
+    max_width: int
+    step_width: int
+    min_height: int
+    max_height: int
+    step_height: int
+
+    def contains(self, width: int, height: int) -> bool:
+        """True when ``width``x``height`` lies on the range's grid."""
+        def on(v: int, lo: int, hi: int, step: int) -> bool:
+            return lo <= v <= hi and (step <= 1 or (v - lo) % step == 0)
+        return on(width, self.min_width, self.max_width, self.step_width) and on(
+            height, self.min_height, self.max_height, self.step_height)
+
+    def __str__(self) -> str:
+        return f"{self.min_width}x{self.min_height} to {self.max_width}x{self.max_height}"
+
+
+Size = tuple[int, int, tuple[float, ...]]  # (width, height, frame rates; () when not enumerable)
+
+
+@dataclasses.dataclass(frozen=True)
+class UsbFormat:
+    """One capture format: fourcc, the driver's description, sizes with their frame rates."""
+
+    fourcc: str
+    description: str
+    sizes: tuple[Size, ...]
+    compressed: bool = False
+    emulated: bool = False
+    size_range: FrameSizeRange | None = None  # stepwise/continuous devices (e.g. Raspberry Pi camera)
+
+    @property
+    def ffmpeg_name(self) -> str | None:
+        """FFmpeg's ``input_format`` for this fourcc, or None when FFmpeg cannot capture it."""
+        return FFMPEG_INPUT_FORMATS.get(self.fourcc)
+
+    def rates(self, width: int, height: int) -> tuple[float, ...] | None:
+        """Frame rates at that size; () when offered at unknown rates; None when not offered."""
+        for w, h, fps in self.sizes:
+            if (w, h) == (width, height):
+                return fps
+        if self.size_range is not None and self.size_range.contains(width, height):
+            return ()
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class UsbDevice:
+    """A V4L2 node that can capture video."""
+
+    path: str
+    card: str
+    driver: str
+    bus_info: str
+    formats: tuple[UsbFormat, ...]
+    stable_path: str | None = None  # /dev/v4l/by-id/... (survives re-plugging into another port order)
+
+    def describe_offers(self, limit: int = 40) -> str:
+        """Sizes grouped by frame rates, e.g. '640x480, 1280x720 at 30/15 fps; 1920x1080 at 5 fps'."""
+        merged: dict[tuple[int, int], set[float]] = {}
+        for fmt in self.formats:
+            if fmt.ffmpeg_name is None:
+                continue
+            for w, h, fps in fmt.sizes:
+                merged.setdefault((w, h), set()).update(fps)
+        groups: dict[tuple[float, ...], list[str]] = {}
+        for (w, h), rates in sorted(merged.items(), key=lambda kv: (kv[0][0] * kv[0][1], kv[0]))[:limit]:
+            groups.setdefault(tuple(sorted(rates, reverse=True)), []).append(f"{w}x{h}")
+        parts = [", ".join(sizes) + (f" at {'/'.join(_fmt_rate(r) for r in rates)} fps" if rates else "")
+                 for rates, sizes in groups.items()]
+        parts += sorted({f"any size from {fmt.size_range}" for fmt in self.formats
+                         if fmt.size_range is not None and fmt.ffmpeg_name is not None})
+        return "; ".join(parts) or "no format Porchlight can capture"
+
+
+def _fmt_rate(fps: float) -> str:
+    return f"{fps:g}"
+
+
+def _text(raw: bytes) -> str:
+    return raw.split(b"\0", 1)[0].decode("utf-8", errors="replace").strip()
+
+
+def _fourcc(code: int) -> str:
+    return "".join(chr(b) if 32 <= b < 127 else "?" for b in code.to_bytes(4, "little")).rstrip()
+
+
+def fourcc_code(text: str) -> int:
+    """The 32-bit code of a fourcc string such as 'MJPG' (padded with spaces)."""
+    return int.from_bytes(text.ljust(4)[:4].encode("ascii"), "little")
+
+
+def _call(ioctl: IoctlFn, fd: int, request: int, layout: struct.Struct, *fields: int | bytes) -> tuple:
+    reply = ioctl(fd, request, layout.pack(*fields))
+    if not isinstance(reply, bytes | bytearray) or len(reply) < layout.size:
+        got = len(reply) if isinstance(reply, bytes | bytearray) else type(reply).__name__
+        raise MalformedReply(f"ioctl {request:#x} answered {got} instead of {layout.size} bytes")
+    return layout.unpack_from(reply)
+
+
+def _ended(exc: OSError) -> bool:
+    """EINVAL ends an enumeration; ENOTTY means the ioctl is not supported (nothing to list)."""
+    return exc.errno in (errno.EINVAL, errno.ENOTTY)
+
+
+def _intervals(fd: int, ioctl: IoctlFn, pixfmt: int, width: int, height: int) -> tuple[float, ...]:
+    rates: list[float] = []
+    for index in range(MAX_INTERVALS):
+        try:
+            _i, _pf, _w, _h, kind, *rest = _call(ioctl, fd, VIDIOC_ENUM_FRAMEINTERVALS, _FRMIVAL,
+                                                 index, pixfmt, width, height, 0, 0, 0, 0, 0, 0, 0)
+        except OSError as exc:
+            if not _ended(exc):
+                logger.debug("ENUM_FRAMEINTERVALS failed: %s", exc)
+            break
+        except MalformedReply as exc:
+            logger.debug("%s", exc)
+            break
+        num, den = rest[0], rest[1]
+        if kind == _DISCRETE:
+            if num and den:
+                rates.append(round(den / num, 3))
+        else:  # a continuous/stepwise interval: report the fastest and slowest rates
+            max_num, max_den = rest[2], rest[3]
+            for n, d in ((num, den), (max_num, max_den)):
+                if n and d:
+                    rates.append(round(d / n, 3))
+            break
+    return tuple(sorted(set(rates), reverse=True))
+
+
+def _sizes(fd: int, ioctl: IoctlFn, pixfmt: int) -> tuple[tuple[Size, ...], FrameSizeRange | None]:
+    sizes: list[Size] = []
+    seen: set[tuple[int, int]] = set()
+    size_range: FrameSizeRange | None = None
+    for index in range(MAX_SIZES):
+        try:
+            _i, _pf, kind, *u = _call(ioctl, fd, VIDIOC_ENUM_FRAMESIZES, _FRMSIZE, index, pixfmt, 0, 0, 0, 0, 0, 0, 0)
+        except OSError as exc:
+            if not _ended(exc):
+                logger.debug("ENUM_FRAMESIZES failed: %s", exc)
+            break
+        except MalformedReply as exc:
+            logger.debug("%s", exc)
+            break
+        if kind == _DISCRETE:
+            w, h = u[0], u[1]
+            if w and h and (w, h) not in seen:  # some firmware lists a size twice
+                seen.add((w, h))
+                sizes.append((w, h, _intervals(fd, ioctl, pixfmt, w, h)))
+        elif kind in (_CONTINUOUS, _STEPWISE):
+            min_w, max_w, step_w, min_h, max_h, step_h = u
+            if 0 < min_w <= max_w and 0 < min_h <= max_h:
+                size_range = FrameSizeRange(min_w, max_w, max(1, step_w), min_h, max_h, max(1, step_h))
+            break
+        else:
+            break
+    return tuple(sizes), size_range
+
+
+def _formats(fd: int, ioctl: IoctlFn) -> tuple[UsbFormat, ...]:
+    formats: list[UsbFormat] = []
+    seen: set[int] = set()
+    for index in range(MAX_FORMATS):
+        try:
+            _i, _t, flags, desc, pixfmt, _mbus = _call(ioctl, fd, VIDIOC_ENUM_FMT, _FMTDESC,
+                                                       index, BUF_TYPE_VIDEO_CAPTURE, 0, b"", 0, 0)
+        except OSError as exc:
+            if not _ended(exc):
+                logger.debug("ENUM_FMT failed: %s", exc)
+            break
+        except MalformedReply as exc:
+            logger.debug("%s", exc)
+            break
+        if pixfmt in seen:
+            continue
+        seen.add(pixfmt)
+        sizes, size_range = _sizes(fd, ioctl, pixfmt)
+        formats.append(UsbFormat(_fourcc(pixfmt), _text(desc), sizes, bool(flags & FMT_FLAG_COMPRESSED),
+                                 bool(flags & FMT_FLAG_EMULATED), size_range))
+    return tuple(formats)
+
+
+def can_capture(capabilities: int, device_caps: int) -> bool:
+    """True for a node that captures video by streaming (not metadata, not a codec/M2M node)."""
+    caps = device_caps if capabilities & CAP_DEVICE_CAPS else capabilities
+    if caps & (CAP_VIDEO_M2M | CAP_VIDEO_M2M_MPLANE):
+        return False
+    return bool(caps & CAP_VIDEO_CAPTURE) and bool(caps & CAP_STREAMING)
+
+
+def query_fd(fd: int, path: str, ioctl: IoctlFn) -> UsbDevice | None:
+    """Describe the open node ``fd``; None when it is not a video capture node."""
+    ioctl = _Budget(ioctl)
+    try:
+        driver, card, bus, _version, caps, device_caps = _call(ioctl, fd, VIDIOC_QUERYCAP, _CAP,
+                                                                b"", b"", b"", 0, 0, 0)
+    except (OSError, MalformedReply) as exc:
+        logger.debug("%s: VIDIOC_QUERYCAP failed: %s", path, exc)
+        return None
+    driver_name = _text(driver)
+    if not can_capture(caps, device_caps) or driver_name in NON_CAMERA_DRIVERS:
+        logger.debug("%s (%s): not a camera capture node (caps %#x/%#x)", path, driver_name, caps, device_caps)
+        return None
+    return UsbDevice(path, _text(card) or path, driver_name, _text(bus), _formats(fd, ioctl))
+
+
+def _sys_ioctl(fd: int, request: int, buffer: bytes) -> bytes:
+    import fcntl  # Linux only; imported here so the module loads on every OS
+
+    return fcntl.ioctl(fd, request, buffer)
+
+
+def _open_node(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+
+
+def stable_paths(by_id_dir: str = BY_ID_DIR) -> dict[str, str]:
+    """``/dev/videoN`` -> ``/dev/v4l/by-id/...`` for nodes udev named (the first name wins)."""
+    out: dict[str, str] = {}
+    for link in sorted(glob.glob(os.path.join(by_id_dir, "*"))):
+        try:
+            out.setdefault(os.path.realpath(link), link)
+        except OSError:
+            continue
+    return out
+
+
+def _node_key(path: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in os.path.basename(path) if ch.isdigit())
+    return (int(digits) if digits else 1 << 30, path)
+
+
+def query_path(path: str, *, ioctl: IoctlFn = _sys_ioctl,
+               open_node: Callable[[str], int] = _open_node,
+               close_node: Callable[[int], None] = os.close) -> UsbDevice | None:
+    """Describe one node by path; raises OSError when it cannot be opened (ENOENT: unplugged)."""
+    fd = open_node(path)
+    try:
+        return query_fd(fd, path, ioctl)
+    finally:
+        try:
+            close_node(fd)
+        except OSError:
+            pass
+
+
+def enumerate_devices(nodes: Iterable[str] | None = None, *, ioctl: IoctlFn = _sys_ioctl,
+                      open_node: Callable[[str], int] = _open_node,
+                      close_node: Callable[[int], None] = os.close,
+                      stable: dict[str, str] | None = None) -> list[UsbDevice]:
+    """Every capture node among ``nodes`` (default: ``/dev/video*``), in node order."""
+    paths = sorted(glob.glob("/dev/video*") if nodes is None else nodes, key=_node_key)
+    if stable is None:
+        stable = stable_paths() if nodes is None else {}
+    found: list[UsbDevice] = []
+    for path in paths:
+        try:
+            dev = query_path(path, ioctl=ioctl, open_node=open_node, close_node=close_node)
+        except OSError as exc:
+            logger.debug("%s: cannot open: %s", path, exc)
+            continue
+        except Exception:  # noqa: BLE001 - one odd node never hides the others
+            logger.warning("%s: unexpected failure while querying", path, exc_info=True)
+            continue
+        if dev is not None:
+            found.append(dataclasses.replace(dev, stable_path=stable.get(path)))
+    return found
+
+
+def list_devices(devices: Iterable[UsbDevice] | None = None) -> list[DiscoveredDevice]:
+    """Capture devices for ``porchlight discover`` (``device`` is the stable path when udev made one).
+
+    ``devices``: already enumerated devices (default: enumerate ``/dev/video*`` now).
+    """
+    return [DiscoveredDevice(kind="usb", name=dev.card, model=dev.card, device=dev.stable_path or dev.path)
+            for dev in (enumerate_devices() if devices is None else devices)]
+
+
+# -- choosing what to capture -------------------------------------------------------------------
+_PREFERENCE = {"MJPG": 1, "JPEG": 1, "H264": 2}  # raw formats (0) need no decoding; H.264 costs most
+DEFAULT_MODES = ((1280, 720, 15.0), (640, 480, 15.0), (640, 360, 15.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    """What to ask the device for: format, size and capture rate (may exceed the recording rate)."""
+
+    fmt: UsbFormat
+    width: int
+    height: int
+    capture_fps: float | None  # None: the device's rate is unknown (stepwise devices): ask for the target
+
+
+def _rank(fmt: UsbFormat) -> int:
+    return 0 if fmt.fourcc in RAW_FOURCCS else _PREFERENCE.get(fmt.fourcc, 3)
+
+
+def choose_mode(device: UsbDevice, width: int, height: int, fps: float | None) -> Mode:
+    """The cheapest format that captures ``width``x``height`` at ``fps`` (or faster, to be thinned).
+
+    Raises ValueError with a message listing what the device offers.
+    """
+    usable = [f for f in device.formats if f.ffmpeg_name is not None]
+    at_size = [(f, f.rates(width, height)) for f in usable]
+    at_size = [(f, r) for f, r in at_size if r is not None]
+    if not at_size:
+        raise ValueError(f"cannot capture {width}x{height}; it offers {device.describe_offers()}")
+    if fps is None:
+        best = min(at_size, key=lambda fr: (_rank(fr[0]), -max(fr[1], default=0)))
+        return Mode(best[0], width, height, max(best[1]) if best[1] else None)
+    exact = [(f, r) for f, r in at_size if not r or any(abs(x - fps) < 0.01 for x in r)]
+    if exact:
+        fmt, rates = min(exact, key=lambda fr: _rank(fr[0]))
+        return Mode(fmt, width, height, fps)
+    faster = [(f, min(x for x in r if x > fps)) for f, r in at_size if any(x > fps for x in r)]
+    if faster:
+        fmt, rate = min(faster, key=lambda fr: (_rank(fr[0]), fr[1]))
+        return Mode(fmt, width, height, rate)
+    rates = sorted({x for _f, r in at_size for x in r}, reverse=True)
+    raise ValueError(f"cannot capture {width}x{height} at {fps:g} fps; at that size it offers "
+                     f"{'/'.join(_fmt_rate(r) for r in rates)} fps")
+
+
+def default_mode(device: UsbDevice) -> tuple[int, int, float | None]:
+    """A sensible size and rate when the owner chose none: 720p or 480p at 15 fps when offered."""
+    for width, height, fps in DEFAULT_MODES:
+        try:
+            choose_mode(device, width, height, fps)
+            return width, height, fps
+        except ValueError:
+            continue
+    best: tuple[int, int, float | None] | None = None
+    for fmt in device.formats:
+        if fmt.ffmpeg_name is None:
+            continue
+        for w, h, rates in fmt.sizes:
+            if w * h <= 1280 * 720 and (best is None or w * h > best[0] * best[1]):
+                best = (w, h, max(rates) if rates else None)
+    if best is None:
+        raise ValueError(f"no size Porchlight can use; it offers {device.describe_offers()}")
+    return best

@@ -18,6 +18,7 @@ import cv2
 
 from drivers import get_driver
 from drivers.base import Credentials
+from drivers.onvif import loop as onvif_loop
 from hub import secrets
 from hub.bus import (
     CamerasChanged,
@@ -131,6 +132,7 @@ class Hub:
             p.join(timeout)
         final = [p.status() for p in pipelines]  # "stopped", with the counters of the whole run
         self.writer.submit(lambda s: [repo_media.upsert_status(s, st) for st in final])
+        onvif_loop.shutdown()  # the ONVIF calls' loop thread (started on first use)
         self._teardown()
         self._started = False
 

@@ -93,8 +93,8 @@ class CameraPipeline:
         self.record.stop()
         if detect is not None:
             detect.stop()
-        if self.events is not None:
-            self.events.stop()
+        # The camera's events stop in join(), after the record thread finished: its last segment
+        # is judged while the event source still watches.
 
     def join(self, timeout: float = 25.0) -> bool:
         """Wait for the threads; False when one is still running after ``timeout``."""
@@ -103,6 +103,7 @@ class CameraPipeline:
         if detect is not None:
             ok = detect.join(5.0) and ok
         if self.events is not None:
+            self.events.stop()
             ok = self.events.join(10.0) and ok
         if not ok:
             logger.warning("%s: pipeline did not stop within %.0f s", self.config.id, timeout)

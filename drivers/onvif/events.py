@@ -39,10 +39,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+import zeep.exceptions
 from lxml import etree
 
 from drivers.base import AuthError, Credentials, DriverError, UnsupportedError
 from drivers.onvif import loop as onvif_loop
+from drivers.onvif.errors import import_onvif, is_auth_fault, translate
 from drivers.onvif.model import CameraEvent
 from drivers.onvif.notifications import (
     MAX_BYTES,
@@ -75,22 +77,9 @@ class _Subscription:
     renew_at: float  # loop.time()
 
 
-def _import_onvif() -> Any:
-    try:
-        from drivers.onvif.errors import import_onvif  # quiet import (the library calls basicConfig)
-    except ImportError:  # pragma: no cover - errors.py is written in parallel
-        import onvif
-        return onvif
-    return import_onvif()
-
-
 def _translate(exc: BaseException, where: str, action: str | None, has_credentials: bool) -> DriverError:
     if isinstance(exc, DriverError):
         return exc
-    try:
-        from drivers.onvif.errors import translate
-    except ImportError:  # pragma: no cover
-        return DriverError(f"{where[:1].upper()}{where[1:]} failed ({action}): {type(exc).__name__}")
     return translate(exc, where, action=action, has_credentials=has_credentials)
 
 
@@ -120,7 +109,16 @@ def _lifetime_s(current: dt.datetime | None, termination: dt.datetime | None, de
 
 
 class OnvifEventSource:
-    """PullPoint events of the camera at ``host:port``; see the module docstring for threading."""
+    """PullPoint events of the camera at ``host:port``; see the module docstring for threading.
+
+    ``clock_offset_s``: device clock minus host clock (the probe's ``clock_offset_s``); event times
+    are corrected by it (``set_clock_offset`` changes it later). ``pull_timeout_s``: how long one
+    PullMessages may wait on the camera for news. ``renew_s``: renew at least this often, and at half
+    the lifetime the camera granted when that is sooner; ``subscription_s``: the lifetime asked for.
+    ``max_retries``: consecutive failed attempts before giving up with ``("failed", reason)``; None
+    (the default, right for an NVR) retries forever, ``backoff_s`` doubling up to ``backoff_max_s``.
+    ``request_timeout_s`` bounds every other request.
+    """
 
     def __init__(self, host: str, port: int, credentials: Credentials | None, *,
                  on_event: Callable[[CameraEvent], None], on_status: Callable[[str, str | None], None],
@@ -160,7 +158,7 @@ class OnvifEventSource:
         self._future = onvif_loop.submit(self._main())
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Unsubscribe (best effort), close every connection and wait for the work to end."""
+        """Unsubscribe (best effort), close every connection; blocks until done (at most ``timeout`` s)."""
         future, self._future = self._future, None
         if future is None:
             return
@@ -168,8 +166,9 @@ class OnvifEventSource:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is not None:
-            raise RuntimeError("OnvifEventSource.stop() must not be called on an event loop thread")
+        task = self._task
+        if running is not None and task is not None and task.get_loop() is running:
+            raise RuntimeError("OnvifEventSource.stop() would block the ONVIF loop it waits for")
         try:
             onvif_loop.run(self._shutdown(), timeout)
         except TimeoutError:
@@ -249,7 +248,7 @@ class OnvifEventSource:
         return self.where[:1].upper() + self.where[1:]
 
     async def _subscribe(self) -> None:
-        _import_onvif()
+        import_onvif()  # quietly: the library calls logging.basicConfig on import
         from onvif import ONVIFCamera
         from onvif.util import normalize_url
 
@@ -311,12 +310,11 @@ class OnvifEventSource:
         try:
             result = await self._timed("Renew", self._op(sub.service, "Renew")(
                 {"TerminationTime": cam.get_next_termination_time(interval)}))
-        except Exception as exc:
-            fault = getattr(exc, "message", None) or str(exc)
-            if "Fault" in type(exc).__name__ or "ResourceUnknown" in fault:
-                raise _SubscriptionLost(f"{self._who} no longer knows the event subscription "
-                                        f"(it may have restarted)") from exc
-            raise
+        except zeep.exceptions.Fault as exc:
+            if is_auth_fault(exc):
+                raise
+            raise _SubscriptionLost(f"{self._who} refused to renew the event subscription "
+                                    "(it may have restarted)") from exc
         self.counters["renewals"] += 1
         lifetime = _lifetime_s(getattr(result, "CurrentTime", None), getattr(result, "TerminationTime", None),
                                time.time() + self.clock_offset_s)

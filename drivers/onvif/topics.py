@@ -11,13 +11,12 @@ Vendor quirks handled: booleans written ``true``/``True``/``TRUE``/``1``/``activ
 PropertyOperation (treated as ``Changed``); ``Deleted`` (the property is gone: inactive); a missing
 or unparseable UtcTime (the time of arrival is used).
 
-:class:`ActiveStateTracker` turns motion/input start and stop events into closed intervals and
-closes a start whose stop never came after a timeout (pure; the hub may use it).
+Pairing starts with stops (and closing a start whose stop never came) is the hub's job:
+:mod:`hub.camera_events`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 import time
@@ -172,79 +171,5 @@ def to_camera_event(note: Notification, received_ms: int | None = None) -> Camer
     return PARSERS[kind](note, received_ms)
 
 
-@dataclasses.dataclass(frozen=True)
-class Interval:
-    """A closed motion/input interval (host clock, ms)."""
-
-    kind: str
-    topic: str
-    source: str | None
-    start_ms: int
-    end_ms: int
-    timed_out: bool = False  # closed by the timeout: the stop never came
-
-
-@dataclasses.dataclass
-class _Open:
-    topic: str
-    start_ms: int
-    last_ms: int
-
-
-class ActiveStateTracker:
-    """Pairs motion/input starts with their stops, per (kind, topic, source).
-
-    ``feed`` returns the intervals an event closes; ``expire(now_ms)`` closes starts that were last
-    confirmed more than ``timeout_s`` ago (a lost stop, a camera reboot); such an interval ends
-    ``timeout_s`` after its last confirmation. A repeated start extends the confirmation; an
-    ``Initialized`` stop (the state after a re-subscription) closes what is open. Doorbell presses
-    are instants and pass through untouched. Pure: no clock, no threads.
-    """
-
-    def __init__(self, timeout_s: float) -> None:
-        self.timeout_ms = max(1, round(timeout_s * 1000))
-        self._open: dict[tuple[str, str, str | None], _Open] = {}
-
-    @property
-    def open_count(self) -> int:
-        """How many intervals are open."""
-        return len(self._open)
-
-    def feed(self, event: CameraEvent) -> list[Interval]:
-        """Apply one event; returns the intervals it closed (zero or one)."""
-        if event.kind not in ("motion", "input"):
-            return []
-        key = (event.kind, normalize_topic(event.topic).casefold(), event.source)
-        cur = self._open.get(key)
-        if event.active:
-            if cur is None:
-                self._open[key] = _Open(event.topic, event.utc_ms, event.utc_ms)
-            else:
-                cur.last_ms = max(cur.last_ms, event.utc_ms)
-            return []
-        if cur is None:
-            return []
-        del self._open[key]
-        return [Interval(event.kind, event.topic, event.source, cur.start_ms, max(cur.start_ms, event.utc_ms))]
-
-    def expire(self, now_ms: int) -> list[Interval]:
-        """Close the intervals whose stop did not come within the timeout."""
-        out = []
-        for key, cur in list(self._open.items()):
-            if now_ms - cur.last_ms >= self.timeout_ms:
-                del self._open[key]
-                out.append(Interval(key[0], cur.topic, key[2], cur.start_ms, cur.last_ms + self.timeout_ms, True))
-        return out
-
-    def close_all(self, now_ms: int) -> list[Interval]:
-        """Close everything (shutdown): each interval ends at ``now_ms`` or its timeout, if earlier."""
-        out = []
-        for (kind, _topic, source), cur in self._open.items():
-            end = max(cur.start_ms, min(now_ms, cur.last_ms + self.timeout_ms))
-            out.append(Interval(kind, cur.topic, source, cur.start_ms, end, end < now_ms))
-        self._open.clear()
-        return out
-
-
-__all__ = ["ActiveStateTracker", "Interval", "PARSERS", "TopicKind", "is_doorbell", "normalize_topic",
+__all__ = ["PARSERS", "TopicKind", "is_doorbell", "normalize_topic",
            "parse_bool", "parse_doorbell", "parse_input", "parse_motion", "to_camera_event", "topic_kind"]

@@ -28,6 +28,7 @@ from drivers.base import Credentials, DriverError, UnreachableError, Unsupported
 from drivers.onvif import loop
 from drivers.onvif.errors import import_onvif, is_auth_fault, translate
 from drivers.onvif.model import OnvifDevice, OnvifProfile
+from drivers.onvif.topics import is_doorbell
 
 logger = logging.getLogger(__name__)
 onvif = import_onvif()
@@ -403,12 +404,6 @@ class _Probe:
             hardware_id=_text(getattr(info, "HardwareId", None)),
             profiles=tuple(profiles), record_profile=record, detect_profile=detect,
             clock_offset_s=None if offset is None else round(offset, 3),
-            events_supported=events, event_topics=topics, doorbell=_doorbell(topics), warnings=tuple(warnings))
+            events_supported=events, event_topics=topics, doorbell=is_doorbell(topics), warnings=tuple(warnings))
 
 
-def _doorbell(topics: Iterable[str]) -> bool:
-    try:
-        from drivers.onvif.topics import topic_kind  # written in parallel; absent means "no doorbell"
-    except ImportError:
-        return False
-    return any(topic_kind(topic) == "doorbell" for topic in topics)

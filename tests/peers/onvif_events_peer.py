@@ -7,7 +7,9 @@ rewritten to "now" on the peer's clock (host clock + ``clock_offset_s``), writte
 as the original (with or without ``Z`` / fraction).
 
 Device service: GetSystemDateAndTime (unauthenticated), GetServices, GetCapabilities,
-GetDeviceInformation. Events service: GetServiceCapabilities, GetEventProperties (the topics of the
+GetDeviceInformation. Media service (only with ``streams``: token -> (RTSP URL, width, height), an
+H.264 profile each): GetProfiles, GetStreamUri, GetSnapshotUri; the peer is then a whole doorbell
+camera for the CLI path (discover, add by ONVIF, record). Events service: GetServiceCapabilities, GetEventProperties (the topics of the
 loaded payloads), CreatePullPointSubscription. Subscription manager (``/onvif/subscription/<id>``):
 PullMessages (long-polled), Renew, Unsubscribe, SetSynchronizationPoint. Subscriptions expire at
 their termination time (``max_termination_s`` caps what is granted). With ``username``/``password``
@@ -53,7 +55,8 @@ _NSDECL = ('xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://
            'xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tev="http://www.onvif.org/ver10/events/wsdl" '
            f'xmlns:wsnt="{WSNT}" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:wstop="{WSTOP}" '
            'xmlns:tns1="http://www.onvif.org/ver10/topics" xmlns:ter="http://www.onvif.org/ver10/error" '
-           'xmlns:wsrf-rw="http://docs.oasis-open.org/wsrf/rw-2"')
+           'xmlns:wsrf-rw="http://docs.oasis-open.org/wsrf/rw-2" xmlns:trt="http://www.onvif.org/ver10/media/wsdl"')
+MEDIA = "http://www.onvif.org/ver10/media/wsdl"
 MALFORMED_KINDS = ("broken", "garbage", "dtd", "huge", "empty", "wrong_namespace", "fault500", "close")
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
 
@@ -115,7 +118,9 @@ class OnvifEventsPeer:
 
     def __init__(self, fixtures: Path = FIXTURES, *, clock_offset_s: float = 0.0, username: str | None = None,
                  password: str | None = None, max_termination_s: float | None = None,
-                 max_skew_s: float | None = None, max_pull_wait_s: float = 30.0, port: int = 0) -> None:
+                 max_skew_s: float | None = None, max_pull_wait_s: float = 30.0, port: int = 0,
+                 streams: dict[str, tuple[str, int, int]] | None = None) -> None:
+        self.streams = dict(streams or {})
         self.clock_offset_s = clock_offset_s
         self.username, self.password = username, password
         self.max_termination_s, self.max_skew_s = max_termination_s, max_skew_s
@@ -352,6 +357,8 @@ class OnvifEventsPeer:
     def _op_GetServices(self, _el: etree._Element) -> web.Response:
         services = [("http://www.onvif.org/ver10/device/wsdl", "device_service"),
                     ("http://www.onvif.org/ver10/events/wsdl", "events_service")]
+        if self.streams:
+            services.append((MEDIA, "media_service"))
         body = "".join(f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{self._base()}/{path}</tds:XAddr>"
                        "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
                        for ns, path in services)
@@ -361,11 +368,43 @@ class OnvifEventsPeer:
         return self._soap(
             "<tds:GetCapabilitiesResponse><tds:Capabilities>"
             f"<tt:Device><tt:XAddr>{self._base()}/device_service</tt:XAddr></tt:Device>"
+            + (f"<tt:Media><tt:XAddr>{self._base()}/media_service</tt:XAddr></tt:Media>" if self.streams else "") +
             f"<tt:Events><tt:XAddr>{self._base()}/events_service</tt:XAddr>"
             "<tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport>"
             "<tt:WSPullPointSupport>true</tt:WSPullPointSupport>"
             "<tt:WSPausableSubscriptionManagerInterfaceSupport>false</tt:WSPausableSubscriptionManagerInterfaceSupport>"
             "</tt:Events></tds:Capabilities></tds:GetCapabilitiesResponse>")
+
+    # media service (with ``streams`` only)
+    def _op_GetProfiles(self, _el: etree._Element) -> web.Response:
+        if not self.streams:
+            return self._fault("s:Sender", "ter:ActionNotSupported", "no media service")
+        profiles = "".join(
+            f'<trt:Profiles token="{token}" fixed="true"><tt:Name>{token}</tt:Name>'
+            f'<tt:VideoEncoderConfiguration token="vec_{token}"><tt:Name>vec_{token}</tt:Name>'
+            "<tt:UseCount>1</tt:UseCount><tt:Encoding>H264</tt:Encoding>"
+            f"<tt:Resolution><tt:Width>{w}</tt:Width><tt:Height>{h}</tt:Height></tt:Resolution>"
+            "<tt:Quality>5</tt:Quality><tt:RateControl><tt:FrameRateLimit>15</tt:FrameRateLimit>"
+            "<tt:EncodingInterval>1</tt:EncodingInterval><tt:BitrateLimit>2048</tt:BitrateLimit></tt:RateControl>"
+            "<tt:SessionTimeout>PT60S</tt:SessionTimeout></tt:VideoEncoderConfiguration></trt:Profiles>"
+            for token, (_url, w, h) in self.streams.items())
+        return self._soap(f"<trt:GetProfilesResponse>{profiles}</trt:GetProfilesResponse>")
+
+    def _uri_reply(self, el: etree._Element, op: str, uri: Callable[[str], str]) -> web.Response:
+        token_el = _find(el, "ProfileToken")
+        token = (token_el.text or "").strip() if token_el is not None else ""
+        if token not in self.streams:
+            return self._fault("s:Sender", "ter:InvalidArgVal", "no such profile")
+        return self._soap(f"<trt:{op}Response><trt:MediaUri><tt:Uri>{uri(token)}</tt:Uri>"
+                          "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false"
+                          "</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri>"
+                          f"</trt:{op}Response>")
+
+    def _op_GetStreamUri(self, el: etree._Element) -> web.Response:
+        return self._uri_reply(el, "GetStreamUri", lambda token: self.streams[token][0])
+
+    def _op_GetSnapshotUri(self, el: etree._Element) -> web.Response:
+        return self._uri_reply(el, "GetSnapshotUri", lambda token: f"{self._base()}/snapshot/{token}.jpg")
 
     # events service
     def _op_GetServiceCapabilities(self, _el: etree._Element) -> web.Response:

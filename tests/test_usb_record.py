@@ -96,6 +96,7 @@ def test_usb_camera_records_playable_h264_and_runs_motion(tmp_path):
     assert abs(segs[0].start_ms - time.time() * 1000) < 60_000  # wall-clock stamped, not media time
     stats = final_stats(data, cfg.id)
     assert stats["detect"]["analysed"] > 20 and stats["detect"]["dropped"] == 0
+    assert stats["detect"]["decoded"] == 0  # detection took the raw pictures: no H.264 decoded again
     assert [e.kind for e in _events(data, cfg.id)][:1] == ["motion"]  # testsrc2 moves
 
 

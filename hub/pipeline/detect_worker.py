@@ -32,6 +32,7 @@ from hub.timefmt import now_ms
 logger = logging.getLogger(__name__)
 
 QUEUE_PACKETS = 90  # ~6 s at 15 fps
+QUEUE_FRAMES = 8  # raw frames (sources that encode here): each is a whole picture, and any frame will do
 COVERAGE_GAP_MS = 2500  # analysed frames further apart than this leave a hole in coverage
 MAX_LAG_MS = 3000  # behind by more than this: skip to the next keyframe
 
@@ -115,6 +116,18 @@ class DetectWorker:
             self._q.append(("pkt", pkt, wall_ms))
             self._q_cv.notify()
 
+    def offer_frame(self, frame: av.VideoFrame, wall_ms: int) -> None:
+        """Hand over one raw picture of a source that encodes here (USB): nothing to decode.
+
+        Never blocks; when the detector is behind, the oldest pictures are dropped (each stands alone).
+        """
+        with self._q_cv:
+            while len(self._q) >= QUEUE_FRAMES:
+                self._q.popleft()
+                self.counters["dropped"] += 1
+            self._q.append(("frame", frame, wall_ms))
+            self._q_cv.notify()
+
     # -- queries (any thread) ----------------------------------------------------------------
     def latest_frame(self) -> tuple[int, av.VideoFrame] | None:
         """(wall ms, frame) of the newest decoded frame, for live tiles."""
@@ -162,6 +175,9 @@ class DetectWorker:
                 decoder = self._make_decoder(item)
                 walls.clear()
                 self._detector.reset()  # a new connection: do not compare against a stale background
+                continue
+            if kind == "frame":
+                self._on_frame(item, wall_ms)
                 continue
             if decoder is None:
                 continue

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import av
 import av.error
 
 from drivers.base import AuthError, DriverError, StreamRequest, UnsupportedError
@@ -46,6 +47,10 @@ class RecordWorker:
         self.session: RecordSession | None = None
         self.totals = SessionStats()
         self.connects = 0
+        # Sources that encode here hand over their pictures (pts -> frame) for detection.
+        self._raw_source = False
+        self._raw_frames: dict[int, av.VideoFrame] = {}
+        self._raw_current: av.VideoFrame | None = None
 
     # -- control ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -165,11 +170,20 @@ class RecordWorker:
         detect = self.detect
         if detect is not None and detect.uses_record_stream:
             detect.new_stream(source.video)
+        raw = self._raw_frames
+        raw.clear()
+        self._raw_current = None
+        self._raw_source = getattr(source, "encoded_here", False) and hasattr(source, "frame_listener")
+        if self._raw_source:
+            # The source encodes pictures it already holds: detection takes them as they are
+            # instead of decoding our own H.264 again.
+            source.frame_listener = self._on_raw_frame
         recording = False
         try:
             for pkt in source.packets():
                 if self._stop.is_set():
                     break
+                self._raw_current = raw.pop(pkt.pts, None) if raw else None
                 session.feed(pkt, time.time())
                 if not recording and session.stats.packets_received:
                     recording = True
@@ -201,10 +215,24 @@ class RecordWorker:
         if detect is not None and detect.uses_record_stream and session is not None:
             detect.new_stream(session.video)
 
+    def _on_raw_frame(self, frame: av.VideoFrame) -> None:
+        """A picture about to be encoded (record thread); matched to its packet by pts in the loop."""
+        detect = self.detect
+        if detect is None or not detect.uses_record_stream:
+            return
+        raw = self._raw_frames
+        raw[frame.pts] = frame
+        while len(raw) > 4:  # the encoder keeps no frames back (zerolatency): this is a safety net
+            raw.pop(next(iter(raw)))
+
     def _tee(self, pkt, media_s: float, wall_ms: int) -> None:
         detect = self.detect
         if detect is not None and detect.uses_record_stream:
-            detect.offer(pkt, media_s, wall_ms)
+            frame, self._raw_current = self._raw_current, None
+            if frame is not None:
+                detect.offer_frame(frame, wall_ms)
+            elif not self._raw_source:  # (a picture the encoder dropped is simply not analysed)
+                detect.offer(pkt, media_s, wall_ms)
 
     def _fold(self, s: SessionStats) -> None:
         for name in vars(s):

@@ -311,6 +311,10 @@ class Hub:
         while not self._stop.wait(CONFIG_POLL_S):
             try:
                 self._sync_cameras()
+                with self._mutex:
+                    pipelines = list(self._pipelines.values())
+                for p in pipelines:
+                    p.check_progress()
                 state = self.storage.state()
                 if state != last_storage:
                     last_storage = state
@@ -318,8 +322,6 @@ class Hub:
                 if time.monotonic() - last_beat >= HEARTBEAT_S:
                     last_beat = time.monotonic()
                     self._write_statuses()
-                    with self._mutex:
-                        pipelines = list(self._pipelines.values())
                     for p in pipelines:
                         p.reap_idle_preview()
             except Exception:  # noqa: BLE001 - keep housekeeping alive; the index may be busy

@@ -106,6 +106,8 @@ class FifoCamera:
     def __init__(self, path: Path, width: int = 320, height: int = 240, fps: int = FPS) -> None:
         self.path, self.width, self.height, self.fps = path, width, height, fps
         self._stop = threading.Event()
+        self._running = threading.Event()  # cleared: the device hangs (open, but sends nothing)
+        self._running.set()
         self._thread: threading.Thread | None = None
         self.frames = 0
 
@@ -115,8 +117,16 @@ class FifoCamera:
         self._thread = threading.Thread(target=self._feed, name="usb-test-fifo", daemon=True)
         self._thread.start()
 
+    def hang(self) -> None:
+        """Stay plugged in and open but deliver nothing (a hung camera: the reader blocks)."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
     def unplug(self) -> None:
         self._stop.set()
+        self._running.set()
         if self._thread is not None:
             self._thread.join(10)
 
@@ -138,11 +148,15 @@ class FifoCamera:
             if fd is None:
                 return
             os.set_blocking(fd, True)
-            t0 = time.monotonic()
+            t0, sent = time.monotonic(), 0
             while not self._stop.is_set():
+                if not self._running.is_set():
+                    self._running.wait()
+                    t0, sent = time.monotonic(), 0
                 os.write(fd, self._frame(self.frames))
                 self.frames += 1
-                self._stop.wait(max(0.0, t0 + self.frames / self.fps - time.monotonic()))
+                sent += 1
+                self._stop.wait(max(0.0, t0 + sent / self.fps - time.monotonic()))
         except BrokenPipeError:
             pass
         finally:
@@ -188,6 +202,38 @@ def test_unplug_and_replug_is_a_status_change(tmp_path):
     assert after[0].start_ms - before[-1].end_ms >= 2500  # the outage is a gap, not invented frames
     frames, seconds = _check_segments(data, segs)
     assert abs(frames / seconds - FPS) < 0.15 * FPS
+
+
+def test_a_hung_camera_is_reported_offline_and_recovers(tmp_path):
+    """The device stays open but sends nothing (its read blocks in the platform, where no read
+    deadline reaches): housekeeping reports it offline; when frames come again it is recording."""
+    data = tmp_path / "data"
+    node = tmp_path / "video-usb-test"
+    cam = FifoCamera(node)
+    (cfg,) = configure(data, [camera("Porch", str(node), driver="usb", detect=False, device={
+        "format": "rawvideo", "pixel_format": "yuv420p", "video_size": "320x240", "framerate": FPS,
+        "fps": FPS})], segment_seconds=4.0)
+    cam.plug()
+    hub = start_hub(data)
+    try:
+        wait_for(lambda: state_of(hub, cfg.id) == "recording", 20, "recording")
+        time.sleep(2)
+        cam.hang()
+        hung_at = time.monotonic()
+        status = wait_for(lambda: next((s for s in hub.statuses() if s.camera_id == cfg.id
+                                        and s.state == "offline"), None), 30, "offline while the camera hangs")
+        assert time.monotonic() - hung_at >= 9.5  # not before the stall limit (10 s)
+        assert "no video for" in status.last_error
+        before = hub.statuses()
+        cam.resume()
+        wait_for(lambda: state_of(hub, cfg.id) == "recording", 15, "recording again")
+        received = next(s for s in before if s.camera_id == cfg.id).stats["packets_received"]
+        wait_for(lambda: next(s for s in hub.statuses() if s.camera_id == cfg.id).stats["packets_received"]
+                 > received + 2 * FPS, 15, "packets after the hang")
+    finally:
+        hub.stop()
+        cam.unplug()
+    assert final_stats(data, cfg.id)["connects"] == 1  # the same connection went on
 
 
 def _mjpeg_file(path: Path, seconds: float = 2.0, rate: int = 30) -> Path:

@@ -136,6 +136,10 @@ class CameraPipeline:
         self.record.attach_detect(preview)
         logger.info("%s: live view started", self.config.id)
 
+    def check_progress(self) -> None:
+        """Housekeeping: report a record stream that stopped without an error (see RecordWorker)."""
+        self.record.check_progress()
+
     def reap_idle_preview(self) -> None:
         """Stop a preview-only decoder nobody has looked at for a while (housekeeping)."""
         with self._lock:

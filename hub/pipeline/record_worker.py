@@ -39,6 +39,7 @@ class RecordWorker:
         self.cam = ctx.config.id
         self.detect = detect
         self._observed = observed
+        self.stall_s = max(10.0, 4 * ctx.read_timeout_s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"porchlight-rec-{self.cam}", daemon=True)
         self.state = "stopped"
@@ -51,6 +52,8 @@ class RecordWorker:
         self._raw_source = False
         self._raw_frames: dict[int, av.VideoFrame] = {}
         self._raw_current: av.VideoFrame | None = None
+        # Watchdog (housekeeping thread): packets seen at the last check, and since when unchanged.
+        self._progress = (-1, time.monotonic())
 
     # -- control ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -95,6 +98,22 @@ class RecordWorker:
         if detect is not None:
             out["detect"] = detect.stats()
         return out
+
+    def check_progress(self, now: float | None = None) -> None:
+        """Called by housekeeping every few seconds: a camera that is "recording" but delivered no
+        packet for ``stall_s`` is reported offline. Drivers with a read deadline (RTSP) notice a
+        stall themselves within seconds; this catches a read that blocks inside the platform (a
+        hung USB camera driver) so that the owner sees it. The next packet makes it "recording"."""
+        now = time.monotonic() if now is None else now
+        session = self.session
+        received = session.stats.packets_received if session is not None else -1
+        if received != self._progress[0]:
+            self._progress = (received, now)
+            return
+        quiet = now - self._progress[1]
+        if self.state == "recording" and session is not None and quiet >= self.stall_s:
+            self._set_state("offline", f"no video for {quiet:.0f} s: the camera stopped sending and does "
+                            "not answer (unplugging it and plugging it back in may help)")
 
     # -- loop ------------------------------------------------------------------------------
     def _wait(self, seconds: float) -> bool:
@@ -185,7 +204,7 @@ class RecordWorker:
                     break
                 self._raw_current = raw.pop(pkt.pts, None) if raw else None
                 session.feed(pkt, time.time())
-                if not recording and session.stats.packets_received:
+                if self.state != "recording" and session.stats.packets_received:
                     recording = True
                     self._set_state("recording", None)
         except DriverError as exc:

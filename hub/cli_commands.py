@@ -136,20 +136,38 @@ def cameras_add(args: argparse.Namespace) -> int:
     sub_url, sub_user, sub_pass = split_credentials(args.sub_url) if args.sub_url else (None, None, None)
     if sub_user and (sub_user, sub_pass) != (username, password):
         raise CliError("the sub stream must use the same credentials as the main stream")
-    if username is not None:
-        try:
-            secrets.backend()  # fail before adding anything
-        except secrets.SecretsUnavailable as exc:
-            raise CliError(str(exc)) from None
+    require_keyring(username)
     engine, _ = open_index(args)
     cfg = CameraConfig(
-        id="", name=args.name, driver="rtsp", url=url, sub_url=sub_url, mode=args.mode or "continuous",
-        pre_roll_s=args.pre_roll if args.pre_roll is not None else 5.0,
-        post_roll_s=args.post_roll if args.post_roll is not None else 10.0,
-        audio=args.audio or "keep", detect=True if args.detect is None else args.detect,
-        max_age_days=args.max_age, motion=_motion_from_args(MotionSettings(), args),
-        has_credentials=username is not None, events=args.events or "local", doorbell=bool(args.doorbell),
+        id="", name=args.name, driver="rtsp", url=url, sub_url=sub_url, has_credentials=username is not None,
+        events=args.events or "local", doorbell=bool(args.doorbell), **camera_settings_from_args(args),
     )
+    add_camera_with_credentials(engine, cfg, username, password)
+    return 0
+
+
+def camera_settings_from_args(args: argparse.Namespace) -> dict:
+    """The settings ``cameras add`` shares across drivers (mode, rolls, audio, detection, age, motion)."""
+    return dict(
+        mode=args.mode or "continuous", pre_roll_s=args.pre_roll if args.pre_roll is not None else 5.0,
+        post_roll_s=args.post_roll if args.post_roll is not None else 10.0, audio=args.audio or "keep",
+        detect=True if args.detect is None else args.detect, max_age_days=args.max_age,
+        motion=_motion_from_args(MotionSettings(), args),
+    )
+
+
+def require_keyring(username: str | None) -> None:
+    """With a username to store, fail before touching anything when no secure keyring exists."""
+    if username is not None:
+        try:
+            secrets.backend()
+        except secrets.SecretsUnavailable as exc:
+            raise CliError(str(exc)) from None
+
+
+def add_camera_with_credentials(engine: Engine, cfg: CameraConfig, username: str | None,
+                                password: str | None) -> CameraConfig:
+    """Add ``cfg`` and store its credentials; a failure to store them adds nothing."""
     try:
         added = repo_config.add_camera(engine, cfg)
     except ValueError as exc:
@@ -160,7 +178,7 @@ def cameras_add(args: argparse.Namespace) -> int:
         repo_config.remove_camera(engine, added.id)
         raise
     print(f"added camera {added.name!r} (id {added.id})")
-    return 0
+    return added
 
 
 def camera_json(c: CameraConfig) -> dict:

@@ -14,9 +14,16 @@ import re
 from drivers.base import Credentials, DiscoveredDevice, DriverError, StreamRequest
 from hub import secrets
 from hub.cli import CliError
-from hub.cli_commands import _credentials, _store_credentials, camera_by_name, open_index
+from hub.cli_commands import (
+    _credentials,
+    add_camera_with_credentials,
+    camera_by_name,
+    camera_settings_from_args,
+    open_index,
+    require_keyring,
+)
 from hub.db import repo_config
-from hub.model import CameraConfig, MotionSettings
+from hub.model import CameraConfig
 
 ONVIF_PORT = 80
 MAX_TOPICS = 64
@@ -90,35 +97,13 @@ def cameras_add_device(args: argparse.Namespace) -> int:
     """``cameras add NAME --onvif HOST[:PORT] ...`` or ``cameras add NAME --usb DEVICE ...``."""
     _, username, password = _credentials(args, None)
     creds = Credentials(username, password or "") if username else None
-    if creds is not None:
-        try:
-            secrets.backend()  # fail before touching anything
-        except secrets.SecretsUnavailable as exc:
-            raise CliError(str(exc)) from None
+    require_keyring(username)
     cfg = _onvif_camera(args, creds) if args.onvif else _usb_camera(args)
     engine, _ = open_index(args)
-    try:
-        added = repo_config.add_camera(engine, cfg)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    try:
-        _store_credentials(engine, added.id, username, password)
-    except CliError:
-        repo_config.remove_camera(engine, added.id)
-        raise
-    print(f"added camera {added.name!r} (id {added.id})")
+    added = add_camera_with_credentials(engine, cfg, username, password)
     for line in _describe(added):
         print("  " + line)
     return 0
-
-
-def _common(args: argparse.Namespace) -> dict:
-    return dict(
-        mode=args.mode or "continuous", pre_roll_s=args.pre_roll if args.pre_roll is not None else 5.0,
-        post_roll_s=args.post_roll if args.post_roll is not None else 10.0, audio=args.audio or "keep",
-        detect=True if args.detect is None else args.detect, max_age_days=args.max_age,
-        motion=MotionSettings() if args.sensitivity is None else MotionSettings(sensitivity=args.sensitivity),
-    )
 
 
 def _onvif_camera(args: argparse.Namespace, creds: Credentials | None) -> CameraConfig:
@@ -148,7 +133,7 @@ def _onvif_camera(args: argparse.Namespace, creds: Credentials | None) -> Camera
     return CameraConfig(id="", name=args.name, driver="onvif", url=record.stream_uri,
                         sub_url=detect.stream_uri if detect else args.sub_url, events=events, doorbell=doorbell,
                         device={k: v for k, v in device.items() if v is not None}, has_credentials=creds is not None,
-                        **_common(args))
+                        **camera_settings_from_args(args))
 
 
 def _usb_camera(args: argparse.Namespace) -> CameraConfig:
@@ -168,7 +153,7 @@ def _usb_camera(args: argparse.Namespace) -> CameraConfig:
     if args.events not in (None, "local"):
         raise CliError("a USB camera has no events of its own: use --events local")
     return CameraConfig(id="", name=args.name, driver="usb", url=args.usb, device=options, doorbell=bool(args.doorbell),
-                        **_common(args))
+                        **camera_settings_from_args(args))
 
 
 def _describe(cfg: CameraConfig) -> list[str]:

@@ -19,7 +19,7 @@ import glob
 import logging
 import os
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from drivers.base import DiscoveredDevice
 
@@ -195,19 +195,27 @@ def _ended(exc: OSError) -> bool:
     return exc.errno in (errno.EINVAL, errno.ENOTTY)
 
 
-def _intervals(fd: int, ioctl: IoctlFn, pixfmt: int, width: int, height: int) -> tuple[float, ...]:
-    rates: list[float] = []
-    for index in range(MAX_INTERVALS):
+def _enumerate(ioctl: IoctlFn, fd: int, request: int, name: str, layout: struct.Struct, limit: int,
+               *fields: int | bytes) -> Iterator[tuple]:
+    """The replies of a V4L2 enumeration ioctl for index 0, 1, ... (``fields`` follow the index),
+    until the driver says the list ended, fails, answers garbage, or ``limit`` is reached."""
+    for index in range(limit):
         try:
-            _i, _pf, _w, _h, kind, *rest = _call(ioctl, fd, VIDIOC_ENUM_FRAMEINTERVALS, _FRMIVAL,
-                                                 index, pixfmt, width, height, 0, 0, 0, 0, 0, 0, 0)
+            yield _call(ioctl, fd, request, layout, index, *fields)
         except OSError as exc:
             if not _ended(exc):
-                logger.debug("ENUM_FRAMEINTERVALS failed: %s", exc)
-            break
+                logger.debug("%s failed: %s", name, exc)
+            return
         except MalformedReply as exc:
             logger.debug("%s", exc)
-            break
+            return
+
+
+def _intervals(fd: int, ioctl: IoctlFn, pixfmt: int, width: int, height: int) -> tuple[float, ...]:
+    rates: list[float] = []
+    for _i, _pf, _w, _h, kind, *rest in _enumerate(ioctl, fd, VIDIOC_ENUM_FRAMEINTERVALS, "ENUM_FRAMEINTERVALS",
+                                                   _FRMIVAL, MAX_INTERVALS, pixfmt, width, height,
+                                                   0, 0, 0, 0, 0, 0, 0):
         num, den = rest[0], rest[1]
         if kind == _DISCRETE:
             if num and den:
@@ -225,16 +233,8 @@ def _sizes(fd: int, ioctl: IoctlFn, pixfmt: int) -> tuple[tuple[Size, ...], Fram
     sizes: list[Size] = []
     seen: set[tuple[int, int]] = set()
     size_range: FrameSizeRange | None = None
-    for index in range(MAX_SIZES):
-        try:
-            _i, _pf, kind, *u = _call(ioctl, fd, VIDIOC_ENUM_FRAMESIZES, _FRMSIZE, index, pixfmt, 0, 0, 0, 0, 0, 0, 0)
-        except OSError as exc:
-            if not _ended(exc):
-                logger.debug("ENUM_FRAMESIZES failed: %s", exc)
-            break
-        except MalformedReply as exc:
-            logger.debug("%s", exc)
-            break
+    for _i, _pf, kind, *u in _enumerate(ioctl, fd, VIDIOC_ENUM_FRAMESIZES, "ENUM_FRAMESIZES", _FRMSIZE, MAX_SIZES,
+                                        pixfmt, 0, 0, 0, 0, 0, 0, 0):
         if kind == _DISCRETE:
             w, h = u[0], u[1]
             if w and h and (w, h) not in seen:  # some firmware lists a size twice
@@ -253,17 +253,8 @@ def _sizes(fd: int, ioctl: IoctlFn, pixfmt: int) -> tuple[tuple[Size, ...], Fram
 def _formats(fd: int, ioctl: IoctlFn) -> tuple[UsbFormat, ...]:
     formats: list[UsbFormat] = []
     seen: set[int] = set()
-    for index in range(MAX_FORMATS):
-        try:
-            _i, _t, flags, desc, pixfmt, _mbus = _call(ioctl, fd, VIDIOC_ENUM_FMT, _FMTDESC,
-                                                       index, BUF_TYPE_VIDEO_CAPTURE, 0, b"", 0, 0)
-        except OSError as exc:
-            if not _ended(exc):
-                logger.debug("ENUM_FMT failed: %s", exc)
-            break
-        except MalformedReply as exc:
-            logger.debug("%s", exc)
-            break
+    for _i, _t, flags, desc, pixfmt, _mbus in _enumerate(ioctl, fd, VIDIOC_ENUM_FMT, "ENUM_FMT", _FMTDESC,
+                                                         MAX_FORMATS, BUF_TYPE_VIDEO_CAPTURE, 0, b"", 0, 0):
         if pixfmt in seen:
             continue
         seen.add(pixfmt)

@@ -19,6 +19,7 @@ import pytest
 from drivers.base import StreamRequest
 from hub.db import repo_media
 from hub.db.engine import open_engine
+from hub.model import CameraConfig
 from tests.support.hubtools import (
     camera,
     configure,
@@ -165,14 +166,20 @@ class FifoCamera:
                 os.close(fd)
 
 
-def test_unplug_and_replug_is_a_status_change(tmp_path):
-    data = tmp_path / "data"
+def _plugged_fifo_camera(tmp_path: Path, data: Path) -> tuple[FifoCamera, CameraConfig]:
+    """A FIFO camera (320x240 raw frames), plugged in, configured as camera "Porch" in ``data``."""
     node = tmp_path / "video-usb-test"
     cam = FifoCamera(node)
     (cfg,) = configure(data, [camera("Porch", str(node), driver="usb", detect=False, device={
         "format": "rawvideo", "pixel_format": "yuv420p", "video_size": "320x240", "framerate": FPS,
         "fps": FPS})], segment_seconds=4.0)
     cam.plug()
+    return cam, cfg
+
+
+def test_unplug_and_replug_is_a_status_change(tmp_path):
+    data = tmp_path / "data"
+    cam, cfg = _plugged_fifo_camera(tmp_path, data)
     hub = start_hub(data)
     try:
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 20, "recording")
@@ -183,7 +190,7 @@ def test_unplug_and_replug_is_a_status_change(tmp_path):
         status = wait_for(lambda: next((s for s in hub.statuses() if s.camera_id == cfg.id
                                         and "is not connected" in (s.last_error or "")), None),
                           10, "the 'not connected' error")
-        assert status.state == "reconnecting" and str(node) in status.last_error
+        assert status.state == "reconnecting" and str(cam.path) in status.last_error
         time.sleep(3)
         cam.plug()
         replugged_ms = time.time() * 1000
@@ -208,12 +215,7 @@ def test_a_hung_camera_is_reported_offline_and_recovers(tmp_path):
     """The device stays open but sends nothing (its read blocks in the platform, where no read
     deadline reaches): housekeeping reports it offline; when frames come again it is recording."""
     data = tmp_path / "data"
-    node = tmp_path / "video-usb-test"
-    cam = FifoCamera(node)
-    (cfg,) = configure(data, [camera("Porch", str(node), driver="usb", detect=False, device={
-        "format": "rawvideo", "pixel_format": "yuv420p", "video_size": "320x240", "framerate": FPS,
-        "fps": FPS})], segment_seconds=4.0)
-    cam.plug()
+    cam, cfg = _plugged_fifo_camera(tmp_path, data)
     hub = start_hub(data)
     try:
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 20, "recording")

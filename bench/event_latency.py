@@ -28,18 +28,11 @@ import aiohttp  # noqa: E402
 from drivers.onvif import loop as onvif_loop  # noqa: E402
 from drivers.onvif.events import OnvifEventSource  # noqa: E402
 from tests.peers.onvif_events_peer import OnvifEventsPeer  # noqa: E402
+from tests.support.hubtools import wait_for  # noqa: E402
 
 ON, OFF = "onvif_spec_motionalarm_on", "onvif_spec_motionalarm_off"
 _ENV = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
         'xmlns:tev="http://www.onvif.org/ver10/events/wsdl"><s:Body>{}</s:Body></s:Envelope>')
-
-
-def _wait(pred, timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > end:
-            raise SystemExit("timed out waiting for the peer")
-        time.sleep(0.002)
 
 
 def _drive(peer: OnvifEventsPeer, arrived: list[float], count: int) -> list[float]:
@@ -49,7 +42,7 @@ def _drive(peer: OnvifEventsPeer, arrived: list[float], count: int) -> list[floa
         before = len(arrived)
         pushed = time.time()
         peer.push(ON if i % 2 == 0 else OFF)
-        _wait(lambda before=before: len(arrived) > before)
+        wait_for(lambda before=before: len(arrived) > before, 15, "the event", interval=0.002)
         delays.append(arrived[before] - pushed)
         time.sleep(0.02)
     return delays
@@ -60,7 +53,7 @@ def run_porchlight(peer: OnvifEventsPeer, count: int) -> tuple[list[float], floa
     source = OnvifEventSource("127.0.0.1", peer.port, None, on_event=lambda _e: arrived.append(time.time()),
                               on_status=lambda *_a: None, pull_timeout_s=10)
     source.start()
-    _wait(lambda: peer.active_subscriptions > 0)
+    wait_for(lambda: peer.active_subscriptions, 15, "a subscription", interval=0.01)
     time.sleep(0.3)
     cpu0 = _loop_cpu()
     delays = _drive(peer, arrived, count)
@@ -87,7 +80,7 @@ def run_reference(peer: OnvifEventsPeer, count: int) -> tuple[list[float], float
                     arrived.append(time.time())
 
     future = onvif_loop.submit(client())
-    _wait(lambda: peer.active_subscriptions > 0)
+    wait_for(lambda: peer.active_subscriptions, 15, "a subscription", interval=0.01)
     time.sleep(0.3)
     cpu0 = _loop_cpu()
     delays = _drive(peer, arrived, count)

@@ -24,6 +24,8 @@ from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 
+RAW_FRAMES_KEPT = 4  # the encoder keeps no frames back (zerolatency): a packet follows its picture at once
+
 
 def _storage_state(exc: StorageUnavailable) -> str:
     """The camera state for a storage problem: a full disk is not a missing one."""
@@ -51,7 +53,6 @@ class RecordWorker:
         # Sources that encode here hand over their pictures (pts -> frame) for detection.
         self._raw_source = False
         self._raw_frames: dict[int, av.VideoFrame] = {}
-        self._raw_current: av.VideoFrame | None = None
         # Watchdog (housekeeping thread): packets seen at the last check, and since when unchanged.
         self._progress = (-1, time.monotonic())
 
@@ -189,9 +190,7 @@ class RecordWorker:
         detect = self.detect
         if detect is not None and detect.uses_record_stream:
             detect.new_stream(source.video)
-        raw = self._raw_frames
-        raw.clear()
-        self._raw_current = None
+        self._raw_frames.clear()
         self._raw_source = getattr(source, "encoded_here", False) and hasattr(source, "frame_listener")
         if self._raw_source:
             # The source encodes pictures it already holds: detection takes them as they are
@@ -202,7 +201,6 @@ class RecordWorker:
             for pkt in source.packets():
                 if self._stop.is_set():
                     break
-                self._raw_current = raw.pop(pkt.pts, None) if raw else None
                 session.feed(pkt, time.time())
                 if self.state != "recording" and session.stats.packets_received:
                     recording = True
@@ -235,19 +233,19 @@ class RecordWorker:
             detect.new_stream(session.video)
 
     def _on_raw_frame(self, frame: av.VideoFrame) -> None:
-        """A picture about to be encoded (record thread); matched to its packet by pts in the loop."""
+        """A picture about to be encoded (record thread); ``_tee`` matches it to its packet by pts."""
         detect = self.detect
         if detect is None or not detect.uses_record_stream:
             return
         raw = self._raw_frames
         raw[frame.pts] = frame
-        while len(raw) > 4:  # the encoder keeps no frames back (zerolatency): this is a safety net
+        while len(raw) > RAW_FRAMES_KEPT:  # pictures whose packets never reach the tee (held at start)
             raw.pop(next(iter(raw)))
 
     def _tee(self, pkt, media_s: float, wall_ms: int) -> None:
         detect = self.detect
         if detect is not None and detect.uses_record_stream:
-            frame, self._raw_current = self._raw_current, None
+            frame = self._raw_frames.pop(pkt.pts, None) if self._raw_source else None
             if frame is not None:
                 detect.offer_frame(frame, wall_ms)
             elif not self._raw_source:  # (a picture the encoder dropped is simply not analysed)

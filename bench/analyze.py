@@ -108,8 +108,16 @@ class LossReport:
     seconds: float = 0.0
 
     def add(self, other: LossReport) -> None:
-        for f in ("files", "frames", "barcode_lost", "barcode_dup", "ts_gap_frames", "boundaries_unchecked",
-                  "ts_rewritten", "seconds"):
+        for f in (
+            "files",
+            "frames",
+            "barcode_lost",
+            "barcode_dup",
+            "ts_gap_frames",
+            "boundaries_unchecked",
+            "ts_rewritten",
+            "seconds",
+        ):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.errors += other.errors
         self.gaps += other.gaps
@@ -172,8 +180,10 @@ def losses(scans: list[FileScan], fps: float, loop_frames: int, *, continuous: b
                     missing = span - 1 - between
                     if missing > 0:
                         rep.barcode_lost += missing
-                        rep.gaps.append(f"{scan.path.name}: frame {prev[0]} -> {b} with {between} packets "
-                                        f"between: {missing} missing")
+                        rep.gaps.append(
+                            f"{scan.path.name}: frame {prev[0]} -> {b} with {between} packets "
+                            f"between: {missing} missing"
+                        )
                     elif missing < 0:
                         rep.barcode_dup += -missing
                 elif continuous and not first_key_seen and count > 0:
@@ -185,7 +195,9 @@ def losses(scans: list[FileScan], fps: float, loop_frames: int, *, continuous: b
 
 
 # -- motion latency ----------------------------------------------------------------------------------
-def porchlight_onsets(scans: list[FileScan], fps: float, onset_frames: set[int], loop_frames: int) -> list[float]:
+def porchlight_onsets(
+    scans: list[FileScan], fps: float, onset_frames: set[int], loop_frames: int
+) -> list[float]:
     """Wall-clock ms at which each box passage's first frame reached porchlight (its segments)."""
     out = []
     for scan in scans:
@@ -223,12 +235,15 @@ class LatencyReport:
         if not self.latencies_ms:
             return f"n/a ({self.detected}/{self.passages} passages)"
         lat = sorted(self.latencies_ms)
-        return (f"median {statistics.median(lat) / 1000:.2f} s, max {lat[-1] / 1000:.2f} s "
-                f"({self.detected}/{self.passages} passages)")
+        return (
+            f"median {statistics.median(lat) / 1000:.2f} s, max {lat[-1] / 1000:.2f} s "
+            f"({self.detected}/{self.passages} passages)"
+        )
 
 
-def match_events(onsets: list[float], events: list[tuple[float, float]], *, passage_ms: float,
-                 window: tuple[float, float]) -> LatencyReport:
+def match_events(
+    onsets: list[float], events: list[tuple[float, float]], *, passage_ms: float, window: tuple[float, float]
+) -> LatencyReport:
     """Pair events (start_ms, detected_ms) with box onsets (wall ms).
 
     An event belongs to the latest onset at most 1 s after its start and at most ``passage_ms``

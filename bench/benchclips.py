@@ -21,9 +21,19 @@ CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 
 #: The benchmark camera: 60 s loop, a box crossing the frame for 8 s of every 20 s.
 BENCH_SPEC = ClipSpec(
-    width=1920, height=1080, fps=15, seconds=60.0, gop_s=2.0, bitrate=3_000_000, noise=6,
-    passages=((4.0, 12.0), (24.0, 32.0), (44.0, 52.0)), barcode=True, seed=1,
-    sub_width=640, sub_height=360, sub_bitrate=500_000,
+    width=1920,
+    height=1080,
+    fps=15,
+    seconds=60.0,
+    gop_s=2.0,
+    bitrate=3_000_000,
+    noise=6,
+    passages=((4.0, 12.0), (24.0, 32.0), (44.0, 52.0)),
+    barcode=True,
+    seed=1,
+    sub_width=640,
+    sub_height=360,
+    sub_bitrate=500_000,
 )
 
 
@@ -31,9 +41,12 @@ def make_bench_clips(spec: ClipSpec = BENCH_SPEC, cache_dir: Path = CACHE_DIR) -
     """The cached clips for ``spec`` (encoded first when missing; safe across processes)."""
     key = spec.key()
     if not (cache_dir / f"{key}-main.ts").exists():
-        print(f"bench: encoding {spec.seconds:g} s of {spec.width}x{spec.height} + {spec.sub_size[0]}x"
-              f"{spec.sub_size[1]} (about {0.8 * spec.seconds:.0f} s on an idle machine)...",
-              file=sys.stderr, flush=True)
+        print(
+            f"bench: encoding {spec.seconds:g} s of {spec.width}x{spec.height} + {spec.sub_size[0]}x"
+            f"{spec.sub_size[1]} (about {0.8 * spec.seconds:.0f} s on an idle machine)...",
+            file=sys.stderr,
+            flush=True,
+        )
     started = time.monotonic()
     clips = make_camera_clips(spec, cache_dir)
     if time.monotonic() - started > 1:

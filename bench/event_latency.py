@@ -31,8 +31,10 @@ from tests.peers.onvif_events_peer import OnvifEventsPeer  # noqa: E402
 from tests.support.hubtools import wait_for  # noqa: E402
 
 ON, OFF = "onvif_spec_motionalarm_on", "onvif_spec_motionalarm_off"
-_ENV = ('<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
-        'xmlns:tev="http://www.onvif.org/ver10/events/wsdl"><s:Body>{}</s:Body></s:Envelope>')
+_ENV = (
+    '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" '
+    'xmlns:tev="http://www.onvif.org/ver10/events/wsdl"><s:Body>{}</s:Body></s:Envelope>'
+)
 
 
 def _drive(peer: OnvifEventsPeer, arrived: list[float], count: int) -> list[float]:
@@ -50,8 +52,14 @@ def _drive(peer: OnvifEventsPeer, arrived: list[float], count: int) -> list[floa
 
 def run_porchlight(peer: OnvifEventsPeer, count: int) -> tuple[list[float], float]:
     arrived: list[float] = []
-    source = OnvifEventSource("127.0.0.1", peer.port, None, on_event=lambda _e: arrived.append(time.time()),
-                              on_status=lambda *_a: None, pull_timeout_s=10)
+    source = OnvifEventSource(
+        "127.0.0.1",
+        peer.port,
+        None,
+        on_event=lambda _e: arrived.append(time.time()),
+        on_status=lambda *_a: None,
+        pull_timeout_s=10,
+    )
     source.start()
     wait_for(lambda: peer.active_subscriptions, 15, "a subscription", interval=0.01)
     time.sleep(0.3)
@@ -71,8 +79,10 @@ def run_reference(peer: OnvifEventsPeer, count: int) -> tuple[list[float], float
             body = _ENV.format("<tev:CreatePullPointSubscription/>")
             async with http.post(peer.url.replace("device_service", "event_service"), data=body) as resp:
                 address = re.search(r"<wsa:Address>([^<]+)</wsa:Address>", await resp.text()).group(1)
-            pull = _ENV.format("<tev:PullMessages><tev:Timeout>PT10S</tev:Timeout>"
-                               "<tev:MessageLimit>100</tev:MessageLimit></tev:PullMessages>")
+            pull = _ENV.format(
+                "<tev:PullMessages><tev:Timeout>PT10S</tev:Timeout>"
+                "<tev:MessageLimit>100</tev:MessageLimit></tev:PullMessages>"
+            )
             while not stop.is_set():
                 async with http.post(address, data=pull) as resp:
                     text = await resp.text()
@@ -113,10 +123,15 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     with OnvifEventsPeer() as peer:
-        for name, run in (("reference (bare long-poll)", run_reference), ("porchlight OnvifEventSource", run_porchlight)):
+        for name, run in (
+            ("reference (bare long-poll)", run_reference),
+            ("porchlight OnvifEventSource", run_porchlight),
+        ):
             delays, cpu = run(peer, args.events)
             ms = sorted(d * 1000 for d in delays)
-            rows.append((name, statistics.median(ms), ms[int(len(ms) * 0.95) - 1], ms[-1], cpu / len(ms) * 1000))
+            rows.append(
+                (name, statistics.median(ms), ms[int(len(ms) * 0.95) - 1], ms[-1], cpu / len(ms) * 1000)
+            )
     onvif_loop.shutdown()
     print(f"event latency, peer push -> client, {args.events} events each (127.0.0.1)")
     print(f"{'client':32} {'median ms':>10} {'p95 ms':>8} {'max ms':>8} {'loop CPU ms/event':>18}")

@@ -95,9 +95,15 @@ class Measurement:
         return statistics.median(self.system_windows) if self.system_windows else float("nan")
 
 
-def measure(groups: Sequence[Group], seconds: float, window: float = 10.0, *,
-            thread_pids: Sequence[int] = (), on_window: Callable[[int, str], None] | None = None,
-            should_stop: Callable[[], bool] = lambda: False) -> Measurement:
+def measure(
+    groups: Sequence[Group],
+    seconds: float,
+    window: float = 10.0,
+    *,
+    thread_pids: Sequence[int] = (),
+    on_window: Callable[[int, str], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Measurement:
     """Sample every ``window`` seconds for ``seconds``; per-thread times of ``thread_pids``."""
     last = {g.label: _cpu_rss(g.pids)[0] for g in groups}
     th0 = {pid: thread_times(pid) for pid in thread_pids}
@@ -132,5 +138,7 @@ def measure(groups: Sequence[Group], seconds: float, window: float = 10.0, *,
         if on_window:
             on_window(i + 1, " ".join(parts))
     th1 = {pid: thread_times(pid) for pid in thread_pids}
-    thread_cpu = {pid: {tid: th1[pid][tid] - th0[pid].get(tid, 0.0) for tid in th1[pid]} for pid in thread_pids}
+    thread_cpu = {
+        pid: {tid: th1[pid][tid] - th0[pid].get(tid, 0.0) for tid in th1[pid]} for pid in thread_pids
+    }
     return Measurement(results, system, time.monotonic() - t_start, thread_cpu)

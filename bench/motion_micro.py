@@ -31,8 +31,11 @@ STEP_MS = 200
 def scene(width: int, height: int, seed: int = 0) -> np.ndarray:
     """A textured static scene (float32 luma)."""
     rng = np.random.default_rng(seed)
-    coarse = cv2.resize(rng.uniform(30, 220, (height // 15 + 2, width // 15 + 2)).astype(np.float32),
-                        (width, height), interpolation=cv2.INTER_CUBIC)
+    coarse = cv2.resize(
+        rng.uniform(30, 220, (height // 15 + 2, width // 15 + 2)).astype(np.float32),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    )
     fine = cv2.GaussianBlur(rng.uniform(-25, 25, (height, width)).astype(np.float32), (0, 0), 1.2)
     return coarse + fine
 
@@ -47,7 +50,7 @@ def noisy_frames(base: np.ndarray, n: int, seed: int = 1, box_step: int = 0, gai
             img = img.copy()
             size = base.shape[1] * 24 // 320  # about 1% of the frame at any size
             x = (10 + i * box_step) % (base.shape[1] - size - 6)
-            img[size * 3: size * 4, x:x + size] = 245
+            img[size * 3 : size * 4, x : x + size] = 245
         out.append(np.clip(img + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8))
     return out
 
@@ -86,7 +89,9 @@ def bench_shrink(width: int, height: int, pad: int, calls: int, repeats: int) ->
     line_size = width + pad
     plane = np.random.default_rng(2).integers(0, 256, height * line_size, dtype=np.uint8).tobytes()
     wall, cpu = per_call(lambda i: shrink_luma(plane, width, height, line_size, 320), calls, repeats)
-    print(f"  shrink_luma {width}x{height} (line {line_size}) -> 320 wide   {wall:7.3f} ms wall {cpu:7.3f} ms cpu")
+    print(
+        f"  shrink_luma {width}x{height} (line {line_size}) -> 320 wide   {wall:7.3f} ms wall {cpu:7.3f} ms cpu"
+    )
 
 
 def main() -> None:
@@ -97,9 +102,11 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     small, big = scene(320, 180), scene(640, 360)
-    zones = (Zone("porch", ((0.0, 0.2), (0.6, 0.1), (0.7, 0.9), (0.05, 1.0))),
-             Zone("drive", ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0))),
-             Zone("street", ((0.0, 0.0), (1.0, 0.0), (1.0, 0.15), (0.0, 0.15)), kind="mask"))
+    zones = (
+        Zone("porch", ((0.0, 0.2), (0.6, 0.1), (0.7, 0.9), (0.05, 1.0))),
+        Zone("drive", ((0.5, 0.5), (1.0, 0.5), (1.0, 1.0), (0.5, 1.0))),
+        Zone("street", ((0.0, 0.0), (1.0, 0.0), (1.0, 0.15), (0.0, 0.15)), kind="mask"),
+    )
     cases = [
         ("320x180 static noisy", MotionSettings(), noisy_frames(small, 64)),
         ("320x180 moving object", MotionSettings(), noisy_frames(small, 64, box_step=5)),

@@ -28,8 +28,16 @@ def _child_setup() -> None:
 class Child:
     """One started process and how to stop it gracefully."""
 
-    def __init__(self, label: str, args: Sequence[str], log: Path, *, stop_signal: int = signal.SIGTERM,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        args: Sequence[str],
+        log: Path,
+        *,
+        stop_signal: int = signal.SIGTERM,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.label = label
         self.args = list(args)
         self.stop_signal = stop_signal
@@ -37,8 +45,14 @@ class Child:
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log, "ab")  # noqa: SIM115 - closed in wait()
         self.proc = subprocess.Popen(
-            self.args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            preexec_fn=_child_setup, start_new_session=True, env=env, cwd=cwd,
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_child_setup,
+            start_new_session=True,
+            env=env,
+            cwd=cwd,
         )
         self.pid = self.proc.pid
         _started.append(self)
@@ -56,7 +70,9 @@ class Child:
         try:
             rc = self.proc.wait(timeout=max(0.1, timeout))
         except subprocess.TimeoutExpired:
-            logger.warning("%s (pid %d) did not stop within %.0f s: killing it", self.label, self.pid, timeout)
+            logger.warning(
+                "%s (pid %d) did not stop within %.0f s: killing it", self.label, self.pid, timeout
+            )
             self.proc.kill()
             rc = self.proc.wait()
         if not self._log.closed:
@@ -79,13 +95,24 @@ def stop_all(timeout: float = 30.0) -> None:
     stop(list(_started), timeout)
 
 
-def run(args: Sequence[str], *, check: bool = True, timeout: float = 120.0,
-        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    args: Sequence[str], *, check: bool = True, timeout: float = 120.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a short command to completion (stdin closed; output captured)."""
-    res = subprocess.run(list(args), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                         timeout=timeout, check=False, env=env, preexec_fn=_child_setup)
+    res = subprocess.run(
+        list(args),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+        preexec_fn=_child_setup,
+    )
     if check and res.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, args))} failed ({res.returncode}): {res.stderr.strip()[-800:]}")
+        raise RuntimeError(
+            f"{' '.join(map(str, args))} failed ({res.returncode}): {res.stderr.strip()[-800:]}"
+        )
     return res
 
 

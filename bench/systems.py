@@ -35,8 +35,9 @@ class CamUrls:
 class Porchlight:
     """One hub instance (``porchlight serve``) in its own data dir."""
 
-    def __init__(self, label: str, workdir: Path, cams: list[CamUrls], *, mode: str, detect: bool,
-                 use_sub: bool = True) -> None:
+    def __init__(
+        self, label: str, workdir: Path, cams: list[CamUrls], *, mode: str, detect: bool, use_sub: bool = True
+    ) -> None:
         self.label = label
         self.data_dir = workdir / label
         self.cams = cams
@@ -55,13 +56,24 @@ class Porchlight:
     def setup(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for c in self.cams:
-            args = ["cameras", "add", c.name, "--url", c.url, "--mode", self.mode,
-                    "--detect", "yes" if self.detect else "no"]
+            args = [
+                "cameras",
+                "add",
+                c.name,
+                "--url",
+                c.url,
+                "--mode",
+                self.mode,
+                "--detect",
+                "yes" if self.detect else "no",
+            ]
             if self.use_sub:
                 args += ["--sub-url", c.sub_url]
             self._cli(*args)
-        self.commands.append(f"porchlight --data-dir DIR cameras add NAME --url MAIN --sub-url SUB "
-                             f"--mode {self.mode} --detect {'yes' if self.detect else 'no'}")
+        self.commands.append(
+            f"porchlight --data-dir DIR cameras add NAME --url MAIN --sub-url SUB "
+            f"--mode {self.mode} --detect {'yes' if self.detect else 'no'}"
+        )
         cams = json.loads(self._cli("cameras", "list", "--json").stdout)
         self.ids = {c["name"]: c["id"] for c in cams}
 
@@ -69,8 +81,9 @@ class Porchlight:
         # --duration is only a safety net: the benchmark stops it with SIGTERM.
         args = [PORCHLIGHT, "--data-dir", str(self.data_dir), "serve", "--duration", f"{cap_s:.0f}"]
         self.commands.append("porchlight --data-dir DIR serve")
-        self.child = Child(self.label, args, self.data_dir / "serve.log", stop_signal=signal.SIGTERM,
-                           env=bench_env())
+        self.child = Child(
+            self.label, args, self.data_dir / "serve.log", stop_signal=signal.SIGTERM, env=bench_env()
+        )
 
     @property
     def pids(self) -> list[int]:
@@ -99,7 +112,8 @@ class Porchlight:
         """camera id -> [(start_ms, detected_ms)] of motion events."""
         out: dict[str, list[tuple[float, float]]] = {}
         for cam, start, detected in self.db_rows(
-                "SELECT camera_id, start_ms, detected_ms FROM event WHERE kind='motion' ORDER BY start_ms"):
+            "SELECT camera_id, start_ms, detected_ms FROM event WHERE kind='motion' ORDER BY start_ms"
+        ):
             out.setdefault(cam, []).append((float(start), float(detected)))
         return out
 
@@ -126,8 +140,10 @@ class FfmpegSegmenters:
         self.dir = workdir / label
         self.cams = cams
         self.procs: list[Child] = []
-        self.commands = ["ffmpeg -hide_banner -loglevel error -nostdin -rtsp_transport tcp -i MAIN -map 0:v "
-                         "-c copy -f segment -segment_time 10 -reset_timestamps 1 OUT/%05d.mp4"]
+        self.commands = [
+            "ffmpeg -hide_banner -loglevel error -nostdin -rtsp_transport tcp -i MAIN -map 0:v "
+            "-c copy -f segment -segment_time 10 -reset_timestamps 1 OUT/%05d.mp4"
+        ]
 
     def setup(self) -> None:
         for c in self.cams:
@@ -135,12 +151,34 @@ class FfmpegSegmenters:
 
     def start(self, cap_s: float) -> None:
         for c in self.cams:
-            args = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-rtsp_transport", "tcp",
-                    "-i", c.url, "-map", "0:v", "-c", "copy", "-t", f"{cap_s:.0f}", "-f", "segment",
-                    "-segment_time", "10", "-reset_timestamps", "1", str(self.dir / c.name / "%05d.mp4")]
+            args = [
+                "ffmpeg",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-nostdin",
+                "-rtsp_transport",
+                "tcp",
+                "-i",
+                c.url,
+                "-map",
+                "0:v",
+                "-c",
+                "copy",
+                "-t",
+                f"{cap_s:.0f}",
+                "-f",
+                "segment",
+                "-segment_time",
+                "10",
+                "-reset_timestamps",
+                "1",
+                str(self.dir / c.name / "%05d.mp4"),
+            ]
             # SIGINT: ffmpeg finishes the open segment (writes its moov) and exits.
-            self.procs.append(Child(f"{self.label}-{c.name}", args, self.dir / f"{c.name}.log",
-                                    stop_signal=signal.SIGINT))
+            self.procs.append(
+                Child(f"{self.label}-{c.name}", args, self.dir / f"{c.name}.log", stop_signal=signal.SIGINT)
+            )
 
     @property
     def pids(self) -> list[int]:
@@ -169,8 +207,10 @@ class MotionDaemon:
         self.child: Child | None = None
         self.events_file = self.dir / "events.txt"
         self.conf = self.dir / "motion.conf"
-        self.commands = ["motion -n -c motion.conf  (camera files: netcam_url SUB, netcam_high_url MAIN, "
-                         "movie_passthrough on, webcontrol_port 0, stream_port 0)"]
+        self.commands = [
+            "motion -n -c motion.conf  (camera files: netcam_url SUB, netcam_high_url MAIN, "
+            "movie_passthrough on, webcontrol_port 0, stream_port 0)"
+        ]
 
     @staticmethod
     def available() -> bool:
@@ -182,32 +222,65 @@ class MotionDaemon:
         script.write_text(_EVENT_SCRIPT.format(events=self.events_file))
         script.chmod(script.stat().st_mode | stat.S_IXUSR)
         lines = [
-            "daemon off", "setup_mode off", f"log_file {self.dir / 'motion.log'}", "log_level 6",
-            f"pid_file {self.dir / 'motion.pid'}", "webcontrol_port 0", "webcontrol_localhost on",
-            "stream_port 0", "stream_localhost on",
+            "daemon off",
+            "setup_mode off",
+            f"log_file {self.dir / 'motion.log'}",
+            "log_level 6",
+            f"pid_file {self.dir / 'motion.pid'}",
+            "webcontrol_port 0",
+            "webcontrol_localhost on",
+            "stream_port 0",
+            "stream_localhost on",
         ]
         for i, c in enumerate(self.cams, start=1):
             cam_conf = self.dir / f"camera{i}.conf"
             target = self.dir / c.name
             target.mkdir(exist_ok=True)
-            cam_conf.write_text("\n".join([
-                f"camera_id {i}", f"camera_name {c.name}",
-                f"netcam_url {c.sub_url}", f"netcam_high_url {c.url}",
-                "netcam_params rtsp_transport=tcp", "netcam_high_params rtsp_transport=tcp",
-                "width 640", "height 360", "framerate 15",
-                "threshold 300", "despeckle_filter EedDl", "minimum_motion_frames 1",
-                "event_gap 5", "pre_capture 3", "post_capture 15",
-                f"text_left {c.name}", "text_right %Y-%m-%d\\n%T-%q",
-                "picture_output off", "movie_output on", "movie_passthrough on", "movie_max_time 60",
-                "movie_codec mp4", "movie_filename %Y%m%d%H%M%S-%v", f"target_dir {target}",
-                f"on_event_start {script} %t", "stream_port 0", "stream_localhost on", "",
-            ]))
+            cam_conf.write_text(
+                "\n".join(
+                    [
+                        f"camera_id {i}",
+                        f"camera_name {c.name}",
+                        f"netcam_url {c.sub_url}",
+                        f"netcam_high_url {c.url}",
+                        "netcam_params rtsp_transport=tcp",
+                        "netcam_high_params rtsp_transport=tcp",
+                        "width 640",
+                        "height 360",
+                        "framerate 15",
+                        "threshold 300",
+                        "despeckle_filter EedDl",
+                        "minimum_motion_frames 1",
+                        "event_gap 5",
+                        "pre_capture 3",
+                        "post_capture 15",
+                        f"text_left {c.name}",
+                        "text_right %Y-%m-%d\\n%T-%q",
+                        "picture_output off",
+                        "movie_output on",
+                        "movie_passthrough on",
+                        "movie_max_time 60",
+                        "movie_codec mp4",
+                        "movie_filename %Y%m%d%H%M%S-%v",
+                        f"target_dir {target}",
+                        f"on_event_start {script} %t",
+                        "stream_port 0",
+                        "stream_localhost on",
+                        "",
+                    ]
+                )
+            )
             lines.append(f"camera {cam_conf}")
         self.conf.write_text("\n".join(lines) + "\n")
 
     def start(self, cap_s: float) -> None:  # noqa: ARG002 - stopped by the benchmark
-        self.child = Child(self.label, ["motion", "-n", "-c", str(self.conf)], self.dir / "stdout.log",
-                           stop_signal=signal.SIGTERM, cwd=self.dir)
+        self.child = Child(
+            self.label,
+            ["motion", "-n", "-c", str(self.conf)],
+            self.dir / "stdout.log",
+            stop_signal=signal.SIGTERM,
+            cwd=self.dir,
+        )
 
     @property
     def pids(self) -> list[int]:
@@ -244,4 +317,3 @@ def wait_alive(children: list[Child], seconds: float) -> list[str]:
             return dead
         time.sleep(0.5)
     return []
-

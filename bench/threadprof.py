@@ -32,8 +32,9 @@ def thread_names(pid: int) -> dict[int, str]:
     if exe is None:
         return {}
     try:
-        out = subprocess.run([exe, "dump", "--pid", str(pid)], capture_output=True, text=True,
-                             timeout=30, check=False).stdout
+        out = subprocess.run(
+            [exe, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return {}
     names = {}
@@ -69,17 +70,38 @@ def by_category(thread_cpu: dict[int, float], names: dict[int, str]) -> dict[str
     return {k: (v[0], v[1]) for k, v in sorted(out.items(), key=lambda kv: -kv[1][1])}
 
 
-def start_record(pid: int, out: Path, seconds: float, rate: int = 50, native: bool = False) -> subprocess.Popen | None:
+def start_record(
+    pid: int, out: Path, seconds: float, rate: int = 50, native: bool = False
+) -> subprocess.Popen | None:
     """Start ``py-spy record`` (raw stacks with thread names, non-blocking sampling)."""
     exe = pyspy()
     if exe is None:
         return None
-    args = [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", str(rate),
-            "--format", "raw", "--threads", "--nonblocking", "--output", str(out)]
+    args = [
+        exe,
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, int(seconds))),
+        "--rate",
+        str(rate),
+        "--format",
+        "raw",
+        "--threads",
+        "--nonblocking",
+        "--output",
+        str(out),
+    ]
     if native:
         args.append("--native")
-    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def _short(frame: str) -> str:
@@ -108,8 +130,9 @@ def summarize_raw(path: Path, top: int = 8) -> dict[str, dict]:
         frames = frames[1:]
         if frames and name and frames[0] == name:
             frames = frames[1:]
-        c = cats.setdefault(category(name), {"samples": 0, "self": collections.Counter(),
-                                              "inclusive": collections.Counter()})
+        c = cats.setdefault(
+            category(name), {"samples": 0, "self": collections.Counter(), "inclusive": collections.Counter()}
+        )
         c["samples"] += n
         if frames:
             c["self"][_short(frames[-1])] += n

@@ -28,7 +28,9 @@ def _background(w: int, h: int) -> np.ndarray:
     img[: h // 2] = (200, 170, 120)  # sky (BGR)
     img[h // 2 :] = (70, 110, 80)  # lawn
     cv2.rectangle(img, (w // 8, h // 5), (w // 2, int(h * 0.8)), (150, 160, 175), -1)  # house
-    cv2.rectangle(img, (int(w * 0.27), int(h * 0.45)), (int(w * 0.36), int(h * 0.8)), (40, 60, 110), -1)  # door
+    cv2.rectangle(
+        img, (int(w * 0.27), int(h * 0.45)), (int(w * 0.36), int(h * 0.8)), (40, 60, 110), -1
+    )  # door
     cv2.rectangle(img, (0, int(h * 0.8)), (w, h), (120, 120, 120), -1)  # sidewalk
     texture = rng.integers(-12, 12, size=(h, w, 1), dtype=np.int16)
     return np.clip(img.astype(np.int16) + texture, 0, 255).astype(np.uint8)
@@ -47,10 +49,18 @@ class DemoSource:
         self.fps = int(opts["fps"])
         self.period_s, self.visit_s = float(opts["period_s"]), float(opts["visit_s"])
         self._holder = av.open(io.BytesIO(), "w", format="mp4")
-        vs = self._holder.add_stream("libx264", rate=self.fps, options={
-            "preset": "ultrafast", "tune": "zerolatency", "g": str(self.fps * 2), "bf": "0",
-            "crf": "26", "threads": "1",
-        })
+        vs = self._holder.add_stream(
+            "libx264",
+            rate=self.fps,
+            options={
+                "preset": "ultrafast",
+                "tune": "zerolatency",
+                "g": str(self.fps * 2),
+                "bf": "0",
+                "crf": "26",
+                "threads": "1",
+            },
+        )
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, "yuv420p"
         vs.time_base = fractions.Fraction(1, self.fps)
         self._holder.start_encoding()  # opens the encoder so the stream can serve as a template
@@ -104,8 +114,11 @@ class DemoDriver:
     def probe(self, request: StreamRequest) -> ProbeResult:
         """Describe the synthetic stream."""
         opts = {**DEFAULTS, **request.options}
-        return ProbeResult(streams=(StreamInfo(None, "h264", int(opts["width"]), int(opts["height"]),
-                                               float(opts["fps"])),), manufacturer="Porchlight", model="Demo")
+        return ProbeResult(
+            streams=(StreamInfo(None, "h264", int(opts["width"]), int(opts["height"]), float(opts["fps"])),),
+            manufacturer="Porchlight",
+            model="Demo",
+        )
 
     def open_stream(self, request: StreamRequest) -> DemoSource:
         """Start the synthetic scene."""

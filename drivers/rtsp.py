@@ -98,11 +98,13 @@ def translate_open_error(exc: BaseException, request: StreamRequest, elapsed_s: 
 def _open_options(url: str, request: StreamRequest) -> dict[str, str]:
     opts = {"analyzeduration": "2000000", "probesize": "2000000"}
     if url.startswith(("rtsp://", "rtsps://")):
-        opts.update({
-            "rtsp_transport": "tcp",
-            "timeout": str(int(request.read_timeout_s * 1_000_000)),  # socket I/O timeout, µs
-            "allowed_media_types": "video+audio" if request.want_audio else "video",
-        })
+        opts.update(
+            {
+                "rtsp_transport": "tcp",
+                "timeout": str(int(request.read_timeout_s * 1_000_000)),  # socket I/O timeout, µs
+                "allowed_media_types": "video+audio" if request.want_audio else "video",
+            }
+        )
     return opts  # request.options are driver settings (e.g. ONVIF host, profile), not FFmpeg options
 
 
@@ -124,7 +126,8 @@ class RtspSource:
         # 0.05-0.1 % of a core per 1080p camera; see bench/RESULTS.md).
         try:
             self._container = av.open(
-                url, options=_open_options(url, request),
+                url,
+                options=_open_options(url, request),
                 timeout=(request.open_timeout_s, request.read_timeout_s),
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a typed, redacted error
@@ -200,8 +203,11 @@ class RtspDriver:
             v = src.video
             fps = float(v.average_rate) if v.average_rate else None
             info = StreamInfo(
-                url=request.url, codec=v.codec_context.name, width=v.codec_context.width,
-                height=v.codec_context.height, fps=fps,
+                url=request.url,
+                codec=v.codec_context.name,
+                width=v.codec_context.width,
+                height=v.codec_context.height,
+                fps=fps,
                 audio_codec=src.audio.codec_context.name if src.audio is not None else None,
             )
         finally:

@@ -81,7 +81,9 @@ class CameraEventMerger:
 
     def close_all(self, now_ms: int) -> list[Ended]:
         """End every open event (shutdown, or the event source went down)."""
-        out = [Ended(kind, cur.start_ms, max(cur.start_ms, min(now_ms, cur.last_active_ms)))
-               for kind, cur in self._open.items()]
+        out = [
+            Ended(kind, cur.start_ms, max(cur.start_ms, min(now_ms, cur.last_active_ms)))
+            for kind, cur in self._open.items()
+        ]
         self._open.clear()
         return out

@@ -46,11 +46,20 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser."""
-    p = _Parser(prog="porchlight", description="Privacy-first NVR: local recording, no cloud. "
-                                "Without a command, the desktop app starts.")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="config, index and default recordings folder (default: %(default)s → platform user dir)")
-    p.add_argument("--db-url", default=None, help="SQLAlchemy URL of the index (default: SQLite in the data dir)")
+    p = _Parser(
+        prog="porchlight",
+        description="Privacy-first NVR: local recording, no cloud. "
+        "Without a command, the desktop app starts.",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="config, index and default recordings folder (default: %(default)s → platform user dir)",
+    )
+    p.add_argument(
+        "--db-url", default=None, help="SQLAlchemy URL of the index (default: SQLite in the data dir)"
+    )
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -59,11 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     add = csub.add_parser("add", help="add a camera: by stream URL, ONVIF address or USB device")
     add.add_argument("name")
     source = add.add_mutually_exclusive_group(required=True)
-    source.add_argument("--url", help="main (record) stream, e.g. rtsp://host:554/stream1; "
-                        "credentials in it are moved to the OS keyring")
-    source.add_argument("--onvif", metavar="HOST[:PORT]", help="an ONVIF camera or doorbell: its streams, "
-                        "roles and events are found for you")
-    source.add_argument("--usb", metavar="DEVICE", help="a USB camera, e.g. /dev/video0 (see: porchlight discover)")
+    source.add_argument(
+        "--url",
+        help="main (record) stream, e.g. rtsp://host:554/stream1; "
+        "credentials in it are moved to the OS keyring",
+    )
+    source.add_argument(
+        "--onvif",
+        metavar="HOST[:PORT]",
+        help="an ONVIF camera or doorbell: its streams, roles and events are found for you",
+    )
+    source.add_argument(
+        "--usb", metavar="DEVICE", help="a USB camera, e.g. /dev/video0 (see: porchlight discover)"
+    )
     add.add_argument("--sub-url", help="small stream for motion detection and live view")
     add.add_argument("--size", metavar="WxH", help="USB: capture size, e.g. 1280x720")
     add.add_argument("--fps", type=float, metavar="N", help="USB: frames per second")
@@ -87,8 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--username")
     st.add_argument("--password-stdin", action="store_true")
 
-    disc = sub.add_parser("discover", help="find ONVIF cameras on the network and USB cameras on this machine")
-    disc.add_argument("--timeout", type=_positive, default=3.0, metavar="S", help="how long to listen (default 3)")
+    disc = sub.add_parser(
+        "discover", help="find ONVIF cameras on the network and USB cameras on this machine"
+    )
+    disc.add_argument(
+        "--timeout", type=_positive, default=3.0, metavar="S", help="how long to listen (default 3)"
+    )
     disc.add_argument("--host", metavar="HOST[:PORT]", help="ask one address (when multicast does not pass)")
     disc.add_argument("--json", action="store_true")
 
@@ -147,10 +168,19 @@ def _camera_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detect", type=_yes_no, metavar="yes|no", help="local motion detection")
     p.add_argument("--sensitivity", type=int, metavar="1-100")
     p.add_argument("--max-age", type=_positive, metavar="DAYS", help="override the global max age")
-    p.add_argument("--events", choices=("local", "camera", "both"),
-                   help="motion from our own detection, the camera's events (no decoding at all), or both")
-    p.add_argument("--doorbell", nargs="?", const=True, type=_yes_no, metavar="yes|no",
-                   help="a press makes a doorbell event (auto-detected for ONVIF doorbells)")
+    p.add_argument(
+        "--events",
+        choices=("local", "camera", "both"),
+        help="motion from our own detection, the camera's events (no decoding at all), or both",
+    )
+    p.add_argument(
+        "--doorbell",
+        nargs="?",
+        const=True,
+        type=_yes_no,
+        metavar="yes|no",
+        help="a press makes a doorbell event (auto-detected for ONVIF doorbells)",
+    )
 
 
 def main(argv: Sequence[str] | None = None, gui: Callable[[argparse.Namespace], int] | None = None) -> int:

@@ -44,13 +44,20 @@ def dispatch(args: argparse.Namespace) -> int:
     from hub import cli_devices, cli_media
 
     table = {
-        ("cameras", "add"): cameras_add, ("cameras", "list"): cameras_list,
-        ("cameras", "remove"): cameras_remove, ("cameras", "set"): cameras_set,
-        ("cameras", "probe"): cli_devices.cameras_probe, ("discover", None): cli_devices.discover,
-        ("storage", "set"): storage_set, ("storage", "show"): cli_media.storage_show,
-        ("demo-camera", "add"): demo_add, ("serve", None): cli_media.serve,
-        ("status", None): cli_media.status, ("recordings", "list"): cli_media.recordings_list,
-        ("events", "list"): cli_media.events_list, ("export", None): cli_media.export,
+        ("cameras", "add"): cameras_add,
+        ("cameras", "list"): cameras_list,
+        ("cameras", "remove"): cameras_remove,
+        ("cameras", "set"): cameras_set,
+        ("cameras", "probe"): cli_devices.cameras_probe,
+        ("discover", None): cli_devices.discover,
+        ("storage", "set"): storage_set,
+        ("storage", "show"): cli_media.storage_show,
+        ("demo-camera", "add"): demo_add,
+        ("serve", None): cli_media.serve,
+        ("status", None): cli_media.status,
+        ("recordings", "list"): cli_media.recordings_list,
+        ("events", "list"): cli_media.events_list,
+        ("export", None): cli_media.export,
     }
     return table[(args.command, getattr(args, "action", None))](args)
 
@@ -103,11 +110,18 @@ def load_zones(path: Path) -> tuple[Zone, ...]:
     for kind, key in (("zone", "zones"), ("mask", "masks")):
         for i, item in enumerate(data.get(key, [])):
             if not isinstance(item, dict) or set(item) - {"name", "polygon"} or "polygon" not in item:
-                raise CliError(f"{key}[{i}] must be {{\"name\": ..., \"polygon\": [[x, y], ...]}}")
+                raise CliError(f'{key}[{i}] must be {{"name": ..., "polygon": [[x, y], ...]}}')
             poly = item["polygon"]
-            ok = isinstance(poly, list) and len(poly) >= 3 and all(
-                isinstance(pt, list) and len(pt) == 2 and all(isinstance(v, int | float) and 0 <= v <= 1 for v in pt)
-                for pt in poly)
+            ok = (
+                isinstance(poly, list)
+                and len(poly) >= 3
+                and all(
+                    isinstance(pt, list)
+                    and len(pt) == 2
+                    and all(isinstance(v, int | float) and 0 <= v <= 1 for v in pt)
+                    for pt in poly
+                )
+            )
             if not ok:
                 raise CliError(f"{key}[{i}]: a polygon needs 3 or more [x, y] points between 0 and 1")
             name = str(item.get("name") or f"{kind}-{i + 1}")
@@ -139,8 +153,15 @@ def cameras_add(args: argparse.Namespace) -> int:
     require_keyring(username)
     engine, _ = open_index(args)
     cfg = CameraConfig(
-        id="", name=args.name, driver="rtsp", url=url, sub_url=sub_url, has_credentials=username is not None,
-        events=args.events or "local", doorbell=bool(args.doorbell), **camera_settings_from_args(args),
+        id="",
+        name=args.name,
+        driver="rtsp",
+        url=url,
+        sub_url=sub_url,
+        has_credentials=username is not None,
+        events=args.events or "local",
+        doorbell=bool(args.doorbell),
+        **camera_settings_from_args(args),
     )
     add_camera_with_credentials(engine, cfg, username, password)
     return 0
@@ -149,9 +170,12 @@ def cameras_add(args: argparse.Namespace) -> int:
 def camera_settings_from_args(args: argparse.Namespace) -> dict:
     """The settings ``cameras add`` shares across drivers (mode, rolls, audio, detection, age, motion)."""
     return dict(
-        mode=args.mode or "continuous", pre_roll_s=args.pre_roll if args.pre_roll is not None else 5.0,
-        post_roll_s=args.post_roll if args.post_roll is not None else 10.0, audio=args.audio or "keep",
-        detect=True if args.detect is None else args.detect, max_age_days=args.max_age,
+        mode=args.mode or "continuous",
+        pre_roll_s=args.pre_roll if args.pre_roll is not None else 5.0,
+        post_roll_s=args.post_roll if args.post_roll is not None else 10.0,
+        audio=args.audio or "keep",
+        detect=True if args.detect is None else args.detect,
+        max_age_days=args.max_age,
         motion=_motion_from_args(MotionSettings(), args),
     )
 
@@ -165,8 +189,9 @@ def require_keyring(username: str | None) -> None:
             raise CliError(str(exc)) from None
 
 
-def add_camera_with_credentials(engine: Engine, cfg: CameraConfig, username: str | None,
-                                password: str | None) -> CameraConfig:
+def add_camera_with_credentials(
+    engine: Engine, cfg: CameraConfig, username: str | None, password: str | None
+) -> CameraConfig:
     """Add ``cfg`` and store its credentials; a failure to store them adds nothing."""
     try:
         added = repo_config.add_camera(engine, cfg)
@@ -184,12 +209,26 @@ def add_camera_with_credentials(engine: Engine, cfg: CameraConfig, username: str
 def camera_json(c: CameraConfig) -> dict:
     """The ``cameras list --json`` shape of one camera."""
     return {
-        "id": c.id, "name": c.name, "driver": c.driver, "url": c.url, "sub_url": c.sub_url, "mode": c.mode,
-        "pre_roll": c.pre_roll_s, "post_roll": c.post_roll_s, "enabled": c.enabled, "audio": c.audio,
-        "detect": c.detect, "max_age_days": c.max_age_days, "has_credentials": c.has_credentials,
+        "id": c.id,
+        "name": c.name,
+        "driver": c.driver,
+        "url": c.url,
+        "sub_url": c.sub_url,
+        "mode": c.mode,
+        "pre_roll": c.pre_roll_s,
+        "post_roll": c.post_roll_s,
+        "enabled": c.enabled,
+        "audio": c.audio,
+        "detect": c.detect,
+        "max_age_days": c.max_age_days,
+        "has_credentials": c.has_credentials,
         "sensitivity": c.motion.sensitivity,
-        "zones": [{"name": z.name, "kind": z.kind, "polygon": [list(p) for p in z.polygon]} for z in c.motion.zones],
-        "events": c.events, "doorbell": c.doorbell, "device": c.device,
+        "zones": [
+            {"name": z.name, "kind": z.kind, "polygon": [list(p) for p in z.polygon]} for z in c.motion.zones
+        ],
+        "events": c.events,
+        "doorbell": c.doorbell,
+        "device": c.device,
     }
 
 
@@ -203,8 +242,16 @@ def cameras_list(args: argparse.Namespace) -> int:
     if not cams:
         print("no cameras (add one with: porchlight cameras add NAME --url rtsp://...)")
     for c in cams:
-        flags = ", ".join(x for x in (c.mode, "disabled" if not c.enabled else "", "audio off" if c.audio == "drop" else "",
-                                       "sub stream" if c.sub_url else "") if x)
+        flags = ", ".join(
+            x
+            for x in (
+                c.mode,
+                "disabled" if not c.enabled else "",
+                "audio off" if c.audio == "drop" else "",
+                "sub stream" if c.sub_url else "",
+            )
+            if x
+        )
         print(f"{c.name:20s} {c.driver:5s} {c.url or '-':45s} {flags}")
     return 0
 
@@ -238,9 +285,17 @@ def cameras_set(args: argparse.Namespace) -> int:
         if args.sub_url:
             _check_url(args.sub_url, "--sub-url")
         changes["sub_url"] = split_credentials(args.sub_url)[0] if args.sub_url else None
-    for arg, field in (("mode", "mode"), ("pre_roll", "pre_roll_s"), ("post_roll", "post_roll_s"),
-                       ("audio", "audio"), ("detect", "detect"), ("enabled", "enabled"), ("max_age", "max_age_days"),
-                       ("events", "events"), ("doorbell", "doorbell")):
+    for arg, field in (
+        ("mode", "mode"),
+        ("pre_roll", "pre_roll_s"),
+        ("post_roll", "post_roll_s"),
+        ("audio", "audio"),
+        ("detect", "detect"),
+        ("enabled", "enabled"),
+        ("max_age", "max_age_days"),
+        ("events", "events"),
+        ("doorbell", "doorbell"),
+    ):
         value = getattr(args, arg)
         if value is not None:
             changes[field] = value
@@ -308,8 +363,10 @@ def _move_storage(engine: Engine, old_root: Path, new_root: Path) -> None:
     if check.state == "foreign":
         raise CliError(f"{new_root} belongs to another Porchlight index; choose another folder")
     if repo_media.storage_bytes(engine) > 0:
-        raise CliError(f"the index holds recordings in {old_root}: move that folder to {new_root} "
-                       "first (it carries a marker file), then run this again")
+        raise CliError(
+            f"the index holds recordings in {old_root}: move that folder to {new_root} "
+            "first (it carries a marker file), then run this again"
+        )
     if new_root.exists() and any(new_root.iterdir()):
         raise CliError(f"{new_root} is not empty; choose an empty or new folder")
     initialize_storage(new_root, storage_id)

@@ -42,8 +42,15 @@ def split_host(text: str, default_port: int) -> tuple[str, int]:
 
 
 def _device_json(d: DiscoveredDevice) -> dict:
-    return {"kind": d.kind, "name": d.name, "manufacturer": d.manufacturer, "model": d.model,
-            "xaddr": d.xaddr, "device": d.device, "needs_auth": d.needs_auth}
+    return {
+        "kind": d.kind,
+        "name": d.name,
+        "manufacturer": d.manufacturer,
+        "model": d.model,
+        "xaddr": d.xaddr,
+        "device": d.device,
+        "needs_auth": d.needs_auth,
+    }
 
 
 def _with_auth_check(devices: list[DiscoveredDevice], timeout_s: float) -> list[DiscoveredDevice]:
@@ -84,7 +91,9 @@ def discover(args: argparse.Namespace) -> int:
         print(json.dumps([_device_json(d) for d in found], indent=2))
         return 0
     if not found:
-        print("nothing found (for an ONVIF camera on another network, try: porchlight discover --host ADDRESS)")
+        print(
+            "nothing found (for an ONVIF camera on another network, try: porchlight discover --host ADDRESS)"
+        )
     for d in found:
         where = d.xaddr or d.device or ""
         auth = {True: "password needed", False: "no password", None: ""}[d.needs_auth]
@@ -123,17 +132,33 @@ def _onvif_camera(args: argparse.Namespace, creds: Credentials | None) -> Camera
     if events != "local" and not dev.events_supported:
         raise CliError(f"{host} has no ONVIF events service: use --events local")
     device = {
-        "host": f"{host}:{port}", "xaddr": dev.xaddr, "manufacturer": dev.manufacturer, "model": dev.model,
-        "serial": dev.serial, "firmware": dev.firmware, "record_profile": record.token,
-        "detect_profile": detect.token if detect else None, "clock_offset_s": dev.clock_offset_s,
-        "snapshot_uri": record.snapshot_uri, "events_supported": dev.events_supported,
-        "event_topics": list(dev.event_topics[:MAX_TOPICS]), "warnings": list(dev.warnings),
+        "host": f"{host}:{port}",
+        "xaddr": dev.xaddr,
+        "manufacturer": dev.manufacturer,
+        "model": dev.model,
+        "serial": dev.serial,
+        "firmware": dev.firmware,
+        "record_profile": record.token,
+        "detect_profile": detect.token if detect else None,
+        "clock_offset_s": dev.clock_offset_s,
+        "snapshot_uri": record.snapshot_uri,
+        "events_supported": dev.events_supported,
+        "event_topics": list(dev.event_topics[:MAX_TOPICS]),
+        "warnings": list(dev.warnings),
     }
     doorbell = dev.doorbell if args.doorbell is None else bool(args.doorbell)
-    return CameraConfig(id="", name=args.name, driver="onvif", url=record.stream_uri,
-                        sub_url=detect.stream_uri if detect else args.sub_url, events=events, doorbell=doorbell,
-                        device={k: v for k, v in device.items() if v is not None}, has_credentials=creds is not None,
-                        **camera_settings_from_args(args))
+    return CameraConfig(
+        id="",
+        name=args.name,
+        driver="onvif",
+        url=record.stream_uri,
+        sub_url=detect.stream_uri if detect else args.sub_url,
+        events=events,
+        doorbell=doorbell,
+        device={k: v for k, v in device.items() if v is not None},
+        has_credentials=creds is not None,
+        **camera_settings_from_args(args),
+    )
 
 
 def _usb_camera(args: argparse.Namespace) -> CameraConfig:
@@ -152,8 +177,15 @@ def _usb_camera(args: argparse.Namespace) -> CameraConfig:
         raise CliError(str(exc)) from None
     if args.events not in (None, "local"):
         raise CliError("a USB camera has no events of its own: use --events local")
-    return CameraConfig(id="", name=args.name, driver="usb", url=args.usb, device=options, doorbell=bool(args.doorbell),
-                        **camera_settings_from_args(args))
+    return CameraConfig(
+        id="",
+        name=args.name,
+        driver="usb",
+        url=args.usb,
+        device=options,
+        doorbell=bool(args.doorbell),
+        **camera_settings_from_args(args),
+    )
 
 
 def _describe(cfg: CameraConfig) -> list[str]:
@@ -165,7 +197,9 @@ def _describe(cfg: CameraConfig) -> list[str]:
         lines.append(f"records {cfg.url} (profile {d.get('record_profile')})")
         if cfg.sub_url:
             lines.append(f"detects on {cfg.sub_url} (profile {d.get('detect_profile')})")
-        lines.append(f"motion from: {cfg.events}" + ("; doorbell presses become events" if cfg.doorbell else ""))
+        lines.append(
+            f"motion from: {cfg.events}" + ("; doorbell presses become events" if cfg.doorbell else "")
+        )
         lines += [f"note: {w}" for w in d.get("warnings", [])]
     elif cfg.driver == "usb":
         lines.append(f"USB camera {cfg.url} {d.get('size', '')} {d.get('fps', '')} fps".rstrip())
@@ -211,12 +245,29 @@ def _probe(cam: CameraConfig, creds: Credentials | None) -> dict:
         dev = probe_device(host, port, creds)
         roles = {cam.device.get("record_profile"): "record", cam.device.get("detect_profile"): "detect"}
         return {
-            "manufacturer": dev.manufacturer, "model": dev.model, "firmware": dev.firmware,
-            "clock_offset_s": dev.clock_offset_s, "events_supported": dev.events_supported,
-            "doorbell": dev.doorbell, "event_topics": list(dev.event_topics), "warnings": list(dev.warnings),
-            "profiles": [{"token": p.token, "name": p.name, "codec": p.encoding, "width": p.width,
-                          "height": p.height, "fps": p.fps, "bitrate_kbps": p.bitrate_kbps, "url": p.stream_uri,
-                          "snapshot": p.snapshot_uri, "role": roles.get(p.token)} for p in dev.profiles],
+            "manufacturer": dev.manufacturer,
+            "model": dev.model,
+            "firmware": dev.firmware,
+            "clock_offset_s": dev.clock_offset_s,
+            "events_supported": dev.events_supported,
+            "doorbell": dev.doorbell,
+            "event_topics": list(dev.event_topics),
+            "warnings": list(dev.warnings),
+            "profiles": [
+                {
+                    "token": p.token,
+                    "name": p.name,
+                    "codec": p.encoding,
+                    "width": p.width,
+                    "height": p.height,
+                    "fps": p.fps,
+                    "bitrate_kbps": p.bitrate_kbps,
+                    "url": p.stream_uri,
+                    "snapshot": p.snapshot_uri,
+                    "role": roles.get(p.token),
+                }
+                for p in dev.profiles
+            ],
         }
     driver = get_driver(cam.driver)
     options = {str(k): str(v) for k, v in cam.device.items()}
@@ -225,8 +276,18 @@ def _probe(cam: CameraConfig, creds: Credentials | None) -> dict:
         if url is None and cam.driver != "demo":
             continue
         result = driver.probe(StreamRequest(url=url, credentials=creds, options=options))
-        streams += [{"url": s.url, "codec": s.codec, "width": s.width, "height": s.height, "fps": s.fps,
-                     "audio": s.audio_codec, "role": role} for s in result.streams]
+        streams += [
+            {
+                "url": s.url,
+                "codec": s.codec,
+                "width": s.width,
+                "height": s.height,
+                "fps": s.fps,
+                "audio": s.audio_codec,
+                "role": role,
+            }
+            for s in result.streams
+        ]
         if cam.driver == "demo":
             break
     return {"streams": streams}

@@ -121,7 +121,9 @@ class _Writer:
 
 def export_clip(root: Path, segments: list[Segment], start_ms: int, end_ms: int, out: Path) -> ExportReport:
     """Write ``out`` from ``segments`` (one camera, any order) covering [start_ms, end_ms)."""
-    segs = sorted((s for s in segments if s.end_ms > start_ms and s.start_ms < end_ms), key=lambda s: s.start_ms)
+    segs = sorted(
+        (s for s in segments if s.end_ms > start_ms and s.start_ms < end_ms), key=lambda s: s.start_ms
+    )
     if not segs:
         raise ExportError("nothing was recorded in that window")
     out = Path(out)
@@ -178,4 +180,6 @@ def export_clip(root: Path, segments: list[Segment], start_ms: int, end_ms: int,
         raise ExportError("the recordings in that window could not be read")
     os.replace(tmp, out)
     gaps = tuple(find_gaps(segs, start_ms, end_ms))
-    return ExportReport(out, w.first_ms, w.last_video_ms + w.frame_ms, w.frames, used, gaps, w.has_audio, stopped)
+    return ExportReport(
+        out, w.first_ms, w.last_video_ms + w.frame_ms, w.frames, used, gaps, w.has_audio, stopped
+    )

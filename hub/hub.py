@@ -103,13 +103,15 @@ class Hub:
             self.recovery = recover(self.engine, root, storage_ok=self.storage.ok())
             self.writer = DbWriter(self.engine)
             self.bus.start()
-            self.retention = RetentionWorker(self.engine, self.writer, self.storage, self.bus,
-                                             lambda: self.settings, self.cameras)
+            self.retention = RetentionWorker(
+                self.engine, self.writer, self.storage, self.bus, lambda: self.settings, self.cameras
+            )
             self._sync_cameras()
             if self.options.start_retention:
                 self.retention.start()
-            self._housekeeper = threading.Thread(target=self._housekeep, name="porchlight-housekeeper",
-                                                 daemon=True)
+            self._housekeeper = threading.Thread(
+                target=self._housekeep, name="porchlight-housekeeper", daemon=True
+            )
             self._housekeeper.start()
             self._started = True
         except BaseException:
@@ -206,13 +208,19 @@ class Hub:
 
     def _start_pipeline(self, cfg: CameraConfig) -> None:
         ctx = PipelineContext(
-            config=cfg, driver=get_driver(cfg.driver), storage_root=lambda: self.storage.root,
+            config=cfg,
+            driver=get_driver(cfg.driver),
+            storage_root=lambda: self.storage.root,
             check_storage=self._check_storage_for_segment,
             credentials=lambda cam=cfg: self._credentials(cam),
-            on_status=self._on_status, on_segment=self._on_segment,
-            on_event_started=self._on_event_started, on_event_ended=self._on_event_ended,
-            request_space=self.retention.trigger, segment_s=self.settings.segment_seconds,
-            open_timeout_s=self.options.open_timeout_s, read_timeout_s=self.options.read_timeout_s,
+            on_status=self._on_status,
+            on_segment=self._on_segment,
+            on_event_started=self._on_event_started,
+            on_event_ended=self._on_event_ended,
+            request_space=self.retention.trigger,
+            segment_s=self.settings.segment_seconds,
+            open_timeout_s=self.options.open_timeout_s,
+            read_timeout_s=self.options.read_timeout_s,
         )
         pipeline = CameraPipeline(ctx)
         self._pipelines[cfg.id] = pipeline
@@ -251,8 +259,18 @@ class Hub:
 
     def _on_segment(self, seg: ClosedSegment, unobserved: bool) -> None:
         cam = seg.relpath.split("/", 1)[0]
-        row = Segment(None, cam, seg.relpath, seg.start_ms, seg.end_ms, seg.bytes, seg.frames,
-                      seg.has_audio, False, unobserved)
+        row = Segment(
+            None,
+            cam,
+            seg.relpath,
+            seg.start_ms,
+            seg.end_ms,
+            seg.bytes,
+            seg.frames,
+            seg.has_audio,
+            False,
+            unobserved,
+        )
         self.writer.submit(lambda s: repo_media.insert_segment(s, row))
         self.retention.note_segment(cam, seg.bytes)
         self.bus.publish(SegmentClosed(row))
@@ -272,8 +290,17 @@ class Hub:
             return None
         return rel
 
-    def _on_event_started(self, cam: str, start_ms: int, score: float, zones: tuple[str, ...],
-                          jpeg: bytes | None, *, kind: str = "motion", source: str = "local") -> None:
+    def _on_event_started(
+        self,
+        cam: str,
+        start_ms: int,
+        score: float,
+        zones: tuple[str, ...],
+        jpeg: bytes | None,
+        *,
+        kind: str = "motion",
+        source: str = "local",
+    ) -> None:
         thumb = self._thumb(cam, start_ms, jpeg)
         detected = now_ms()
         ev = Event(None, cam, kind, start_ms, None, score, zones, thumb, source, detected)
@@ -285,8 +312,18 @@ class Hub:
         self.writer.submit(op)
         self.bus.publish(EventStarted(ev))
 
-    def _on_event_ended(self, cam: str, start_ms: int, end_ms: int, score: float, zones: tuple[str, ...],
-                        jpeg: bytes | None, *, kind: str = "motion", source: str = "local") -> None:
+    def _on_event_ended(
+        self,
+        cam: str,
+        start_ms: int,
+        end_ms: int,
+        score: float,
+        zones: tuple[str, ...],
+        jpeg: bytes | None,
+        *,
+        kind: str = "motion",
+        source: str = "local",
+    ) -> None:
         thumb = self._thumb(cam, start_ms, jpeg) if jpeg else None
         key = (cam, kind, start_ms)
         ended = Event(None, cam, kind, start_ms, end_ms, score, zones, thumb, source)

@@ -26,7 +26,13 @@ EventKind = Literal["motion", "doorbell", "camera_motion", "input", "manual"]
 
 MODES: tuple[str, ...] = ("continuous", "motion")
 CAMERA_STATES: tuple[str, ...] = (
-    "stopped", "connecting", "recording", "reconnecting", "auth_failed", "offline", "storage_missing",
+    "stopped",
+    "connecting",
+    "recording",
+    "reconnecting",
+    "auth_failed",
+    "offline",
+    "storage_missing",
     "disk_full",
 )
 

@@ -66,7 +66,11 @@ def recover(engine: Engine, root: Path, *, storage_ok: bool) -> RecoveryReport:
     # recorded until the crash (close_open_events ends it at the camera's last segment).
     report.events_closed = run_write(engine, lambda s: repo_media.close_open_events(s))
     if report.indexed or report.quarantined or report.rows_removed or report.events_closed:
-        logger.info("startup scan: %d files indexed, %d quarantined, %d stale rows removed, "
-                    "%d open events closed", len(report.indexed), len(report.quarantined),
-                    report.rows_removed, report.events_closed)
+        logger.info(
+            "startup scan: %d files indexed, %d quarantined, %d stale rows removed, %d open events closed",
+            len(report.indexed),
+            len(report.quarantined),
+            report.rows_removed,
+            report.events_closed,
+        )
     return report

@@ -59,5 +59,11 @@ def inject_credentials(url: str, username: str | None, password: str | None) -> 
     if password is not None:
         userinfo += ":" + urllib.parse.quote(password, safe="")
     return urllib.parse.urlunsplit(
-        (parts.scheme, f"{userinfo}@{parts.netloc.rpartition('@')[2]}", parts.path, parts.query, parts.fragment)
+        (
+            parts.scheme,
+            f"{userinfo}@{parts.netloc.rpartition('@')[2]}",
+            parts.path,
+            parts.query,
+            parts.fragment,
+        )
     )

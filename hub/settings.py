@@ -14,8 +14,14 @@ from typing import Any
 GiB = 1024**3
 
 
-def _meta(title: str, description: str, *, minimum: float | None = None,
-          maximum: float | None = None, unit: str = "") -> dict[str, Any]:
+def _meta(
+    title: str,
+    description: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    unit: str = "",
+) -> dict[str, Any]:
     return {"title": title, "description": description, "min": minimum, "max": maximum, "unit": unit}
 
 
@@ -23,25 +29,69 @@ def _meta(title: str, description: str, *, minimum: float | None = None,
 class Settings:
     """Hub-wide settings."""
 
-    storage_path: str | None = dataclasses.field(default=None, metadata=_meta(
-        "Storage folder", "Where recordings are written. Default: 'recordings' in the data folder."))
-    quota_bytes: int | None = dataclasses.field(default=None, metadata=_meta(
-        "Disk quota", "Recordings never use more than this; the oldest unprotected go first. "
-        "Empty: no quota (free-space protection still applies).", minimum=64 * 1024**2, unit="bytes"))
-    max_age_days: float | None = dataclasses.field(default=30.0, metadata=_meta(
-        "Keep recordings for", "Recordings older than this are deleted unless protected. "
-        "A camera may override it.", minimum=0.01, maximum=3650, unit="days"))
-    min_free_bytes: int = dataclasses.field(default=2 * GiB, metadata=_meta(
-        "Keep free on disk", "When free space falls under this, the oldest unprotected recordings "
-        "are deleted at once so that recording never stops.", minimum=1024**2, unit="bytes"))
-    motion_grace_s: float = dataclasses.field(default=60.0, metadata=_meta(
-        "Motion-mode grace time", "In motion mode, footage without motion is deleted after this "
-        "long (it must wait in case an event needs it as pre-roll).", minimum=5, maximum=3600, unit="s"))
-    retention_interval_s: float = dataclasses.field(default=60.0, metadata=_meta(
-        "Retention check interval", "How often retention runs.", minimum=1, maximum=3600, unit="s"))
-    segment_seconds: float = dataclasses.field(default=10.0, metadata=_meta(
-        "Segment length", "Recordings are cut into files of about this length, at keyframes.",
-        minimum=2, maximum=300, unit="s"))
+    storage_path: str | None = dataclasses.field(
+        default=None,
+        metadata=_meta(
+            "Storage folder", "Where recordings are written. Default: 'recordings' in the data folder."
+        ),
+    )
+    quota_bytes: int | None = dataclasses.field(
+        default=None,
+        metadata=_meta(
+            "Disk quota",
+            "Recordings never use more than this; the oldest unprotected go first. "
+            "Empty: no quota (free-space protection still applies).",
+            minimum=64 * 1024**2,
+            unit="bytes",
+        ),
+    )
+    max_age_days: float | None = dataclasses.field(
+        default=30.0,
+        metadata=_meta(
+            "Keep recordings for",
+            "Recordings older than this are deleted unless protected. A camera may override it.",
+            minimum=0.01,
+            maximum=3650,
+            unit="days",
+        ),
+    )
+    min_free_bytes: int = dataclasses.field(
+        default=2 * GiB,
+        metadata=_meta(
+            "Keep free on disk",
+            "When free space falls under this, the oldest unprotected recordings "
+            "are deleted at once so that recording never stops.",
+            minimum=1024**2,
+            unit="bytes",
+        ),
+    )
+    motion_grace_s: float = dataclasses.field(
+        default=60.0,
+        metadata=_meta(
+            "Motion-mode grace time",
+            "In motion mode, footage without motion is deleted after this "
+            "long (it must wait in case an event needs it as pre-roll).",
+            minimum=5,
+            maximum=3600,
+            unit="s",
+        ),
+    )
+    retention_interval_s: float = dataclasses.field(
+        default=60.0,
+        metadata=_meta(
+            "Retention check interval", "How often retention runs.", minimum=1, maximum=3600, unit="s"
+        ),
+    )
+    segment_seconds: float = dataclasses.field(
+        default=10.0,
+        metadata=_meta(
+            "Segment length",
+            "Recordings are cut into files of about this length, at keyframes.",
+            minimum=2,
+            maximum=300,
+            unit="s",
+        ),
+    )
 
     def validate(self) -> Settings:
         """Raise ValueError naming the field when a value is out of bounds; return self."""

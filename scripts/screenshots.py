@@ -23,8 +23,11 @@ def main() -> int:
         print("Xvfb is missing: apt-get install xvfb", file=sys.stderr)
         return 1
     display = ":97"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(1.0)
         env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))
@@ -61,8 +64,9 @@ def inside() -> int:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             app.processEvents()
-            if window.tiles and all(not t.picture.pixmap().isNull() and t.state == "recording"
-                                    for t in window.tiles.values()):
+            if window.tiles and all(
+                not t.picture.pixmap().isNull() and t.state == "recording" for t in window.tiles.values()
+            ):
                 break
             time.sleep(0.05)
         for _ in range(20):

@@ -30,8 +30,16 @@ def test_no_display_points_at_serve(tmp_path, how):
         cmd = [str(script)]
     data = tmp_path / "data"
     t0 = time.monotonic()
-    r = subprocess.run(cmd + ["--data-dir", str(data)], capture_output=True, text=True, env=_headless_env(),
-                       cwd=REPO_ROOT, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    r = subprocess.run(
+        cmd + ["--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env=_headless_env(),
+        cwd=REPO_ROOT,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     elapsed = time.monotonic() - t0
     assert r.returncode > 0, (r.returncode, r.stderr)  # negative: killed by a signal (Qt's abort)
     assert "porchlight serve" in r.stderr, r.stderr
@@ -45,10 +53,19 @@ def test_no_display_points_at_serve(tmp_path, how):
 
 def test_no_display_does_not_load_qt(tmp_path):
     """The check happens before PySide6 is imported (importing it is what aborts without a platform)."""
-    code = ("import sys, ui.launcher as l; rc = l.main(['--data-dir', sys.argv[1]]); "
-            "print(rc, any(m.startswith('PySide6') for m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data")], capture_output=True, text=True,
-                       env=_headless_env(), cwd=REPO_ROOT, timeout=60, check=False)
+    code = (
+        "import sys, ui.launcher as l; rc = l.main(['--data-dir', sys.argv[1]]); "
+        "print(rc, any(m.startswith('PySide6') for m in sys.modules))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        env=_headless_env(),
+        cwd=REPO_ROOT,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     rc, qt_loaded = r.stdout.split()
     assert int(rc) != 0 and qt_loaded == "False", r.stdout

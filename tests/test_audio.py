@@ -28,8 +28,14 @@ def test_g711_is_recorded_as_aac_and_drop_records_none(rtsp_camera, tmp_path):
     # client sets up video only (a real camera serves each client independently).
     cam, cam2 = rtsp_camera(spec, audio=True), rtsp_camera(spec, audio=True)
     data = tmp_path / "data"
-    keep, drop = configure(data, [camera("Door", cam.url, audio="keep", detect=False),
-                                  camera("Quiet", cam2.url, audio="drop", detect=False)], segment_seconds=4.0)
+    keep, drop = configure(
+        data,
+        [
+            camera("Door", cam.url, audio="keep", detect=False),
+            camera("Quiet", cam2.url, audio="drop", detect=False),
+        ],
+        segment_seconds=4.0,
+    )
     hub = start_hub(data)
     try:
         wait_for(lambda: all(state_of(hub, c.id) == "recording" for c in (keep, drop)), 20, "recording")

@@ -77,20 +77,26 @@ def test_bad_cameras_get_clear_errors_and_the_good_one_keeps_recording(rtsp_came
     locked = rtsp_camera(spec, user="admin", password="right-password")
     silent = _Silent()
     data = tmp_path / "data"
-    cams = configure(data, [
-        camera("Good", good.url, detect=False),
-        camera("Refused", f"rtsp://127.0.0.1:{_free_port()}/stream", detect=False),
-        camera("Silent", f"rtsp://127.0.0.1:{silent.port}/stream", detect=False),
-        camera("WrongPath", good.url.rsplit("/", 1)[0] + "/no-such-stream", detect=False),
-        camera("WebPage", text_server, detect=False),
-        camera("WrongPassword", locked.url, detect=False, has_credentials=True),
-    ], segment_seconds=4.0)
+    cams = configure(
+        data,
+        [
+            camera("Good", good.url, detect=False),
+            camera("Refused", f"rtsp://127.0.0.1:{_free_port()}/stream", detect=False),
+            camera("Silent", f"rtsp://127.0.0.1:{silent.port}/stream", detect=False),
+            camera("WrongPath", good.url.rsplit("/", 1)[0] + "/no-such-stream", detect=False),
+            camera("WebPage", text_server, detect=False),
+            camera("WrongPassword", locked.url, detect=False, has_credentials=True),
+        ],
+        segment_seconds=4.0,
+    )
     ids = {c.name: c.id for c in cams}
     from hub.db import repo_config
     from hub.db.engine import open_engine
 
     engine = open_engine(f"sqlite:///{data / 'porchlight.db'}")
-    secrets.set_camera_credentials(repo_config.index_id(engine), ids["WrongPassword"], "admin", "not-the-password")
+    secrets.set_camera_credentials(
+        repo_config.index_id(engine), ids["WrongPassword"], "admin", "not-the-password"
+    )
     engine.dispose()
     hub = start_hub(data, open_timeout_s=4.0)
     try:

@@ -69,8 +69,17 @@ def test_inputs_are_their_own_events_and_close_all_ends_everything():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["motion", "input", "doorbell"]), st.booleans(),
-                          st.integers(0, 10_000), st.sampled_from(["a", "b", None])), max_size=60))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["motion", "input", "doorbell"]),
+            st.booleans(),
+            st.integers(0, 10_000),
+            st.sampled_from(["a", "b", None]),
+        ),
+        max_size=60,
+    )
+)
 def test_every_start_has_exactly_one_end_and_ends_follow_starts(items):
     m = CameraEventMerger(gap_ms=1000, stale_ms=5000)
     actions = []

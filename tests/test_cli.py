@@ -37,16 +37,64 @@ from tests.support.hubtools import configure, decode_file, ffprobe_ok
 from tests.support.peers import require_rtsp_peers
 from tests.support.rtsp import RtspCamera
 
-CAMERA_KEYS = {"id", "name", "driver", "url", "sub_url", "mode", "pre_roll", "post_roll", "enabled", "audio",
-               "detect", "max_age_days", "has_credentials", "sensitivity", "zones", "events", "doorbell",
-               "device"}
+CAMERA_KEYS = {
+    "id",
+    "name",
+    "driver",
+    "url",
+    "sub_url",
+    "mode",
+    "pre_roll",
+    "post_roll",
+    "enabled",
+    "audio",
+    "detect",
+    "max_age_days",
+    "has_credentials",
+    "sensitivity",
+    "zones",
+    "events",
+    "doorbell",
+    "device",
+}
 STATUS_KEYS = {"camera", "id", "state", "since", "last_error", "updated", "stats"}
 # Exact shapes as documented in README.md ("JSON output"); the issue's contract names a subset.
-RECORDING_KEYS = {"camera", "camera_id", "path", "start", "end", "duration", "bytes", "frames", "audio", "protected"}
-EVENT_KEYS = {"id", "kind", "camera", "camera_id", "start", "end", "detected", "score", "zones", "source",
-              "thumbnail"}
-STORAGE_KEYS = {"path", "state", "message", "quota_bytes", "max_age_days", "min_free_bytes", "used_bytes",
-                "free_bytes", "total_bytes"}
+RECORDING_KEYS = {
+    "camera",
+    "camera_id",
+    "path",
+    "start",
+    "end",
+    "duration",
+    "bytes",
+    "frames",
+    "audio",
+    "protected",
+}
+EVENT_KEYS = {
+    "id",
+    "kind",
+    "camera",
+    "camera_id",
+    "start",
+    "end",
+    "detected",
+    "score",
+    "zones",
+    "source",
+    "thumbnail",
+}
+STORAGE_KEYS = {
+    "path",
+    "state",
+    "message",
+    "quota_bytes",
+    "max_age_days",
+    "min_free_bytes",
+    "used_bytes",
+    "free_bytes",
+    "total_bytes",
+}
 STAT_KEYS = {"packets_received", "packets_written", "segments", "connects", "detect"}
 STATES = {"stopped", "connecting", "recording", "reconnecting", "auth_failed", "offline", "storage_missing"}
 EXPORT_LINE = re.compile(r"exported (\d+) frames from (\d+) segment\(s\), (\S+) → (\S+), to (.+)$")
@@ -71,9 +119,24 @@ def _segments(data: Path, *args: str) -> list[dict]:
 
 def test_cameras_add_list_set_remove(tmp_path):
     data = tmp_path / "data"
-    r = ok(run_cli(data, "cameras", "add", "Front Door", "--url", "rtsp://127.0.0.1:8554/main",
-                   "--sub-url", "rtsp://127.0.0.1:8554/sub", "--mode", "motion", "--pre-roll", "3",
-                   "--post-roll", "7.5"))
+    r = ok(
+        run_cli(
+            data,
+            "cameras",
+            "add",
+            "Front Door",
+            "--url",
+            "rtsp://127.0.0.1:8554/main",
+            "--sub-url",
+            "rtsp://127.0.0.1:8554/sub",
+            "--mode",
+            "motion",
+            "--pre-roll",
+            "3",
+            "--post-roll",
+            "7.5",
+        )
+    )
     assert "Front Door" in r.stdout
     ok(run_cli(data, "cameras", "add", "Garage", "--url", "rtsp://127.0.0.1:8554/g"))
 
@@ -89,10 +152,30 @@ def test_cameras_add_list_set_remove(tmp_path):
     assert re.fullmatch(r"[a-z0-9-]+", front["id"]), front["id"]
 
     zones = tmp_path / "zones.json"
-    zones.write_text(json.dumps({"zones": [{"name": "path", "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}],
-                                 "masks": [{"name": "street", "polygon": [[0, 0], [1, 0], [1, 0.2]]}]}))
-    ok(run_cli(data, "cameras", "set", "front door", "--mode", "continuous", "--enabled", "no",
-               "--zones", str(zones), "--audio", "drop"))
+    zones.write_text(
+        json.dumps(
+            {
+                "zones": [{"name": "path", "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}],
+                "masks": [{"name": "street", "polygon": [[0, 0], [1, 0], [1, 0.2]]}],
+            }
+        )
+    )
+    ok(
+        run_cli(
+            data,
+            "cameras",
+            "set",
+            "front door",
+            "--mode",
+            "continuous",
+            "--enabled",
+            "no",
+            "--zones",
+            str(zones),
+            "--audio",
+            "drop",
+        )
+    )
     front = cli_json(data, "cameras", "list")[0]
     assert (front["mode"], front["enabled"], front["audio"]) == ("continuous", False, "drop")
     assert [(z["name"], z["kind"]) for z in front["zones"]] == [("path", "zone"), ("street", "mask")]
@@ -125,8 +208,20 @@ def test_status_recordings_events_json_without_hub(tmp_path):
     assert "not running" in ok(run_cli(data, "status")).stdout
     assert cli_json(data, "recordings", "list") == []
     assert cli_json(data, "events", "list") == []
-    assert cli_json(data, "recordings", "list", "--camera", "porch", "--start", "2024-01-01T00:00:00Z",
-                    "--end", "2024-01-02T00:00:00+02:00") == []
+    assert (
+        cli_json(
+            data,
+            "recordings",
+            "list",
+            "--camera",
+            "porch",
+            "--start",
+            "2024-01-01T00:00:00Z",
+            "--end",
+            "2024-01-02T00:00:00+02:00",
+        )
+        == []
+    )
     assert cli_json(data, "events", "list", "--camera", "Porch") == []
 
 
@@ -142,28 +237,115 @@ ERROR_CASES = {
     "set unknown camera": (["cameras", "set", "Nope", "--mode", "motion"], None, ["Nope"]),
     "recordings unknown camera": (["recordings", "list", "--camera", "Nope"], None, ["Nope"]),
     "events unknown camera": (["events", "list", "--camera", "Nope"], None, ["Nope"]),
-    "export unknown camera": (["export", "--camera", "Nope", "--start", "2024-01-01T00:00:00Z",
-                               "--end", "2024-01-01T00:01:00Z", "--out", "OUT.mp4"], None, ["Nope"]),
+    "export unknown camera": (
+        [
+            "export",
+            "--camera",
+            "Nope",
+            "--start",
+            "2024-01-01T00:00:00Z",
+            "--end",
+            "2024-01-01T00:01:00Z",
+            "--out",
+            "OUT.mp4",
+        ],
+        None,
+        ["Nope"],
+    ),
     "bad time word": (["recordings", "list", "--start", "yesterday"], None, ["--start", "yesterday"]),
     "date without time": (["recordings", "list", "--end", "2024-01-01"], None, ["--end"]),
     "time without offset": (["events", "list", "--start", "2024-01-01T10:00:00"], None, ["--start"]),
-    "impossible date": (["export", "--camera", "Porch", "--start", "2024-02-30T00:00:00Z",
-                         "--end", "2024-03-01T00:00:00Z", "--out", "OUT.mp4"], None, ["2024-02-30"]),
-    "export end before start": (["export", "--camera", "Porch", "--start", "2024-01-01T00:01:00Z",
-                                 "--end", "2024-01-01T00:00:00Z", "--out", "OUT.mp4"], None, ["--end", "--start"]),
-    "export end equals start": (["export", "--camera", "Porch", "--start", "2024-01-01T00:01:00Z",
-                                 "--end", "2024-01-01T00:01:00Z", "--out", "OUT.mp4"], None, ["--end"]),
-    "export empty window": (["export", "--camera", "Porch", "--start", "2024-01-01T00:00:00Z",
-                             "--end", "2024-01-01T00:01:00Z", "--out", "OUT.mp4"], None, ["nothing", "Porch"]),
-    "export not mp4": (["export", "--camera", "Porch", "--start", "2024-01-01T00:00:00Z",
-                        "--end", "2024-01-01T00:01:00Z", "--out", "OUT.mkv"], None, [".mp4"]),
-    "password-stdin empty": (["cameras", "add", "Cam2", "--url", "rtsp://127.0.0.1:9/x", "--username", "u",
-                              "--password-stdin"], "", ["--password-stdin"]),
-    "password-stdin no user": (["cameras", "add", "Cam2", "--url", "rtsp://127.0.0.1:9/x",
-                                "--password-stdin"], "pw\n", ["--username"]),
+    "impossible date": (
+        [
+            "export",
+            "--camera",
+            "Porch",
+            "--start",
+            "2024-02-30T00:00:00Z",
+            "--end",
+            "2024-03-01T00:00:00Z",
+            "--out",
+            "OUT.mp4",
+        ],
+        None,
+        ["2024-02-30"],
+    ),
+    "export end before start": (
+        [
+            "export",
+            "--camera",
+            "Porch",
+            "--start",
+            "2024-01-01T00:01:00Z",
+            "--end",
+            "2024-01-01T00:00:00Z",
+            "--out",
+            "OUT.mp4",
+        ],
+        None,
+        ["--end", "--start"],
+    ),
+    "export end equals start": (
+        [
+            "export",
+            "--camera",
+            "Porch",
+            "--start",
+            "2024-01-01T00:01:00Z",
+            "--end",
+            "2024-01-01T00:01:00Z",
+            "--out",
+            "OUT.mp4",
+        ],
+        None,
+        ["--end"],
+    ),
+    "export empty window": (
+        [
+            "export",
+            "--camera",
+            "Porch",
+            "--start",
+            "2024-01-01T00:00:00Z",
+            "--end",
+            "2024-01-01T00:01:00Z",
+            "--out",
+            "OUT.mp4",
+        ],
+        None,
+        ["nothing", "Porch"],
+    ),
+    "export not mp4": (
+        [
+            "export",
+            "--camera",
+            "Porch",
+            "--start",
+            "2024-01-01T00:00:00Z",
+            "--end",
+            "2024-01-01T00:01:00Z",
+            "--out",
+            "OUT.mkv",
+        ],
+        None,
+        [".mp4"],
+    ),
+    "password-stdin empty": (
+        ["cameras", "add", "Cam2", "--url", "rtsp://127.0.0.1:9/x", "--username", "u", "--password-stdin"],
+        "",
+        ["--password-stdin"],
+    ),
+    "password-stdin no user": (
+        ["cameras", "add", "Cam2", "--url", "rtsp://127.0.0.1:9/x", "--password-stdin"],
+        "pw\n",
+        ["--username"],
+    ),
     "url not a url": (["cameras", "add", "Cam2", "--url", "camera.local/stream"], None, ["--url"]),
-    "sub-url not a url": (["cameras", "add", "Cam2", "--url", "rtsp://127.0.0.1:9/x", "--sub-url", "sub"],
-                          None, ["--sub-url"]),
+    "sub-url not a url": (
+        ["cameras", "add", "Cam2", "--url", "rtsp://127.0.0.1:9/x", "--sub-url", "sub"],
+        None,
+        ["--sub-url"],
+    ),
     "set url not a url": (["cameras", "set", "Porch", "--url", "nope"], None, ["--url"]),
     "duplicate name": (["cameras", "add", "porch", "--url", "rtsp://127.0.0.1:9/y"], None, ["porch"]),
     "nothing to change": (["cameras", "set", "Porch"], None, ["nothing"]),
@@ -187,25 +369,37 @@ def test_zones_file_errors(one_camera_dir, tmp_path):
     bad = tmp_path / "zones.json"
     bad.write_text('{"zones": [{"name": "x", "polygon": [[0, 0], [2, 0], [1, 1]]}]}')
     assert_one_line_error(run_cli(one_camera_dir, "cameras", "set", "Porch", "--zones", str(bad)), "polygon")
-    assert_one_line_error(run_cli(one_camera_dir, "cameras", "set", "Porch", "--zones", str(tmp_path / "no.json")),
-                          "zones")
+    assert_one_line_error(
+        run_cli(one_camera_dir, "cameras", "set", "Porch", "--zones", str(tmp_path / "no.json")), "zones"
+    )
     bad.write_text('{"zonez": []}')
     assert_one_line_error(run_cli(one_camera_dir, "cameras", "set", "Porch", "--zones", str(bad)))
 
 
 @pytest.mark.parametrize("command", ["recordings", "events"])
 def test_list_end_before_start_is_an_error(one_camera_dir, command):
-    result = run_cli(one_camera_dir, command, "list", "--start", "2024-01-01T00:01:00Z",
-                     "--end", "2024-01-01T00:00:00Z", "--json")
+    result = run_cli(
+        one_camera_dir,
+        command,
+        "list",
+        "--start",
+        "2024-01-01T00:01:00Z",
+        "--end",
+        "2024-01-01T00:00:00Z",
+        "--json",
+    )
     assert_one_line_error(result, "--end")
 
 
-@pytest.mark.parametrize("args", [
-    ["cameras", "add", "X", "--url", "rtsp://127.0.0.1/x", "--mode", "sometimes"],
-    ["cameras", "set", "Porch", "--enabled", "maybe"],
-    ["cameras", "add", "X"],  # --url missing
-    ["serve", "--duration", "-1"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["cameras", "add", "X", "--url", "rtsp://127.0.0.1/x", "--mode", "sometimes"],
+        ["cameras", "set", "Porch", "--enabled", "maybe"],
+        ["cameras", "add", "X"],  # --url missing
+        ["serve", "--duration", "-1"],
+    ],
+)
 def test_usage_errors_are_one_line(one_camera_dir, args):
     result = run_cli(one_camera_dir, *args)
     assert result.returncode != 0
@@ -214,9 +408,12 @@ def test_usage_errors_are_one_line(one_camera_dir, args):
 
 def test_usage_errors_exit_nonzero_without_traceback(one_camera_dir):
     """Whatever the layout of argparse's message, a bad option value never runs the command."""
-    for args in (["cameras", "add", "X", "--url", "rtsp://127.0.0.1/x", "--pre-roll", "-1"],
-                 ["cameras", "set", "Porch", "--audio", "mute"], ["export", "--camera", "Porch"],
-                 ["frobnicate"]):
+    for args in (
+        ["cameras", "add", "X", "--url", "rtsp://127.0.0.1/x", "--pre-roll", "-1"],
+        ["cameras", "set", "Porch", "--audio", "mute"],
+        ["export", "--camera", "Porch"],
+        ["frobnicate"],
+    ):
         result = run_cli(one_camera_dir, *args)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr and "error:" in result.stderr.splitlines()[-1]
@@ -254,16 +451,19 @@ def storage_dir(tmp_path_factory) -> Path:
     return data
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--quota", "lots"], "lots"),
-    (["--quota", "12XB"], "12XB"),
-    (["--quota=-5G"], "-5G"),
-    (["--quota", "1K"], "quota"),  # below the 64 MiB floor
-    (["--min-free", "many"], "many"),
-    (["--max-age", "0"], "keep recordings"),
-    (["--max-age=-3"], "keep recordings"),
-    ([], "nothing"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--quota", "lots"], "lots"),
+        (["--quota", "12XB"], "12XB"),
+        (["--quota=-5G"], "-5G"),
+        (["--quota", "1K"], "quota"),  # below the 64 MiB floor
+        (["--min-free", "many"], "many"),
+        (["--max-age", "0"], "keep recordings"),
+        (["--max-age=-3"], "keep recordings"),
+        ([], "nothing"),
+    ],
+)
 def test_storage_set_rejects_bad_values(storage_dir, args, needle):
     before = db_settings(storage_dir)
     assert_one_line_error(run_cli(storage_dir, "storage", "set", *args), needle)
@@ -435,7 +635,11 @@ def test_recordings_list_filters(demo_run):
     # The same instant written with an offset selects the same rows.
     t = int(first) + 1
     as_offset = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t + 3600)) + "+01:00"
-    assert _segments(demo_run.data, "--end", as_offset) == _segments(demo_run.data, "--end", fmt_z(t)) == segs[:1]
+    assert (
+        _segments(demo_run.data, "--end", as_offset)
+        == _segments(demo_run.data, "--end", fmt_z(t))
+        == segs[:1]
+    )
     text = ok(run_cli(demo_run.data, "recordings", "list")).stdout
     assert segs[0]["path"] in text
 
@@ -525,8 +729,11 @@ def test_serve_picks_up_added_disabled_removed_camera(rtsp_camera, tmp_path):
         disabled_at = time.time()
         ok(run_cli(data, "cameras", "set", "Porch", "--enabled", "no"))
         # The hub stops the pipeline: the open segment is finalized and indexed.
-        wait_until(lambda: [s for s in _segments(data, "--camera", "Porch")
-                            if parse_z(s["end"]) >= disabled_at - 3], 20, "the open segment to be indexed")
+        wait_until(
+            lambda: [s for s in _segments(data, "--camera", "Porch") if parse_z(s["end"]) >= disabled_at - 3],
+            20,
+            "the open segment to be indexed",
+        )
         assert status_of(data, "Porch")["state"] == "stopped"
         files = _camera_files(cam_dir)
         time.sleep(2.5)
@@ -539,8 +746,13 @@ def test_serve_picks_up_added_disabled_removed_camera(rtsp_camera, tmp_path):
         removed_at = time.time()
         ok(run_cli(data, "cameras", "remove", "Porch"))
         wait_until(lambda: status_of(data, "Porch") is None, 10, "Porch to leave the status")
-        wait_until(lambda: [s for s in _segments(data) if s["camera_id"] == cam_id
-                            and parse_z(s["end"]) >= removed_at - 3], 20, "the removed camera's last segment")
+        wait_until(
+            lambda: [
+                s for s in _segments(data) if s["camera_id"] == cam_id and parse_z(s["end"]) >= removed_at - 3
+            ],
+            20,
+            "the removed camera's last segment",
+        )
         files = _camera_files(cam_dir)
         time.sleep(2.5)
         assert _camera_files(cam_dir) == files, "a removed camera is still being recorded"
@@ -582,8 +794,15 @@ def recording(camera_clips, tmp_path_factory):
             time.sleep(max(0.0, 6 - (time.time() - down)))
             cam.start_server()
             up = time.time()
-            wait_until(lambda: (r := status_of(data, "Porch")) and r["state"] == "recording"
-                       and parse_z(r["since"]) >= up - 1, 40, "recording after the outage")
+            wait_until(
+                lambda: (
+                    (r := status_of(data, "Porch"))
+                    and r["state"] == "recording"
+                    and parse_z(r["since"]) >= up - 1
+                ),
+                40,
+                "recording after the outage",
+            )
             time.sleep(6)
             assert serve.stop(signal.SIGTERM) == 0, serve.output()
         segs = _segments(data, "--camera", "Porch")
@@ -593,8 +812,19 @@ def recording(camera_clips, tmp_path_factory):
 
 
 def _export(rec: Recording, start: float, end: float, out: Path):
-    return run_cli(rec.data, "export", "--camera", "Porch", "--start", fmt_z(start), "--end", fmt_z(end),
-                   "--out", str(out), timeout=120)
+    return run_cli(
+        rec.data,
+        "export",
+        "--camera",
+        "Porch",
+        "--start",
+        fmt_z(start),
+        "--end",
+        fmt_z(end),
+        "--out",
+        str(out),
+        timeout=120,
+    )
 
 
 def _decode_all(path: Path) -> tuple[int, bool]:
@@ -684,17 +914,23 @@ def test_export_with_gap_exports_what_exists_and_says_so(recording, tmp_path):
     assert abs(duration - (last_s - first_s)) < 0.5, (duration, last_s - first_s)
     assert duration > (end - start) - SPEC.gop_s - 1
     decoded = decode_file(out)
-    jumps = [(i, t1 - t0) for i, (t0, t1) in enumerate(zip(decoded.times, decoded.times[1:], strict=False))
-             if t1 - t0 > 0.5]
+    jumps = [
+        (i, t1 - t0)
+        for i, (t0, t1) in enumerate(zip(decoded.times, decoded.times[1:], strict=False))
+        if t1 - t0 > 0.5
+    ]
     assert len(jumps) == 1 and abs(jumps[0][1] - (b - a)) < 0.5, jumps
 
 
 @pytest.mark.rtsp
 @pytest.mark.slow
-@pytest.mark.parametrize("where", [
-    "leading",
-    "trailing",
-])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "leading",
+        "trailing",
+    ],
+)
 def test_export_reports_uncovered_window_edges(recording, tmp_path, where):
     segs = recording.segments
     if where == "leading":
@@ -708,7 +944,8 @@ def test_export_reports_uncovered_window_edges(recording, tmp_path, where):
     ffprobe_ok(out)
     notes = [(parse_z(a), parse_z(b)) for a, b, _ in GAP_NOTE.findall(r.stderr)]
     assert any(abs(a - uncovered[0]) < 0.2 and abs(b - uncovered[1]) < 0.2 for a, b in notes), (
-        f"no note for {fmt_z(uncovered[0])} → {fmt_z(uncovered[1])}; stderr: {r.stderr!r}")
+        f"no note for {fmt_z(uncovered[0])} → {fmt_z(uncovered[1])}; stderr: {r.stderr!r}"
+    )
 
 
 @pytest.mark.rtsp

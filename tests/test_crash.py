@@ -81,9 +81,13 @@ def _wait_files(root: Path, n: int, timeout: float, proc: subprocess.Popen, log:
         if len(files) >= n:
             return files
         if proc.poll() is not None:
-            raise AssertionError(f"porchlight serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            raise AssertionError(
+                f"porchlight serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+            )
         if time.monotonic() > deadline:
-            raise AssertionError(f"only {len(files)} segment file(s) after {timeout:g} s:\n{log.read_text()[-3000:]}")
+            raise AssertionError(
+                f"only {len(files)} segment file(s) after {timeout:g} s:\n{log.read_text()[-3000:]}"
+            )
         time.sleep(0.05)
 
 
@@ -104,9 +108,13 @@ def _run_crash_scenario(cam: RtspCamera, tmp: Path) -> CrashRun:
     root = data / "recordings"
     log = tmp / "serve.log"
     with open(log, "wb") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "ui.launcher", "--data-dir", str(data), "serve"],
-                                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
-                                env=os.environ.copy())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ui.launcher", "--data-dir", str(data), "serve"],
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
     try:
         files = _wait_files(root, 2, 45, proc, log)  # the first segment closed, the second is open
         second_opened = time.monotonic()
@@ -141,13 +149,31 @@ def _run_crash_scenario(cam: RtspCamera, tmp: Path) -> CrashRun:
         rows_after_start = {s.path: s for s in rows(data)}
         events_after_start = {e.id: e for e in events(data)}
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 30, "recording after the restart")
-        wait_for(lambda: any(s.start_ms > kill_wall_ms for s in rows(data)), 40,
-                 "a new segment closed after the restart")
+        wait_for(
+            lambda: any(s.start_ms > kill_wall_ms for s in rows(data)),
+            40,
+            "a new segment closed after the restart",
+        )
         state_after = state_of(hub, cfg.id)
     finally:
         hub.stop()
-    return CrashRun(data, root, cfg.id, MOTION_SPEC.fps, kill_wall_ms, files_at_kill, committed, dropped,
-                    unindexed, torn, open_events, report, rows_after_start, events_after_start, state_after)
+    return CrashRun(
+        data,
+        root,
+        cfg.id,
+        MOTION_SPEC.fps,
+        kill_wall_ms,
+        files_at_kill,
+        committed,
+        dropped,
+        unindexed,
+        torn,
+        open_events,
+        report,
+        rows_after_start,
+        events_after_start,
+        state_after,
+    )
 
 
 @pytest.mark.rtsp
@@ -174,8 +200,13 @@ def test_uncommitted_rows_are_rebuilt_from_the_files(crash: CrashRun):
         new = crash.rows_after_start.get(old.path)
         assert new is not None, f"{old.path} has no row after the startup scan"
         # Rebuilt from the file alone, the row says what the writer would have committed.
-        assert (new.camera_id, new.start_ms, new.frames, new.bytes, new.has_audio) == \
-            (old.camera_id, old.start_ms, old.frames, old.bytes, old.has_audio), (old, new)
+        assert (new.camera_id, new.start_ms, new.frames, new.bytes, new.has_audio) == (
+            old.camera_id,
+            old.start_ms,
+            old.frames,
+            old.bytes,
+            old.has_audio,
+        ), (old, new)
         assert abs(new.end_ms - old.end_ms) <= 1000 / crash.fps + 1, (old, new)
         assert not new.protected
 
@@ -235,13 +266,15 @@ def test_open_events_are_closed(crash: CrashRun):
 @pytest.mark.slow
 def test_closed_event_covers_the_footage_recorded_until_the_crash(crash: CrashRun):
     """``close_open_events`` promises: the footage recorded until the crash stays an event."""
-    recorded_until = max(crash.rows_after_start[p].end_ms for p in crash.files_at_kill
-                         if p in crash.rows_after_start)
+    recorded_until = max(
+        crash.rows_after_start[p].end_ms for p in crash.files_at_kill if p in crash.rows_after_start
+    )
     for ev in crash.open_events_at_kill:
         after = crash.events_after_start[ev.id]
         assert after.end_ms >= recorded_until - 1000, (
             f"event {ev.id} closed at {after.end_ms}, {(recorded_until - after.end_ms) / 1000:.1f} s before "
-            f"the end of the footage recorded until the crash ({recorded_until})")
+            f"the end of the footage recorded until the crash ({recorded_until})"
+        )
 
 
 @pytest.mark.rtsp
@@ -263,8 +296,8 @@ def _top_boxes(path: Path) -> list[tuple[bytes, int, int]]:
     data = path.read_bytes()
     offset = 0
     while offset + 8 <= len(data):
-        size = int.from_bytes(data[offset:offset + 4], "big")
-        kind = data[offset + 4:offset + 8]
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        kind = data[offset + 4 : offset + 8]
         if size < 8:
             break
         out.append((kind, offset, size))
@@ -337,10 +370,21 @@ def test_torn_files_are_recovered_or_quarantined(tmp_path):
     assert not problems, "\n".join(problems)
     # A file with no complete fragment cannot be played: it must have been set aside.
     for rel, what in torn.items():
-        if what in ("empty", "inside ftyp", "before the first fragment", "inside the first moof",
-                    "inside the first mdat"):
+        if what in (
+            "empty",
+            "inside ftyp",
+            "before the first fragment",
+            "inside the first moof",
+            "inside the first mdat",
+        ):
             assert rel not in by_path, f"{what}: an unplayable file was indexed"
-        if what in ("inside the second moof header", "inside the second moof", "inside the second mdat",
-                    "after the second fragment", "inside the last mdat", "one byte short"):
+        if what in (
+            "inside the second moof header",
+            "inside the second moof",
+            "inside the second mdat",
+            "after the second fragment",
+            "inside the last mdat",
+            "one byte short",
+        ):
             assert rel in by_path, f"{what}: a file with complete fragments was not recovered"
     assert_index_matches_disk(data, root)

@@ -47,7 +47,11 @@ def test_soft_delete_never_reuses_ids(db_engine: Engine) -> None:
     assert again.id == "garden-2"
     repo.remove_camera(db_engine, again.id)
     assert repo.add_camera(db_engine, cam("garden")).id == "garden-3"
-    assert [c.id for c in repo.list_cameras(db_engine, include_removed=True)] == ["garden", "garden-2", "garden-3"]
+    assert [c.id for c in repo.list_cameras(db_engine, include_removed=True)] == [
+        "garden",
+        "garden-2",
+        "garden-3",
+    ]
     assert repo.removed_camera_ids(db_engine) == {"garden", "garden-2"}
     assert repo.get_camera(db_engine, "garden") == first  # still readable for its recordings
     with pytest.raises(repo.NotFoundError):
@@ -91,8 +95,9 @@ def test_config_rev_bumps_on_every_config_write(db_engine: Engine) -> None:
 def test_update_camera(db_engine: Engine) -> None:
     c = repo.add_camera(db_engine, cam("Porch"))
     repo.add_camera(db_engine, cam("Garage"))
-    new = repo.update_camera(db_engine, c.id, name="PORCH", pre_roll_s=2.5, max_age_days=7.0,
-                             url="rtsp://10.0.0.2/main")
+    new = repo.update_camera(
+        db_engine, c.id, name="PORCH", pre_roll_s=2.5, max_age_days=7.0, url="rtsp://10.0.0.2/main"
+    )
     assert new == repo.get_camera(db_engine, c.id)
     assert (new.id, new.name, new.pre_roll_s, new.max_age_days) == ("porch", "PORCH", 2.5, 7.0)
     with pytest.raises(ValueError, match="unknown camera field"):
@@ -117,13 +122,29 @@ def test_credentials_never_reach_the_index(db_engine: Engine) -> None:
 
 def test_camera_json_round_trip(db_engine: Engine) -> None:
     motion = MotionSettings(
-        sensitivity=75, min_area=0.01, analysis_fps=2.5, zones=(
+        sensitivity=75,
+        min_area=0.01,
+        analysis_fps=2.5,
+        zones=(
             Zone("drive", ((0.1, 0.2), (0.9, 0.2), (0.5, 0.95))),
             Zone("street", ((0.0, 0.0), (1.0, 0.0), (1.0, 0.1), (0.0, 0.1)), kind="mask"),
-        ))
-    original = cam("Drive", driver="demo", url="demo://1", sub_url="demo://1/sub", mode="motion",
-                   pre_roll_s=3.0, post_roll_s=12.5, enabled=False, audio="drop", detect=False,
-                   max_age_days=14.5, motion=motion, has_credentials=True)
+        ),
+    )
+    original = cam(
+        "Drive",
+        driver="demo",
+        url="demo://1",
+        sub_url="demo://1/sub",
+        mode="motion",
+        pre_roll_s=3.0,
+        post_roll_s=12.5,
+        enabled=False,
+        audio="drop",
+        detect=False,
+        max_age_days=14.5,
+        motion=motion,
+        has_credentials=True,
+    )
     stored = repo.add_camera(db_engine, original)
     assert stored == dataclasses.replace(original, id="drive")
     loaded = repo.get_camera(db_engine, "drive")
@@ -144,8 +165,13 @@ def test_unknown_motion_key_is_an_error(db_engine: Engine) -> None:
 
 def test_settings_round_trip(db_engine: Engine) -> None:
     assert repo.load_settings(db_engine) == Settings()
-    settings = Settings(storage_path="/srv/rec", quota_bytes=500 * 1024**3, max_age_days=None,
-                        motion_grace_s=120.0, segment_seconds=4.0)
+    settings = Settings(
+        storage_path="/srv/rec",
+        quota_bytes=500 * 1024**3,
+        max_age_days=None,
+        motion_grace_s=120.0,
+        segment_seconds=4.0,
+    )
     repo.save_settings(db_engine, settings)
     assert repo.load_settings(db_engine) == settings
     repo.save_settings(db_engine, Settings())

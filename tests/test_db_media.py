@@ -58,7 +58,10 @@ def test_segment_window_edges(db_engine: Engine, cams: tuple[str, str]) -> None:
     assert starts(camera_id=a, end_ms=1) == [(a, 0)]
     assert starts(start_ms=10, end_ms=20) == [(b, 5), (a, 10)]
     assert starts(limit=2) == [(a, 0), (b, 5)]
-    assert [s.start_ms for s in repo.list_segments(db_engine, camera_id=a, limit=2, newest_first=True)] == [20, 10]
+    assert [s.start_ms for s in repo.list_segments(db_engine, camera_id=a, limit=2, newest_first=True)] == [
+        20,
+        10,
+    ]
     assert [s.id for s in repo.all_segments(db_engine)] == [ids[0], ids[3], ids[1], ids[2]]
     assert repo.storage_bytes(db_engine) == 400
     assert repo.storage_bytes(db_engine, camera_id=b) == 100
@@ -84,23 +87,43 @@ def test_events_round_trip_and_update(db_engine: Engine, cams: tuple[str, str]) 
     a, _ = cams
     (event_id,) = add_events(db_engine, ev(a, 1000, None, score=0.02, zones=("drive",)))
     (stored,) = repo.list_events(db_engine)
-    assert stored == Event(event_id, a, "motion", 1000, None, 0.02, ("drive",), None, "local",
-                           detected_ms=stored.detected_ms)
+    assert stored == Event(
+        event_id, a, "motion", 1000, None, 0.02, ("drive",), None, "local", detected_ms=stored.detected_ms
+    )
     assert stored.detected_ms is not None
-    run_write(db_engine, lambda s: repo.update_event(s, event_id, end_ms=5000, score=0.3,
-                                                     zones=("drive", "path"), thumbnail="thumbs/1.jpg"))
+    run_write(
+        db_engine,
+        lambda s: repo.update_event(
+            s, event_id, end_ms=5000, score=0.3, zones=("drive", "path"), thumbnail="thumbs/1.jpg"
+        ),
+    )
     run_write(db_engine, lambda s: repo.update_event(s, event_id, score=0.4))  # other fields kept
     (stored,) = repo.list_events(db_engine)
-    assert stored == Event(event_id, a, "motion", 1000, 5000, 0.4, ("drive", "path"), "thumbs/1.jpg", "local",
-                           detected_ms=stored.detected_ms)
+    assert stored == Event(
+        event_id,
+        a,
+        "motion",
+        1000,
+        5000,
+        0.4,
+        ("drive", "path"),
+        "thumbs/1.jpg",
+        "local",
+        detected_ms=stored.detected_ms,
+    )
     with pytest.raises(repo.NotFoundError):
         run_write(db_engine, lambda s: repo.update_event(s, 999_999, end_ms=1))
 
 
 def test_event_queries(db_engine: Engine, cams: tuple[str, str]) -> None:
     a, b = cams
-    ids = add_events(db_engine, ev(a, 0, 100), ev(a, 100, 100, kind="doorbell"), ev(b, 50, None),
-                     ev(b, 300, 400, kind="camera_motion", source="camera"))
+    ids = add_events(
+        db_engine,
+        ev(a, 0, 100),
+        ev(a, 100, 100, kind="doorbell"),
+        ev(b, 50, None),
+        ev(b, 300, 400, kind="camera_motion", source="camera"),
+    )
 
     def found(**kw: object) -> list[int]:
         return [e.id for e in repo.list_events(db_engine, **kw)]  # type: ignore[arg-type,misc]
@@ -137,7 +160,10 @@ def test_status(db_engine: Engine, cams: tuple[str, str]) -> None:
     assert {st.camera_id: st.stats for st in repo.list_status(db_engine)} == {a: st_a.stats, b: {}}
     st_a2 = CameraStatus(a, "reconnecting", 3000, "timeout", 3000)
     run_write(db_engine, lambda s: repo.upsert_status(s, st_a2))
-    assert {st.camera_id: st.state for st in repo.list_status(db_engine)} == {a: "reconnecting", b: "auth_failed"}
+    assert {st.camera_id: st.state for st in repo.list_status(db_engine)} == {
+        a: "reconnecting",
+        b: "auth_failed",
+    }
     run_write(db_engine, lambda s: repo.clear_status(s, [b]))
     assert [st.camera_id for st in repo.list_status(db_engine)] == [a]
     repo.remove_camera(db_engine, a)  # a removed camera has no live status
@@ -150,10 +176,14 @@ def test_status(db_engine: Engine, cams: tuple[str, str]) -> None:
 def test_window_finds_a_very_long_segment(db_engine: Engine, cams: tuple[str, str]) -> None:
     a, _ = cams
     hour = 3_600_000
-    add_segments(db_engine, seg(a, 0, 10_000), seg(a, 10 * hour, 12 * hour))  # 2 h: a recorder bug, still indexed
+    add_segments(
+        db_engine, seg(a, 0, 10_000), seg(a, 10 * hour, 12 * hour)
+    )  # 2 h: a recorder bug, still indexed
     assert [s.start_ms for s in repo.list_segments(db_engine, start_ms=12 * hour - 1)] == [10 * hour]
-    assert [s.start_ms for s in repo.list_segments(db_engine, camera_id=a, start_ms=11 * hour,
-                                                   end_ms=11 * hour + 1)] == [10 * hour]
+    assert [
+        s.start_ms
+        for s in repo.list_segments(db_engine, camera_id=a, start_ms=11 * hour, end_ms=11 * hour + 1)
+    ] == [10 * hour]
 
 
 def test_sqlite_never_reuses_segment_or_event_ids(tmp_path):
@@ -175,7 +205,9 @@ def test_sqlite_never_reuses_segment_or_event_ids(tmp_path):
     seg = _Seg(None, cam.id, f"{cam.id}/2026-01-01/00/00.00.000.mp4", 0, 10, 1)
     first = _run(engine, lambda s: _rm.insert_segment(s, seg))
     _run(engine, lambda s: _rm.delete_segments(s, [first]))
-    again = _run(engine, lambda s: _rm.insert_segment(s, _dc.replace(seg, path=seg.path.replace("00.000", "10.000"))))
+    again = _run(
+        engine, lambda s: _rm.insert_segment(s, _dc.replace(seg, path=seg.path.replace("00.000", "10.000")))
+    )
     assert again > first
     ev = _Ev(None, cam.id, "motion", 0, 5)
     e1 = _run(engine, lambda s: _rm.insert_event(s, ev, 0))

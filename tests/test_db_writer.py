@@ -75,7 +75,9 @@ def gate(writer: DbWriter) -> threading.Event:
     return release
 
 
-def test_burst_costs_few_commits(db_engine: Engine, writer: DbWriter, camera: str, commits: list[int]) -> None:
+def test_burst_costs_few_commits(
+    db_engine: Engine, writer: DbWriter, camera: str, commits: list[int]
+) -> None:
     n = 1000
     futures = [writer.submit(insert(camera, i)) for i in range(n)]
     writer.flush(30)
@@ -88,8 +90,9 @@ def test_burst_costs_few_commits(db_engine: Engine, writer: DbWriter, camera: st
     assert threading.current_thread().name != THREAD_NAME
 
 
-def test_ops_queued_during_a_transaction_share_the_next_commit(writer: DbWriter, camera: str,
-                                                               commits: list[int]) -> None:
+def test_ops_queued_during_a_transaction_share_the_next_commit(
+    writer: DbWriter, camera: str, commits: list[int]
+) -> None:
     release = gate(writer)
     futures = [writer.submit(insert(camera, i)) for i in range(150)]
     release.set()
@@ -98,8 +101,9 @@ def test_ops_queued_during_a_transaction_share_the_next_commit(writer: DbWriter,
     assert commits[0] <= 2
 
 
-def test_a_bad_op_fails_alone(db_engine: Engine, writer: DbWriter, camera: str,
-                              caplog: pytest.LogCaptureFixture) -> None:
+def test_a_bad_op_fails_alone(
+    db_engine: Engine, writer: DbWriter, camera: str, caplog: pytest.LogCaptureFixture
+) -> None:
     release = gate(writer)
     good1 = writer.submit(insert(camera, 1))
     bad_fk = writer.submit(lambda s: repo.insert_segment(s, seg("no-such-camera", 2)))
@@ -202,10 +206,17 @@ engine.dispose()
 """
 
 
-def test_config_writes_from_another_process_meanwhile(db_engine: Engine, db_url: str, writer: DbWriter,
-                                                      camera: str) -> None:
-    child = subprocess.Popen([sys.executable, "-c", CONFIG_WRITER, db_url], cwd=REPO_ROOT, text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def test_config_writes_from_another_process_meanwhile(
+    db_engine: Engine, db_url: str, writer: DbWriter, camera: str
+) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CONFIG_WRITER, db_url],
+        cwd=REPO_ROOT,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         n = 2000

@@ -96,8 +96,11 @@ class FreeSampler:
 
 
 def _errors(caplog) -> list[str]:
-    return [f"{r.name}: {r.getMessage()}" for r in caplog.records
-            if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("hub", "drivers")]
+    return [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and r.name.split(".")[0] in ("hub", "drivers")
+    ]
 
 
 def test_emergency_purge_frees_space_and_recording_goes_on(rtsp_camera, mounts, tmp_path, caplog):
@@ -106,8 +109,13 @@ def test_emergency_purge_frees_space_and_recording_goes_on(rtsp_camera, mounts, 
     store = mounts.tmpfs(tmp_path / "store", "8m")
     cam = rtsp_camera(HOT_SPEC)
     data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Hot", cam.url, detect=False)], segment_seconds=2.0,
-                       storage_path=str(store), min_free_bytes=min_free)
+    (cfg,) = configure(
+        data,
+        [camera("Hot", cam.url, detect=False)],
+        segment_seconds=2.0,
+        storage_path=str(store),
+        min_free_bytes=min_free,
+    )
     seen = Observed()
     hub = start_hub(data)
     try:
@@ -115,8 +123,11 @@ def test_emergency_purge_frees_space_and_recording_goes_on(rtsp_camera, mounts, 
         with FreeSampler(store) as sampler:
             wait_for(lambda: any(p.emergency for _t, p in seen.purges), 45, "an emergency purge")
             first_purge = next(t for t, p in seen.purges if p.emergency)
-            wait_for(lambda: sum(t > first_purge for t, _s in seen.closed) >= 4, 20,
-                     "four segments closed after the emergency purge")
+            wait_for(
+                lambda: sum(t > first_purge for t, _s in seen.closed) >= 4,
+                20,
+                "four segments closed after the emergency purge",
+            )
             state = state_of(hub, cfg.id)
             status = next(s for s in hub.statuses() if s.camera_id == cfg.id)
     finally:
@@ -134,8 +145,11 @@ def test_emergency_purge_frees_space_and_recording_goes_on(rtsp_camera, mounts, 
     # Recording never stopped: one segment after the other, no gap, no error.
     assert state == "recording" and status.last_error is None, status
     segs = [s for _t, s in seen.closed]
-    gaps = [(a.path, b.path, b.start_ms - a.end_ms) for a, b in zip(segs, segs[1:], strict=False)
-            if b.start_ms - a.end_ms > 100]
+    gaps = [
+        (a.path, b.path, b.start_ms - a.end_ms)
+        for a, b in zip(segs, segs[1:], strict=False)
+        if b.start_ms - a.end_ms > 100
+    ]
     assert not gaps, f"recording paused around the purge: {gaps}"
     assert status.stats.get("connects") == 1, f"the camera had to reconnect: {status.stats}"
     assert_index_matches_disk(data, store)
@@ -149,8 +163,13 @@ def _full_disk_setup(rtsp_camera, mounts, tmp_path):
     store = mounts.tmpfs(tmp_path / "store", "4m")
     cam = rtsp_camera(HOT_SPEC)
     data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Hot", cam.url, detect=False)], segment_seconds=4.0,
-                       storage_path=str(store), min_free_bytes=MiB)
+    (cfg,) = configure(
+        data,
+        [camera("Hot", cam.url, detect=False)],
+        segment_seconds=4.0,
+        storage_path=str(store),
+        min_free_bytes=MiB,
+    )
     return store, data, cfg
 
 
@@ -164,9 +183,12 @@ def test_hub_recovers_when_the_disk_fills_mid_segment(rtsp_camera, mounts, tmp_p
         wait_for(seen.full_at, 40, "the disk to fill up mid-segment")
         full = seen.full_at()
         # Recovery: space is freed and a whole new segment is recorded after the disk was full.
-        wait_for(lambda: any(t > full and s.duration_ms >= 3000 for t, s in seen.closed), 30,
-                 f"a new segment after the disk was full (states: {seen.statuses[-3:]}, "
-                 f"free: {shutil.disk_usage(store).free} bytes)")
+        wait_for(
+            lambda: any(t > full and s.duration_ms >= 3000 for t, s in seen.closed),
+            30,
+            f"a new segment after the disk was full (states: {seen.statuses[-3:]}, "
+            f"free: {shutil.disk_usage(store).free} bytes)",
+        )
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 10, "recording again")
     finally:
         hub.stop()

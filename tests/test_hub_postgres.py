@@ -20,8 +20,9 @@ def test_hub_records_into_a_postgresql_index(postgres_url, tmp_path):
     migrate(engine)
     cam = repo_config.add_camera(engine, CameraConfig(id="", name="Porch", driver="demo", mode="continuous"))
     settings = repo_config.load_settings(engine)
-    repo_config.save_settings(engine, dataclasses.replace(settings, segment_seconds=2.0,
-                                                          min_free_bytes=64 * 1024**2))
+    repo_config.save_settings(
+        engine, dataclasses.replace(settings, segment_seconds=2.0, min_free_bytes=64 * 1024**2)
+    )
     hub = Hub(tmp_path / "data", db_url=postgres_url)
     hub.start()
     try:

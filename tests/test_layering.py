@@ -16,8 +16,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def _probe(*packages: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
-    r = subprocess.run([sys.executable, "-m", "tests.support.import_probe", *packages], capture_output=True,
-                       text=True, cwd=REPO_ROOT, env=env, timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "tests.support.import_probe", *packages],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -53,7 +60,8 @@ def test_import_linter_contracts_hold():
     lint = Path(sys.executable).with_name("lint-imports")
     if not lint.exists():
         pytest.fail(f"lint-imports not installed next to {sys.executable} (pip install -e '.[test]')")
-    r = subprocess.run([str(lint), "--no-cache"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
-                       check=False)
+    r = subprocess.run(
+        [str(lint), "--no-cache"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300, check=False
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "0 broken" in r.stdout and "hub and drivers never import Qt KEPT" in r.stdout, r.stdout[-2000:]

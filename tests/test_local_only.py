@@ -23,12 +23,28 @@ LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 def test_serve_contacts_only_its_cameras_and_listens_on_nothing(rtsp_camera, tmp_path):
     cam = rtsp_camera(ClipSpec(seconds=20, passages=()))
     data = tmp_path / "data"
-    rtsp_cam, demo = configure(data, [camera("Porch", cam.url, sub_url=cam.sub_url, mode="motion"),
-                                      camera("Demo", None, driver="demo")])
+    rtsp_cam, demo = configure(
+        data,
+        [camera("Porch", cam.url, sub_url=cam.sub_url, mode="motion"), camera("Demo", None, driver="demo")],
+    )
     log = tmp_path / "audit.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.netaudit", str(log), "--data-dir", str(data),
-                             "serve", "--duration", "20"], env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.netaudit",
+            str(log),
+            "--data-dir",
+            str(data),
+            "serve",
+            "--duration",
+            "20",
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen: set[tuple] = set()
     try:
         ps = psutil.Process(proc.pid)
@@ -37,8 +53,15 @@ def test_serve_contacts_only_its_cameras_and_listens_on_nothing(rtsp_camera, tmp
             try:
                 for p in [ps, *ps.children(recursive=True)]:
                     for c in p.net_connections(kind="inet"):
-                        seen.add((c.status, c.laddr.ip if c.laddr else None, c.laddr.port if c.laddr else None,
-                                  c.raddr.ip if c.raddr else None, c.raddr.port if c.raddr else None))
+                        seen.add(
+                            (
+                                c.status,
+                                c.laddr.ip if c.laddr else None,
+                                c.laddr.port if c.laddr else None,
+                                c.raddr.ip if c.raddr else None,
+                                c.raddr.port if c.raddr else None,
+                            )
+                        )
             except psutil.NoSuchProcess:
                 break
             time.sleep(0.2)

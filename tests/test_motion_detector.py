@@ -23,11 +23,15 @@ T0 = 1_700_000_000_000
 def texture(width: int = W, height: int = H, seed: int = 0, lo: float = 30, hi: float = 225) -> np.ndarray:
     """A static scene: coarse shapes plus fine texture, float32 luma in lo..hi."""
     rng = np.random.default_rng(seed)
-    coarse = cv2.resize(rng.uniform(0, 1, (height // 15 + 2, width // 15 + 2)).astype(np.float32),
-                        (width, height), interpolation=cv2.INTER_CUBIC)
+    coarse = cv2.resize(
+        rng.uniform(0, 1, (height // 15 + 2, width // 15 + 2)).astype(np.float32),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    )
     fine = cv2.GaussianBlur(rng.uniform(0, 1, (height, width)).astype(np.float32), (0, 0), 1.2)
     img = 0.7 * (coarse - coarse.min()) / (np.ptp(coarse) + 1e-9) + 0.3 * (fine - fine.min()) / (
-        np.ptp(fine) + 1e-9)
+        np.ptp(fine) + 1e-9
+    )
     return (lo + (hi - lo) * img).astype(np.float32)
 
 
@@ -51,8 +55,8 @@ def with_box(scene: np.ndarray, x: int, y: int, w: int, h: int, value: float | N
     """Scene with a solid box; by default far from the local background (bright on dark, dark on bright)."""
     out = scene.copy()
     if value is None:
-        value = 245.0 if float(scene[y:y + h, x:x + w].mean()) < 128 else 10.0
-    out[y:y + h, x:x + w] = value
+        value = 245.0 if float(scene[y : y + h, x : x + w].mean()) < 128 else 10.0
+    out[y : y + h, x : x + w] = value
     return out
 
 
@@ -71,7 +75,13 @@ def warm(det: MotionDetector, camera: Camera, scene: np.ndarray, n: int = 50) ->
 
 @pytest.mark.parametrize(
     ("sigma", "kind", "sensitivity"),
-    [(3.0, "gauss", 60), (12.0, "gauss", 60), (8.0, "uniform", 60), (8.0, "gauss", 100), (25.0, "gauss", 100)],
+    [
+        (3.0, "gauss", 60),
+        (12.0, "gauss", 60),
+        (8.0, "uniform", 60),
+        (8.0, "gauss", 100),
+        (25.0, "gauss", 100),
+    ],
 )
 def test_static_noisy_scene_never_moves(sigma: float, kind: str, sensitivity: int) -> None:
     det = MotionDetector(MotionSettings(sensitivity=sensitivity))
@@ -251,8 +261,9 @@ def test_mask_ignores_motion_inside() -> None:
 
 
 def test_mask_carved_out_of_a_zone() -> None:
-    settings = MotionSettings(zones=(Zone("yard", ((0, 0), (1, 0), (1, 1), (0, 1))),
-                                     Zone("street", RIGHT, kind="mask")))
+    settings = MotionSettings(
+        zones=(Zone("yard", ((0, 0), (1, 0), (1, 1), (0, 1))), Zone("street", RIGHT, kind="mask"))
+    )
     assert not _object_result(settings, 240).moving
     assert _object_result(settings, 40).zones == ("yard",)
 
@@ -289,7 +300,7 @@ def _faint_scenes() -> tuple[np.ndarray, list[np.ndarray]]:
     for i in range(40):
         s = scene.copy()
         contrast = 4 + (i % 10) * 4  # 4 .. 40 luma
-        s[50:90, 20 + 6 * i: 50 + 6 * i] += contrast
+        s[50:90, 20 + 6 * i : 50 + 6 * i] += contrast
         out.append(s)
     return scene, out
 
@@ -367,8 +378,10 @@ def test_strided_input_view_is_accepted() -> None:
 # -- shrink_luma ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("width", "height", "pad"), [(640, 360, 0), (640, 360, 64), (1920, 1080, 0),
-                                                     (1920, 1080, 128), (1280, 720, 0), (641, 361, 31)])
+@pytest.mark.parametrize(
+    ("width", "height", "pad"),
+    [(640, 360, 0), (640, 360, 64), (1920, 1080, 0), (1920, 1080, 128), (1280, 720, 0), (641, 361, 31)],
+)
 def test_shrink_luma_from_padded_planes(width: int, height: int, pad: int) -> None:
     line_size = width + pad
     plane = np.full((height, line_size), 255, np.uint8)  # padding is bright: must never leak in
@@ -381,7 +394,9 @@ def test_shrink_luma_from_padded_planes(width: int, height: int, pad: int) -> No
         assert np.all(np.diff(out[0].astype(int)) >= 0)  # the horizontal ramp survives
 
 
-@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (2688, 1520), (641, 361), (704, 576), (3840, 2160)])
+@pytest.mark.parametrize(
+    ("width", "height"), [(1920, 1080), (2688, 1520), (641, 361), (704, 576), (3840, 2160)]
+)
 def test_shrink_luma_matches_a_direct_area_resize(width: int, height: int) -> None:
     rng = np.random.default_rng(width)
     smooth = cv2.GaussianBlur(rng.integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 4)
@@ -433,7 +448,9 @@ frames_st = st.integers(1, 48).flatmap(
 zone_st = st.builds(
     Zone,
     name=st.sampled_from(["a", "b", "c"]),
-    polygon=st.lists(st.tuples(st.floats(-0.5, 1.5), st.floats(-0.5, 1.5)), min_size=0, max_size=6).map(tuple),
+    polygon=st.lists(st.tuples(st.floats(-0.5, 1.5), st.floats(-0.5, 1.5)), min_size=0, max_size=6).map(
+        tuple
+    ),
     kind=st.sampled_from(["zone", "mask"]),
 )
 settings_st = st.builds(
@@ -452,7 +469,7 @@ def _render(w: int, h: int, kind: str, seed: int) -> np.ndarray:
         return rng.integers(0, 256, (h, w), dtype=np.uint8)
     base = np.full((h, w), 100.0) + rng.normal(0, 5, (h, w))
     if kind == "box":
-        base[h // 4: h // 4 + max(1, h // 3), w // 3: w // 3 + max(1, w // 3)] = 240
+        base[h // 4 : h // 4 + max(1, h // 3), w // 3 : w // 3 + max(1, w // 3)] = 240
     return np.clip(base, 0, 255).astype(np.uint8)
 
 

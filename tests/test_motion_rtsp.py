@@ -29,7 +29,9 @@ def _recorded_frames(data, camera_id):
     for seg in segments(data, camera_id):
         f = decode_file(data / "recordings" / seg.path)
         t0 = f.times[0]
-        out += [(seg.start_ms + round((t - t0) * 1000), code) for t, code in zip(f.times, f.codes, strict=True)]
+        out += [
+            (seg.start_ms + round((t - t0) * 1000), code) for t, code in zip(f.times, f.codes, strict=True)
+        ]
     return out
 
 
@@ -51,9 +53,13 @@ def test_each_passage_is_one_event_on_time_and_motion_mode_keeps_pre_and_post_ro
     cam = rtsp_camera(spec)
     data = tmp_path / "data"
     pre, post = 3.0, 4.0
-    (cfg,) = configure(data, [camera("Porch", cam.url, sub_url=cam.sub_url, mode="motion",
-                                     pre_roll_s=pre, post_roll_s=post)],
-                       segment_seconds=4.0, motion_grace_s=5.0, retention_interval_s=2.0)
+    (cfg,) = configure(
+        data,
+        [camera("Porch", cam.url, sub_url=cam.sub_url, mode="motion", pre_roll_s=pre, post_roll_s=post)],
+        segment_seconds=4.0,
+        motion_grace_s=5.0,
+        retention_interval_s=2.0,
+    )
     hub = start_hub(data)
     try:
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 20, "recording")
@@ -72,7 +78,7 @@ def test_each_passage_is_one_event_on_time_and_motion_mode_keeps_pre_and_post_ro
     assert seen, "no passage appeared in the kept footage"
     for appear, _gone in seen:
         matches = [e for e in events if abs(e.start_ms - appear) <= 500]
-        assert len(matches) == 1, (f"passage at {appear}: events {[(e.start_ms - appear) for e in events]}")
+        assert len(matches) == 1, f"passage at {appear}: events {[(e.start_ms - appear) for e in events]}"
     # One passage = one event: every event belongs to a passage.
     for e in events:
         assert any(abs(e.start_ms - a) <= 500 for a, _ in seen), f"event {e} matches no passage"
@@ -85,10 +91,14 @@ def test_each_passage_is_one_event_on_time_and_motion_mode_keeps_pre_and_post_ro
     for e in events:
         if e.start_ms - pre * 1000 < rec_start + 100 or e.end_ms + post * 1000 > rec_end:
             continue  # the window was cut by the start or the end of the recording
-        covering = [s for s in kept if s.end_ms > e.start_ms - pre * 1000 and s.start_ms < e.end_ms + post * 1000]
+        covering = [
+            s for s in kept if s.end_ms > e.start_ms - pre * 1000 and s.start_ms < e.end_ms + post * 1000
+        ]
         first = min(s.start_ms for s in covering)
         last = max(s.end_ms for s in covering)
-        assert first <= e.start_ms - pre * 1000 + 50, f"pre-roll missing: kept from {first}, event {e.start_ms}"
+        assert first <= e.start_ms - pre * 1000 + 50, (
+            f"pre-roll missing: kept from {first}, event {e.start_ms}"
+        )
         assert first >= e.start_ms - pre * 1000 - spec.gop_s * 1000 - 4000 - 100  # at most one extra segment
         assert last >= e.end_ms + post * 1000 - 50, "post-roll missing"
         # Contiguous: no hole inside the kept window.
@@ -108,8 +118,13 @@ def test_noise_and_lighting_give_no_event_but_a_big_object_does(rtsp_camera, tmp
     big = ClipSpec(seconds=24, passages=(), noise=6, big_object=((8.0, 13.0),))
     cam_q, cam_b = rtsp_camera(quiet), rtsp_camera(big)
     data = tmp_path / "data"
-    cq, cb = configure(data, [camera("Quiet", cam_q.url, sub_url=cam_q.sub_url, mode="motion"),
-                              camera("Big", cam_b.url, sub_url=cam_b.sub_url, mode="motion")])
+    cq, cb = configure(
+        data,
+        [
+            camera("Quiet", cam_q.url, sub_url=cam_q.sub_url, mode="motion"),
+            camera("Big", cam_b.url, sub_url=cam_b.sub_url, mode="motion"),
+        ],
+    )
     hub = start_hub(data)
     try:
         wait_for(lambda: all(state_of(hub, c.id) == "recording" for c in (cq, cb)), 20, "recording")

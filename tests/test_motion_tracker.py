@@ -14,8 +14,12 @@ STEP = 200
 
 
 def res(moving: bool, score: float = 0.05, zones: tuple[str, ...] = ()) -> MotionResult:
-    return MotionResult(moving=moving, score=score if moving else 0.0, boxes=((0, 0, 0.1, 0.1),) if moving else (),
-                        zones=zones)
+    return MotionResult(
+        moving=moving,
+        score=score if moving else 0.0,
+        boxes=((0, 0, 0.1, 0.1),) if moving else (),
+        zones=zones,
+    )
 
 
 def run(tracker: MotionEventTracker, pattern: str, start: int = T0, step: int = STEP) -> list[Action]:

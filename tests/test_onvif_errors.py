@@ -45,7 +45,9 @@ def _wrapped(inner: BaseException) -> ONVIFError:
 
 AUTH_CASES = [
     zeep.exceptions.Fault("Sender not authorized", code="s:Receiver", subcodes=[]),  # ipycam
-    zeep.exceptions.Fault("", code="env:Sender", subcodes=[etree.QName("http://www.onvif.org/ver10/error", "NotAuthorized")]),
+    zeep.exceptions.Fault(
+        "", code="env:Sender", subcodes=[etree.QName("http://www.onvif.org/ver10/error", "NotAuthorized")]
+    ),
     zeep.exceptions.Fault("The action requested requires authorization and the sender is not authorized"),
     ONVIFAuthError("Failed to authenticate to http://192.0.2.10/snapshot.jpg"),
     zeep.exceptions.TransportError("Server returned HTTP status 401 (no content available)", status_code=401),
@@ -64,21 +66,37 @@ def test_auth_failures_say_refused_or_requires(exc):
     assert "username and password" in str(translate(exc, WHERE))
 
 
-@pytest.mark.parametrize(("exc", "expected"), [
-    (aiohttp.ClientConnectorError(_key(), ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed")),
-     "refused the connection (nothing listens on that port)"),
-    (ConnectionRefusedError(), "refused the connection"),
-    (aiohttp.ClientConnectorDNSError(_key("cam.invalid"), socket.gaierror(-2, "Name or service not known")),
-     "the host name could not be resolved"),
-    (OSError(errno.EHOSTUNREACH, "No route to host"), "unreachable (no route to the host)"),
-    (aiohttp.ClientConnectorError(_key(), OSError(errno.ENETUNREACH, "Network is unreachable")), "no route"),
-    (ONVIFTimeoutError("Timed out fetching http://192.0.2.10/snapshot.jpg"), "did not answer in time"),
-    (asyncio.TimeoutError(), "did not answer in time"),  # noqa: UP041 - what older code raises
-    (aiohttp.ServerTimeoutError("Timeout on reading data from socket"), "did not answer in time"),
-    (aiohttp.ServerDisconnectedError(), "closed the connection"),
-    (_wrapped(aiohttp.ClientConnectorError(_key(), ConnectionRefusedError(errno.ECONNREFUSED, "x"))),
-     "refused the connection"),
-])
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (
+            aiohttp.ClientConnectorError(
+                _key(), ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed")
+            ),
+            "refused the connection (nothing listens on that port)",
+        ),
+        (ConnectionRefusedError(), "refused the connection"),
+        (
+            aiohttp.ClientConnectorDNSError(
+                _key("cam.invalid"), socket.gaierror(-2, "Name or service not known")
+            ),
+            "the host name could not be resolved",
+        ),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "unreachable (no route to the host)"),
+        (
+            aiohttp.ClientConnectorError(_key(), OSError(errno.ENETUNREACH, "Network is unreachable")),
+            "no route",
+        ),
+        (ONVIFTimeoutError("Timed out fetching http://192.0.2.10/snapshot.jpg"), "did not answer in time"),
+        (asyncio.TimeoutError(), "did not answer in time"),  # noqa: UP041 - what older code raises
+        (aiohttp.ServerTimeoutError("Timeout on reading data from socket"), "did not answer in time"),
+        (aiohttp.ServerDisconnectedError(), "closed the connection"),
+        (
+            _wrapped(aiohttp.ClientConnectorError(_key(), ConnectionRefusedError(errno.ECONNREFUSED, "x"))),
+            "refused the connection",
+        ),
+    ],
+)
 def test_network_failures_are_unreachable(exc, expected):
     err = translate(exc, WHERE, has_credentials=True)
     assert isinstance(err, UnreachableError), err
@@ -91,19 +109,36 @@ def test_timeout_message_names_the_deadline_and_the_step():
     assert str(err) == "The camera at 192.0.2.10:80 did not answer within 3 s (GetProfiles)"
 
 
-@pytest.mark.parametrize(("exc", "expected"), [
-    (ONVIFError("Device doesn`t support service: media with namespace http://www.onvif.org/ver10/media/wsdl"),
-     "does not offer the ONVIF media service"),
-    (zeep.exceptions.TransportError("Server returned HTTP status 404", status_code=404), "HTTP 404"),
-    (zeep.exceptions.TransportError("Server returned response (200) with invalid XML", status_code=200,
-                                    content=b"<html>"), "is this the camera's ONVIF port?"),
-    (zeep.exceptions.Fault("Unknown fault occured", detail="<html/>"), "not ONVIF (SOAP)"),  # zeep's typo
-    (zeep.exceptions.XMLSyntaxError("The XML returned by the server does not contain a valid envelope"),
-     "malformed ONVIF reply"),
-    (zeep.exceptions.Fault("Action not supported: GetEventProperties", code="s:Receiver"),
-     "does not support GetProfiles"),
-    (AttributeError("'NoneType' object has no attribute 'Uri'"), "does not understand"),
-])
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (
+            ONVIFError(
+                "Device doesn`t support service: media with namespace http://www.onvif.org/ver10/media/wsdl"
+            ),
+            "does not offer the ONVIF media service",
+        ),
+        (zeep.exceptions.TransportError("Server returned HTTP status 404", status_code=404), "HTTP 404"),
+        (
+            zeep.exceptions.TransportError(
+                "Server returned response (200) with invalid XML", status_code=200, content=b"<html>"
+            ),
+            "is this the camera's ONVIF port?",
+        ),
+        (zeep.exceptions.Fault("Unknown fault occured", detail="<html/>"), "not ONVIF (SOAP)"),  # zeep's typo
+        (
+            zeep.exceptions.XMLSyntaxError(
+                "The XML returned by the server does not contain a valid envelope"
+            ),
+            "malformed ONVIF reply",
+        ),
+        (
+            zeep.exceptions.Fault("Action not supported: GetEventProperties", code="s:Receiver"),
+            "does not support GetProfiles",
+        ),
+        (AttributeError("'NoneType' object has no attribute 'Uri'"), "does not understand"),
+    ],
+)
 def test_unusable_replies_are_unsupported(exc, expected):
     err = translate(exc, WHERE, has_credentials=True, action="GetProfiles")
     assert isinstance(err, UnsupportedError), err
@@ -111,11 +146,16 @@ def test_unusable_replies_are_unsupported(exc, expected):
 
 
 def test_other_faults_are_plain_driver_errors_with_the_device_text():
-    err = translate(zeep.exceptions.Fault("Configuration token does not exist", code="env:Sender"), WHERE,
-                    has_credentials=True, action="GetStreamUri")
+    err = translate(
+        zeep.exceptions.Fault("Configuration token does not exist", code="env:Sender"),
+        WHERE,
+        has_credentials=True,
+        action="GetStreamUri",
+    )
     assert type(err) is DriverError
-    assert str(err) == ("The camera at 192.0.2.10:80 reported an error (GetStreamUri): "
-                        "Configuration token does not exist")
+    assert str(err) == (
+        "The camera at 192.0.2.10:80 reported an error (GetStreamUri): Configuration token does not exist"
+    )
 
 
 def test_driver_errors_pass_through_and_unknown_ones_stay_readable():
@@ -125,12 +165,17 @@ def test_driver_errors_pass_through_and_unknown_ones_stay_readable():
     assert type(err) is DriverError and "boom" in str(err) and "hunter2" not in str(err)
 
 
-@given(password=st.text(alphabet=st.characters(categories=("L", "N"), include_characters="-_.!~*"),
-                        min_size=6, max_size=30))
+@given(
+    password=st.text(
+        alphabet=st.characters(categories=("L", "N"), include_characters="-_.!~*"), min_size=6, max_size=30
+    )
+)
 def test_no_password_from_any_url_reaches_a_message(password):
-    for text in (f"failed: rtsp://admin:{password}@192.0.2.10:554/live",
-                 f"failed: http://192.0.2.10/snap.jpg?user=admin&password={password}",
-                 f"failed: http://192.0.2.10/cgi?usr=admin&pwd={password}&x=1"):
+    for text in (
+        f"failed: rtsp://admin:{password}@192.0.2.10:554/live",
+        f"failed: http://192.0.2.10/snap.jpg?user=admin&password={password}",
+        f"failed: http://192.0.2.10/cgi?usr=admin&pwd={password}&x=1",
+    ):
         for exc in (zeep.exceptions.Fault(text), RuntimeError(text), _wrapped(RuntimeError(text))):
             assert password not in str(translate(exc, WHERE, has_credentials=True))
         assert password not in redact(text)
@@ -138,9 +183,18 @@ def test_no_password_from_any_url_reaches_a_message(password):
 
 # --- stream roles ---------------------------------------------------------------------------------
 
+
 def _p(token, enc="H264", w=1920, h=1080, fps=15.0, kbps=None, uri=True) -> OnvifProfile:
-    return OnvifProfile(token=token, name=token, encoding=enc, width=w, height=h, fps=fps, bitrate_kbps=kbps,
-                        stream_uri=f"rtsp://192.0.2.10/{token}" if uri else None)
+    return OnvifProfile(
+        token=token,
+        name=token,
+        encoding=enc,
+        width=w,
+        height=h,
+        fps=fps,
+        bitrate_kbps=kbps,
+        stream_uri=f"rtsp://192.0.2.10/{token}" if uri else None,
+    )
 
 
 def test_largest_records_smallest_detects_in_any_order():
@@ -171,8 +225,10 @@ def test_non_recordable_profiles_are_ignored():
 def test_only_mjpeg_is_unsupported_with_the_encodings_named():
     with pytest.raises(UnsupportedError) as info:
         choose_roles([_p("a", enc="JPEG"), _p("b", enc="MPEG4", w=640, h=480)], WHERE)
-    assert str(info.value) == ("The camera at 192.0.2.10:80 offers only MJPEG, MPEG-4 video, which Porchlight "
-                               "cannot record: switch its streams to H.264 in the camera's settings")
+    assert str(info.value) == (
+        "The camera at 192.0.2.10:80 offers only MJPEG, MPEG-4 video, which Porchlight "
+        "cannot record: switch its streams to H.264 in the camera's settings"
+    )
 
 
 def test_h265_only_says_to_add_it_by_url():
@@ -195,23 +251,43 @@ def test_no_profiles_and_no_stream_address_are_explained():
 
 # --- URIs and addresses ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("uri", "clean", "had"), [
-    ("rtsp://192.0.2.10:554/Streaming/Channels/101", "rtsp://192.0.2.10:554/Streaming/Channels/101", False),
-    ("rtsp://admin:s3cret@192.0.2.10:554/live", "rtsp://192.0.2.10:554/live", True),
-    ("rtsp://192.0.2.10/cam/realmonitor?channel=1&subtype=0&user=admin&password=s3cret",
-     "rtsp://192.0.2.10/cam/realmonitor?channel=1&subtype=0", True),
-    ("http://192.0.2.10:80:80/snapshot.cgi?usr=admin&pwd=s3cret", "http://192.0.2.10:80/snapshot.cgi", True),
-    ("", None, False),
-])
+
+@pytest.mark.parametrize(
+    ("uri", "clean", "had"),
+    [
+        (
+            "rtsp://192.0.2.10:554/Streaming/Channels/101",
+            "rtsp://192.0.2.10:554/Streaming/Channels/101",
+            False,
+        ),
+        ("rtsp://admin:s3cret@192.0.2.10:554/live", "rtsp://192.0.2.10:554/live", True),
+        (
+            "rtsp://192.0.2.10/cam/realmonitor?channel=1&subtype=0&user=admin&password=s3cret",
+            "rtsp://192.0.2.10/cam/realmonitor?channel=1&subtype=0",
+            True,
+        ),
+        (
+            "http://192.0.2.10:80:80/snapshot.cgi?usr=admin&pwd=s3cret",
+            "http://192.0.2.10:80/snapshot.cgi",
+            True,
+        ),
+        ("", None, False),
+    ],
+)
 def test_strip_credentials(uri, clean, had):
     assert strip_credentials(uri) == (clean, had)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("192.0.2.10", ("192.0.2.10", 80)), ("192.0.2.10:8080", ("192.0.2.10", 8080)),
-    ("[2001:db8::1]:8000", ("2001:db8::1", 8000)), ("cam.local", ("cam.local", 80)),
-    ("http://192.0.2.10:2020/onvif/device_service", ("192.0.2.10", 2020)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("192.0.2.10", ("192.0.2.10", 80)),
+        ("192.0.2.10:8080", ("192.0.2.10", 8080)),
+        ("[2001:db8::1]:8000", ("2001:db8::1", 8000)),
+        ("cam.local", ("cam.local", 80)),
+        ("http://192.0.2.10:2020/onvif/device_service", ("192.0.2.10", 2020)),
+    ],
+)
 def test_split_host(text, expected):
     assert split_host(text) == expected
 
@@ -244,8 +320,11 @@ TOPIC_SET = b"""<wstop:TopicSet xmlns:wstop="http://docs.oasis-open.org/wsn/t-1"
 def test_flatten_topics():
     root = etree.fromstring(TOPIC_SET)
     assert flatten_topics(list(root)) == (
-        "tns1:RuleEngine/CellMotionDetector/Motion", "tns1:VideoSource/MotionAlarm",
-        "tns1:Device/Trigger/DigitalInput", "tns1:Device/tnsvendor:Sensor/PIR", "tnsvendor:Doorbell/Pressed",
+        "tns1:RuleEngine/CellMotionDetector/Motion",
+        "tns1:VideoSource/MotionAlarm",
+        "tns1:Device/Trigger/DigitalInput",
+        "tns1:Device/tnsvendor:Sensor/PIR",
+        "tnsvendor:Doorbell/Pressed",
     )
     assert len(flatten_topics(list(root), limit=2)) == 2
     assert flatten_topics(None) == ()

@@ -23,14 +23,19 @@ def _breaks(codes, n):
 
 
 def _contiguous(segs, slack_ms=100):
-    return [(a.path, b.path) for a, b in zip(segs, segs[1:], strict=False) if b.start_ms - a.end_ms > slack_ms]
+    return [
+        (a.path, b.path) for a, b in zip(segs, segs[1:], strict=False) if b.start_ms - a.end_ms > slack_ms
+    ]
 
 
 def test_outage_is_a_gap_recording_resumes_and_other_cameras_never_stop(rtsp_camera, tmp_path):
     cam_a, cam_b = rtsp_camera(SPEC), rtsp_camera(SPEC)
     data = tmp_path / "data"
-    ca, cb = configure(data, [camera("A", cam_a.url, detect=False), camera("B", cam_b.url, detect=False)],
-                       segment_seconds=4.0)
+    ca, cb = configure(
+        data,
+        [camera("A", cam_a.url, detect=False), camera("B", cam_b.url, detect=False)],
+        segment_seconds=4.0,
+    )
     hub = start_hub(data)
     try:
         wait_for(lambda: all(state_of(hub, c.id) == "recording" for c in (ca, cb)), 20, "both recording")
@@ -70,8 +75,9 @@ def test_outage_is_a_gap_recording_resumes_and_other_cameras_never_stop(rtsp_cam
 def test_stalled_stream_is_detected_and_recovered(rtsp_camera, tmp_path):
     cam = rtsp_camera(SPEC)
     data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Stall", cam.url, sub_url=cam.sub_url, mode="continuous")],
-                       segment_seconds=4.0)
+    (cfg,) = configure(
+        data, [camera("Stall", cam.url, sub_url=cam.sub_url, mode="continuous")], segment_seconds=4.0
+    )
     hub = start_hub(data)
     try:
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 20, "recording")

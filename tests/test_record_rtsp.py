@@ -52,7 +52,9 @@ def test_record_contiguous_segments(rtsp_camera, tmp_path):
 
     # Across file boundaries: decoded stream time and burned-in frame numbers both continue.
     for a, b in zip(files, files[1:], strict=False):
-        assert abs(b.times[0] - (a.times[-1] + frame_s)) < 0.002, f"gap or overlap between {a.path} and {b.path}"
+        assert abs(b.times[0] - (a.times[-1] + frame_s)) < 0.002, (
+            f"gap or overlap between {a.path} and {b.path}"
+        )
     codes = [c for f in files for c in f.codes]
     n = spec.frame_count
     breaks = [(i, x, y) for i, (x, y) in enumerate(zip(codes, codes[1:], strict=False)) if (x + 1) % n != y]

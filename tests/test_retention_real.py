@@ -59,14 +59,23 @@ def _folders(rel: str) -> tuple[str, str]:
 
 def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
     data = tmp_path / "data"
-    configure(data, [camera("Front", None, driver="demo", detect=False),
-                     camera("Back", None, driver="demo", detect=False)],
-              segment_seconds=2.0, retention_interval_s=3600.0)
+    configure(
+        data,
+        [
+            camera("Front", None, driver="demo", detect=False),
+            camera("Back", None, driver="demo", detect=False),
+        ],
+        segment_seconds=2.0,
+        retention_interval_s=3600.0,
+    )
     root = data / "recordings"
     hub = start_hub(data)
     try:
-        wait_for(lambda: min(sum(s.camera_id == c for s in rows(data)) for c in ("front", "back")) >= 5, 40,
-                 "five segments of each camera")
+        wait_for(
+            lambda: min(sum(s.camera_id == c for s in rows(data)) for c in ("front", "back")) >= 5,
+            40,
+            "five segments of each camera",
+        )
     finally:
         hub.stop()
     recorded = rows(data)
@@ -82,7 +91,9 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
         # Protect the 2nd and 4th oldest: the quota must step over them.
         to_protect = [segs[1], segs[3]]
         repo_media.set_protected(hub.engine, [s.id for s in to_protect], True)
-        unprotected = sorted((s for s in segs if s not in to_protect), key=lambda s: (s.start_ms, s.camera_id))
+        unprotected = sorted(
+            (s for s in segs if s not in to_protect), key=lambda s: (s.start_ms, s.camera_id)
+        )
         expected = unprotected[:5]
         total = sum(s.bytes for s in segs)
         quota = total - sum(s.bytes for s in expected)
@@ -97,8 +108,11 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
     after = {s.path: s for s in rows(data)}
     deleted = {s.path for s in segs} - set(after)
     assert deleted == {s.path for s in expected}, (
-        f"deleted {sorted(deleted)}, expected the five oldest unprotected {[s.path for s in expected]}")
-    assert all(s.path in after and after[s.path].protected for s in to_protect), "a protected segment was deleted"
+        f"deleted {sorted(deleted)}, expected the five oldest unprotected {[s.path for s in expected]}"
+    )
+    assert all(s.path in after and after[s.path].protected for s in to_protect), (
+        "a protected segment was deleted"
+    )
     assert all((root / s.path).is_file() for s in to_protect)
     newest_deleted = max(s.start_ms for s in expected)
     assert all(s.start_ms > newest_deleted for s in after.values() if not s.protected)
@@ -117,8 +131,13 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
 def test_running_hub_applies_a_shorter_max_age_and_keeps_protected(tmp_path):
     """The owner shortens 'keep recordings for' while recording: old footage goes, protected stays."""
     data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Drive", None, driver="demo", detect=False)],
-                       segment_seconds=2.0, retention_interval_s=1.0, max_age_days=30.0)
+    (cfg,) = configure(
+        data,
+        [camera("Drive", None, driver="demo", detect=False)],
+        segment_seconds=2.0,
+        retention_interval_s=1.0,
+        max_age_days=30.0,
+    )
     root = data / "recordings"
     hub = start_hub(data)
     try:
@@ -139,13 +158,19 @@ def test_running_hub_applies_a_shorter_max_age_and_keeps_protected(tmp_path):
         time.sleep(2.5)  # two retention runs under the 30-day rule: nothing is old enough yet
         assert {old_a, old_b, old_kept, recent} <= {s.path for s in rows(data)}
         with index(data) as engine:
-            repo_config.save_settings(engine, dataclasses.replace(repo_config.load_settings(engine),
-                                                                 max_age_days=1.0))
+            repo_config.save_settings(
+                engine, dataclasses.replace(repo_config.load_settings(engine), max_age_days=1.0)
+            )
         changed_at = time.time() * 1000
-        wait_for(lambda: not ({old_a, old_b} & {s.path for s in rows(data)}), 15,
-                 "the running hub to delete the recordings older than a day")
+        wait_for(
+            lambda: not ({old_a, old_b} & {s.path for s in rows(data)}),
+            15,
+            "the running hub to delete the recordings older than a day",
+        )
         # Recording went on meanwhile and keeps going.
-        wait_for(lambda: any(s.start_ms > changed_at + 1000 for s in rows(data)), 15, "a segment after the change")
+        wait_for(
+            lambda: any(s.start_ms > changed_at + 1000 for s in rows(data)), 15, "a segment after the change"
+        )
     finally:
         hub.stop()
 
@@ -169,9 +194,13 @@ def test_motion_mode_keeps_event_footage_and_drops_the_rest_after_grace(tmp_path
     """
     pre_s, post_s = 2.0, 2.0
     data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Porch", None, driver="demo", mode="motion", pre_roll_s=pre_s,
-                                     post_roll_s=post_s)],
-                       segment_seconds=2.0, retention_interval_s=3600.0, motion_grace_s=GRACE_S)
+    (cfg,) = configure(
+        data,
+        [camera("Porch", None, driver="demo", mode="motion", pre_roll_s=pre_s, post_roll_s=post_s)],
+        segment_seconds=2.0,
+        retention_interval_s=3600.0,
+        motion_grace_s=GRACE_S,
+    )
     root = data / "recordings"
 
     def ready() -> bool:
@@ -179,8 +208,9 @@ def test_motion_mode_keeps_event_footage_and_drops_the_rest_after_grace(tmp_path
         segs = rows(data)
         for e in events(data):
             if e.end_ms is not None and (
-                    sum(s.end_ms < e.start_ms - pre_s * 1000 for s in segs) >= 2
-                    and sum(s.start_ms > e.end_ms + post_s * 1000 for s in segs) >= 3):
+                sum(s.end_ms < e.start_ms - pre_s * 1000 for s in segs) >= 2
+                and sum(s.start_ms > e.end_ms + post_s * 1000 for s in segs) >= 3
+            ):
                 return True
         return False
 
@@ -219,7 +249,9 @@ def test_motion_mode_keeps_event_footage_and_drops_the_rest_after_grace(tmp_path
     for s in segs:
         keep = needed(s) or s.unobserved or s.id == spare[-1].id
         if keep:
-            assert s.path in kept, f"{s.path} was deleted although {'an event needs it' if needed(s) else 'kept'}"
+            assert s.path in kept, (
+                f"{s.path} was deleted although {'an event needs it' if needed(s) else 'kept'}"
+            )
         else:
             assert s.path not in kept, f"{s.path} has no motion and was kept past the grace time"
     assert any(needed(s) and not s.unobserved for s in segs), "no observed segment overlapped the event"

@@ -95,9 +95,18 @@ def _env(**changes: str | None) -> dict[str, str]:
 def test_url_credentials_move_to_keyring(tmp_path):
     data = tmp_path / "data"
     pw = "Quokka-Lantern_5519"
-    r = ok(run_cli(data, "cameras", "add", "UrlCreds Cam",
-                   "--url", f"rtsp://alice:{pw}@127.0.0.1:9/main?channel=1",
-                   "--sub-url", f"rtsp://alice:{pw}@127.0.0.1:9/sub"))
+    r = ok(
+        run_cli(
+            data,
+            "cameras",
+            "add",
+            "UrlCreds Cam",
+            "--url",
+            f"rtsp://alice:{pw}@127.0.0.1:9/main?channel=1",
+            "--sub-url",
+            f"rtsp://alice:{pw}@127.0.0.1:9/sub",
+        )
+    )
     assert_not_in_text(r.stdout + r.stderr, pw, "cameras add output")
     (cam,) = cli_json(data, "cameras", "list")
     assert cam["url"] == "rtsp://127.0.0.1:9/main?channel=1"
@@ -117,8 +126,20 @@ def test_url_credentials_move_to_keyring(tmp_path):
 def test_password_stdin_stores_credentials(tmp_path):
     data = tmp_path / "data"
     pw = "Marmot Velvet 8842 ~ ok"  # spaces and a tilde: read as one line, kept exactly
-    ok(run_cli(data, "cameras", "add", "Stdin Cam", "--url", "rtsp://127.0.0.1:9/main",
-               "--username", "bob", "--password-stdin", input=pw + "\n"))
+    ok(
+        run_cli(
+            data,
+            "cameras",
+            "add",
+            "Stdin Cam",
+            "--url",
+            "rtsp://127.0.0.1:9/main",
+            "--username",
+            "bob",
+            "--password-stdin",
+            input=pw + "\n",
+        )
+    )
     (cam,) = cli_json(data, "cameras", "list")
     assert cam["has_credentials"] is True and cam["url"] == "rtsp://127.0.0.1:9/main"
     assert stored(cam["id"]) == ("bob", pw)
@@ -126,19 +147,41 @@ def test_password_stdin_stores_credentials(tmp_path):
 
     # Changing the password later goes to the keyring as well.
     pw2 = "Marmot-Second_1190"
-    ok(run_cli(data, "cameras", "set", "Stdin Cam", "--username", "bob", "--password-stdin", input=pw2 + "\r\n"))
+    ok(
+        run_cli(
+            data, "cameras", "set", "Stdin Cam", "--username", "bob", "--password-stdin", input=pw2 + "\r\n"
+        )
+    )
     assert stored(cam["id"]) == ("bob", pw2)
     assert_not_in_files(data, pw2)
 
 
 def test_credentials_given_twice_are_refused(tmp_path):
     data = tmp_path / "data"
-    r = run_cli(data, "cameras", "add", "Twice", "--url", "rtsp://a:b1234@127.0.0.1:9/m", "--username", "c",
-                "--password-stdin", input="d5678\n")
+    r = run_cli(
+        data,
+        "cameras",
+        "add",
+        "Twice",
+        "--url",
+        "rtsp://a:b1234@127.0.0.1:9/m",
+        "--username",
+        "c",
+        "--password-stdin",
+        input="d5678\n",
+    )
     assert_one_line_error(r, "once")
     assert_not_in_text(r.stderr, "b1234", "stderr")
-    r = run_cli(data, "cameras", "add", "Twice", "--url", "rtsp://a:b1234@127.0.0.1:9/m",
-                "--sub-url", "rtsp://x:y9876@127.0.0.1:9/s")
+    r = run_cli(
+        data,
+        "cameras",
+        "add",
+        "Twice",
+        "--url",
+        "rtsp://a:b1234@127.0.0.1:9/m",
+        "--sub-url",
+        "rtsp://x:y9876@127.0.0.1:9/s",
+    )
     assert_one_line_error(r, "same credentials")
     assert_not_in_text(r.stderr, "y9876", "stderr")
     assert db_cameras(data) == []
@@ -146,10 +189,34 @@ def test_credentials_given_twice_are_refused(tmp_path):
 
 def test_two_data_dirs_keep_separate_credentials(tmp_path):
     a, b = tmp_path / "home", tmp_path / "shop"
-    ok(run_cli(a, "cameras", "add", "Same Name", "--url", "rtsp://127.0.0.1:9/a", "--username", "u",
-               "--password-stdin", input="Home-Secret_4401\n"))
-    ok(run_cli(b, "cameras", "add", "Same Name", "--url", "rtsp://127.0.0.1:9/b", "--username", "u",
-               "--password-stdin", input="Shop-Secret_9902\n"))
+    ok(
+        run_cli(
+            a,
+            "cameras",
+            "add",
+            "Same Name",
+            "--url",
+            "rtsp://127.0.0.1:9/a",
+            "--username",
+            "u",
+            "--password-stdin",
+            input="Home-Secret_4401\n",
+        )
+    )
+    ok(
+        run_cli(
+            b,
+            "cameras",
+            "add",
+            "Same Name",
+            "--url",
+            "rtsp://127.0.0.1:9/b",
+            "--username",
+            "u",
+            "--password-stdin",
+            input="Shop-Secret_9902\n",
+        )
+    )
     secrets_now = set(keyring_file().get(SERVICE, {}).values())
     try:
         assert "Home-Secret_4401" in secrets_now, "adding a camera to another data dir replaced this password"
@@ -162,21 +229,40 @@ def test_two_data_dirs_keep_separate_credentials(tmp_path):
 
 # --- which keyring ----------------------------------------------------------------------------------------
 
-_SHOW_BACKEND = ("import keyring, hub.secrets as s; k = keyring.get_keyring(); b = s.backend(); "
-                 "print(type(k).__module__ + '.' + type(k).__qualname__); print(b is k)")
+_SHOW_BACKEND = (
+    "import keyring, hub.secrets as s; k = keyring.get_keyring(); b = s.backend(); "
+    "print(type(k).__module__ + '.' + type(k).__qualname__); print(b is k)"
+)
 
 
 def test_subprocess_uses_the_test_file_keyring():
-    r = subprocess.run([sys.executable, "-c", _SHOW_BACKEND], capture_output=True, text=True, cwd=REPO_ROOT,
-                       timeout=60, check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", _SHOW_BACKEND],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["tests.support.keyring_backend.FileKeyring", "True"]
 
 
 def _refused_everywhere(data: Path, env: dict[str, str]) -> None:
     """With ``env``'s keyring, credentials are refused in one line and nothing is added."""
-    r = run_cli(data, "cameras", "add", "Creds", "--url", "rtsp://127.0.0.1:9/m", "--username", "u",
-                "--password-stdin", input="Never-Stored_3141\n", env=env)
+    r = run_cli(
+        data,
+        "cameras",
+        "add",
+        "Creds",
+        "--url",
+        "rtsp://127.0.0.1:9/m",
+        "--username",
+        "u",
+        "--password-stdin",
+        input="Never-Stored_3141\n",
+        env=env,
+    )
     assert_one_line_error(r, NO_STORE, "plain text")
     r = run_cli(data, "cameras", "add", "Creds", "--url", "rtsp://u:Never-Stored_3141@127.0.0.1:9/m", env=env)
     assert_one_line_error(r, NO_STORE)
@@ -186,8 +272,17 @@ def _refused_everywhere(data: Path, env: dict[str, str]) -> None:
     ok(run_cli(data, "cameras", "add", "Open Cam", "--url", "rtsp://127.0.0.1:9/open", env=env))
     assert db_cameras(data) == [("open-cam", "Open Cam")]
     # ...but giving it a password later is refused too, and changes nothing.
-    r = run_cli(data, "cameras", "set", "Open Cam", "--username", "u", "--password-stdin",
-                input="Never-Stored_3141\n", env=env)
+    r = run_cli(
+        data,
+        "cameras",
+        "set",
+        "Open Cam",
+        "--username",
+        "u",
+        "--password-stdin",
+        input="Never-Stored_3141\n",
+        env=env,
+    )
     assert_one_line_error(r, NO_STORE)
     assert cli_json(data, "cameras", "list", env=env)[0]["has_credentials"] is False
     if data.exists():
@@ -203,9 +298,14 @@ def test_headless_default_keyring_refuses_credentials(tmp_path):
     """No backend chosen and no Secret Service reachable (a headless box): refuse, never plain text."""
     home = tmp_path / "home"
     home.mkdir()
-    env = _env(PYTHON_KEYRING_BACKEND=None, **{KEYRING_ENV: None}, HOME=str(home),
-               XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
-               DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path / 'no-bus'}")
+    env = _env(
+        PYTHON_KEYRING_BACKEND=None,
+        **{KEYRING_ENV: None},
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local/share"),
+        DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path / 'no-bus'}",
+    )
     _refused_everywhere(tmp_path / "data", env)
 
 
@@ -214,21 +314,32 @@ def test_plaintext_keyring_backend_is_refused(tmp_path, source):
     if source.endswith("(installed)"):
         if importlib.util.find_spec("keyrings") is None or importlib.util.find_spec("keyrings.alt") is None:
             pytest.skip("keyrings.alt is not installed; the stand-in case covers it")
-        env = _env(PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
-                   XDG_DATA_HOME=str(tmp_path / "xdg"))
+        env = _env(
+            PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring", XDG_DATA_HOME=str(tmp_path / "xdg")
+        )
         plain = tmp_path / "xdg"
     else:
         plain = tmp_path / "plaintext.json"
-        env = _env(PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
-                   PYTHONPATH=os.pathsep.join([str(ALT_SIM), os.environ["PYTHONPATH"]]),
-                   PORCHLIGHT_TEST_PLAINTEXT_KEYRING=str(plain))
+        env = _env(
+            PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring",
+            PYTHONPATH=os.pathsep.join([str(ALT_SIM), os.environ["PYTHONPATH"]]),
+            PORCHLIGHT_TEST_PLAINTEXT_KEYRING=str(plain),
+        )
         # The stand-in really is what the subprocesses get.
-        r = subprocess.run([sys.executable, "-c", "import keyring; print(type(keyring.get_keyring()).__module__)"],
-                           capture_output=True, text=True, env=env, cwd=REPO_ROOT, timeout=60, check=False)
+        r = subprocess.run(
+            [sys.executable, "-c", "import keyring; print(type(keyring.get_keyring()).__module__)"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO_ROOT,
+            timeout=60,
+            check=False,
+        )
         assert r.stdout.strip() == "keyrings.alt.file", r.stderr
     _refused_everywhere(tmp_path / "data", env)
     assert not plain.exists() or b"Never-Stored_3141" not in b"".join(
-        p.read_bytes() for p in ([plain] if plain.is_file() else plain.rglob("*")) if p.is_file())
+        p.read_bytes() for p in ([plain] if plain.is_file() else plain.rglob("*")) if p.is_file()
+    )
 
 
 # --- exceptions ------------------------------------------------------------------------------------------
@@ -259,8 +370,9 @@ def test_driver_error_text_has_no_password():
     from drivers.base import Credentials, DriverError, StreamRequest
 
     pw = "Narwhal-Ember_2718"
-    req = StreamRequest(url="rtsp://127.0.0.1:9/main", credentials=Credentials("eve", pw), open_timeout_s=3,
-                        read_timeout_s=1)
+    req = StreamRequest(
+        url="rtsp://127.0.0.1:9/main", credentials=Credentials("eve", pw), open_timeout_s=3, read_timeout_s=1
+    )
     with pytest.raises(DriverError) as info:
         get_driver("rtsp").open_stream(req)
     shown = "".join(traceback.format_exception(info.value)) + str(info.value) + repr(info.value)
@@ -272,8 +384,9 @@ def test_driver_error_chain_has_no_password():
     from drivers.base import Credentials, DriverError, StreamRequest
 
     pw = "Narwhal-Ember_2718"
-    req = StreamRequest(url="rtsp://127.0.0.1:9/main", credentials=Credentials("eve", pw), open_timeout_s=3,
-                        read_timeout_s=1)
+    req = StreamRequest(
+        url="rtsp://127.0.0.1:9/main", credentials=Credentials("eve", pw), open_timeout_s=3, read_timeout_s=1
+    )
     with pytest.raises(DriverError) as info:
         get_driver("rtsp").open_stream(req)
     for e in _exception_chain(info.value):
@@ -294,14 +407,36 @@ def test_auth_camera_right_and_wrong_password(rtsp_camera, tmp_path):
     cam = rtsp_camera(SPEC, user=RIGHT_USER, password=RIGHT_PW)
     data = tmp_path / "data"
     ok(run_cli(data, "storage", "set", "--min-free", "64M"))
-    ok(run_cli(data, "cameras", "add", "Good Auth", "--url", cam.url, "--username", RIGHT_USER,
-               "--password-stdin", "--audio", "drop", input=RIGHT_PW + "\n"))
+    ok(
+        run_cli(
+            data,
+            "cameras",
+            "add",
+            "Good Auth",
+            "--url",
+            cam.url,
+            "--username",
+            RIGHT_USER,
+            "--password-stdin",
+            "--audio",
+            "drop",
+            input=RIGHT_PW + "\n",
+        )
+    )
     statuses: list[str] = []
     with CountingRelay(cam.port) as relay:
         # Through the relay (to count connections) and on the other mount: the server keys its shared
         # media by URL, and two media reading one UDP input would each get half of the packets.
-        ok(run_cli(data, "cameras", "add", "Bad Auth", "--url",
-                   f"rtsp://{RIGHT_USER}:{WRONG_PW}@127.0.0.1:{relay.port}/sub"))
+        ok(
+            run_cli(
+                data,
+                "cameras",
+                "add",
+                "Bad Auth",
+                "--url",
+                f"rtsp://{RIGHT_USER}:{WRONG_PW}@127.0.0.1:{relay.port}/sub",
+            )
+        )
         with Serve(data, log=tmp_path / "serve.log", verbose=2) as serve:
             wait_state(data, "Good Auth", "recording", 40)
             bad = wait_state(data, "Bad Auth", "auth_failed", 40)
@@ -310,19 +445,33 @@ def test_auth_camera_right_and_wrong_password(rtsp_camera, tmp_path):
             assert "127.0.0.1" in bad["last_error"]
             # Not a retry storm: over ~20 s at most one more attempt (each may take two connections).
             # Meanwhile, collect what the CLI shows.
-            listing = json.dumps(cli_json(data, "cameras", "list")) + ok(run_cli(data, "cameras", "list")).stdout
+            listing = (
+                json.dumps(cli_json(data, "cameras", "list")) + ok(run_cli(data, "cameras", "list")).stdout
+            )
             while time.monotonic() - t_fail < 20:
                 statuses.append(json.dumps(cli_json(data, "status")) + ok(run_cli(data, "status")).stdout)
                 time.sleep(1)
             attempts = relay.connections
-            assert 1 <= attempts <= 4, f"{attempts} connections in {time.monotonic() - t_fail:.0f} s after auth failure"
+            assert 1 <= attempts <= 4, (
+                f"{attempts} connections in {time.monotonic() - t_fail:.0f} s after auth failure"
+            )
             row = status_of(data, "Bad Auth")
             assert row["state"] == "auth_failed" and row["stats"]["connects"] == 0, row
 
             # The owner fixes the password: the camera tries again at once and records.
             t_fix = time.monotonic()
-            ok(run_cli(data, "cameras", "set", "Bad Auth", "--username", RIGHT_USER, "--password-stdin",
-                       input=RIGHT_PW + "\n"))
+            ok(
+                run_cli(
+                    data,
+                    "cameras",
+                    "set",
+                    "Bad Auth",
+                    "--username",
+                    RIGHT_USER,
+                    "--password-stdin",
+                    input=RIGHT_PW + "\n",
+                )
+            )
             wait_state(data, "Bad Auth", "recording", 30)
             fixed_s = time.monotonic() - t_fix
             statuses.append(json.dumps(cli_json(data, "status")))

@@ -200,8 +200,17 @@ def test_decode_segment_meta_never_raises(text):
 
 
 def test_encode_segment_meta_refuses_bad_values():
-    for args in (("a/b", 1, 0), ("a", 1.0, 0), ("a", 1, None), ("a", 1, 0, "x/90000"), ("a", 1, 0, "1/0"),
-                 ("a", 1, 0, "-1/90000"), ("a", 1, 0, "0"), ("a", 1, 0, None), ("a", 1, 0, "None")):
+    for args in (
+        ("a/b", 1, 0),
+        ("a", 1.0, 0),
+        ("a", 1, None),
+        ("a", 1, 0, "x/90000"),
+        ("a", 1, 0, "1/0"),
+        ("a", 1, 0, "-1/90000"),
+        ("a", 1, 0, "0"),
+        ("a", 1, 0, None),
+        ("a", 1, 0, "None"),
+    ):
         with pytest.raises(ValueError):
             encode_segment_meta(*args)
 

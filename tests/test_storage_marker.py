@@ -78,8 +78,11 @@ def test_foreign_and_damaged_markers(tmp_path):
 
 @pytest.mark.parametrize(
     ("err", "state", "words"),
-    [(errno.EACCES, "unwritable", "permission"), (errno.ENOSPC, "full", "is full"),
-     (errno.EROFS, "unwritable", "read-only")],
+    [
+        (errno.EACCES, "unwritable", "permission"),
+        (errno.ENOSPC, "full", "is full"),
+        (errno.EROFS, "unwritable", "read-only"),
+    ],
 )
 def test_unwritable(tmp_path, monkeypatch, err, state, words):
     initialize_storage(tmp_path, ID)

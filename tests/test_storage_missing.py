@@ -95,8 +95,13 @@ def _unmount_scenario(m: Mounts, tmp: Path) -> UnmountRun:
     backing, mnt = tmp / "backing", tmp / "mnt"
     m.bind(backing, mnt)
     data = tmp / "data"
-    (cfg,) = configure(data, [camera("Yard", None, driver="demo", detect=False)], segment_seconds=SEGMENT_S,
-                       storage_path=str(mnt), retention_interval_s=1.0)
+    (cfg,) = configure(
+        data,
+        [camera("Yard", None, driver="demo", detect=False)],
+        segment_seconds=SEGMENT_S,
+        storage_path=str(mnt),
+        retention_interval_s=1.0,
+    )
     cuts = Cuts()
     hub = start_hub(data)
     try:
@@ -110,7 +115,9 @@ def _unmount_scenario(m: Mounts, tmp: Path) -> UnmountRun:
         rows_before = rows(data)
         newest = sorted(segment_files(backing))
         open_at_unmount = newest[-1] if newest and newest[-1] not in {s.path for s in rows_before} else None
-        wait_for(lambda: state_of(hub, cfg.id) == "storage_missing", 10, "the camera to report storage_missing")
+        wait_for(
+            lambda: state_of(hub, cfg.id) == "storage_missing", 10, "the camera to report storage_missing"
+        )
         status_missing = _status(hub, cfg.id)
         entries = [all_entries(mnt)]
         time.sleep(max(0.0, unmounted_at + 3 * SEGMENT_S - time.monotonic()))  # several segment lengths
@@ -122,13 +129,30 @@ def _unmount_scenario(m: Mounts, tmp: Path) -> UnmountRun:
         mount("--bind", str(backing), str(mnt))
         remounted_wall_ms = int(time.time() * 1000)
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 15, "recording after the disk came back")
-        wait_for(lambda: any(s.start_ms > remounted_wall_ms for s in rows(data)), 15,
-                 "a segment recorded after the disk came back")
+        wait_for(
+            lambda: any(s.start_ms > remounted_wall_ms for s in rows(data)),
+            15,
+            "a segment recorded after the disk came back",
+        )
         state_after = state_of(hub, cfg.id)
     finally:
         hub.stop()
-    return UnmountRun(mnt, backing, data, cfg.id, rows_before, open_at_unmount, status_missing, stored, entries,
-                      rows_during, retention, remounted_wall_ms, state_after, rows(data))
+    return UnmountRun(
+        mnt,
+        backing,
+        data,
+        cfg.id,
+        rows_before,
+        open_at_unmount,
+        status_missing,
+        stored,
+        entries,
+        rows_during,
+        retention,
+        remounted_wall_ms,
+        state_after,
+        rows(data),
+    )
 
 
 def test_status_says_storage_missing_and_why(unmounted: UnmountRun):
@@ -171,7 +195,8 @@ def test_segment_open_at_unmount_is_indexed_and_index_matches_disk(unmounted: Un
     assert unmounted.open_at_unmount is not None, "no segment was being written at the unmount"
     assert (unmounted.backing / unmounted.open_at_unmount).is_file()
     assert unmounted.open_at_unmount in {s.path for s in unmounted.rows_after}, (
-        f"{unmounted.open_at_unmount} was written to the disk but never indexed")
+        f"{unmounted.open_at_unmount} was written to the disk but never indexed"
+    )
     assert_index_matches_disk(unmounted.data, unmounted.backing)
 
 
@@ -184,8 +209,12 @@ def test_no_file_is_created_in_the_mount_point_just_after_unmount(mounts, tmp_pa
     backing, mnt = tmp_path / "backing", tmp_path / "mnt"
     mounts.bind(backing, mnt)
     data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Yard", None, driver="demo", detect=False)], segment_seconds=SEGMENT_S,
-                       storage_path=str(mnt))
+    (cfg,) = configure(
+        data,
+        [camera("Yard", None, driver="demo", detect=False)],
+        segment_seconds=SEGMENT_S,
+        storage_path=str(mnt),
+    )
     cuts = Cuts()
     hub = start_hub(data)
     try:
@@ -208,8 +237,13 @@ def test_hub_started_without_the_marker_keeps_its_index(mounts, tmp_path):
     backing, mnt = tmp_path / "backing", tmp_path / "mnt"
     mounts.bind(backing, mnt)
     data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Yard", None, driver="demo", detect=False)], segment_seconds=SEGMENT_S,
-                       storage_path=str(mnt), retention_interval_s=1.0)
+    (cfg,) = configure(
+        data,
+        [camera("Yard", None, driver="demo", detect=False)],
+        segment_seconds=SEGMENT_S,
+        storage_path=str(mnt),
+        retention_interval_s=1.0,
+    )
     hub = start_hub(data)
     try:
         wait_for(lambda: len(rows(data)) >= 3, 20, "three segments")

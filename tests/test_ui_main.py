@@ -75,8 +75,13 @@ def test_app_process_records_and_quits_cleanly_on_sigterm(tmp_path):
     data = tmp_path / "data"
     (cfg,) = configure(data, [camera("Demo", None, driver="demo", mode="continuous")], segment_seconds=2.0)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen([sys.executable, "-m", "ui.launcher", "--data-dir", str(data)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ui.launcher", "--data-dir", str(data)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: len(segments(data, cfg.id)) >= 2 or proc.poll() is not None, 40, "the app recording")
         assert proc.poll() is None, proc.communicate()

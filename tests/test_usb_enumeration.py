@@ -65,16 +65,22 @@ class Replay:
         if request == v4l2.VIDIOC_QUERYCAP:
             cap = node["querycap"]
             major, minor, patch = (int(x) for x in cap["version"].split("."))
-            return v4l2._CAP.pack(cap["driver"].encode(), cap["card"].encode(), cap["bus_info"].encode(),
-                                  (major << 16) | (minor << 8) | patch, int(cap["capabilities"], 16),
-                                  int(cap["device_caps"], 16))
+            return v4l2._CAP.pack(
+                cap["driver"].encode(),
+                cap["card"].encode(),
+                cap["bus_info"].encode(),
+                (major << 16) | (minor << 8) | patch,
+                int(cap["capabilities"], 16),
+                int(cap["device_caps"], 16),
+            )
         if request == v4l2.VIDIOC_ENUM_FMT:
             index, kind = struct.unpack_from("=II", buffer)
             if kind != v4l2.BUF_TYPE_VIDEO_CAPTURE or index >= len(formats):
                 raise OSError(errno.EINVAL, "Invalid argument")
             f = formats[index]
-            return v4l2._FMTDESC.pack(index, kind, f["flags"], f["description"].encode(),
-                                      v4l2.fourcc_code(f["fourcc"]), 0)
+            return v4l2._FMTDESC.pack(
+                index, kind, f["flags"], f["description"].encode(), v4l2.fourcc_code(f["fourcc"]), 0
+            )
         if request == v4l2.VIDIOC_ENUM_FRAMESIZES:
             index, pixfmt = struct.unpack_from("=II", buffer)
             f = self._format(formats, pixfmt)
@@ -93,8 +99,9 @@ class Replay:
             if rates is None or index >= len(rates):
                 raise OSError(errno.EINVAL, "Invalid argument")
             interval = 1 / Fraction(rates[index]).limit_denominator(1000)
-            return v4l2._FRMIVAL.pack(index, pixfmt, w, h, 1, interval.numerator, interval.denominator,
-                                      0, 0, 0, 0)
+            return v4l2._FRMIVAL.pack(
+                index, pixfmt, w, h, 1, interval.numerator, interval.denominator, 0, 0, 0, 0
+            )
         raise OSError(errno.ENOTTY, "Inappropriate ioctl for device")
 
     @staticmethod
@@ -111,8 +118,9 @@ def load(name: str) -> dict:
 
 def enumerate_fixture(name: str, **kw: object) -> list[v4l2.UsbDevice]:
     replay = Replay(load(name)["nodes"])
-    return v4l2.enumerate_devices(list(replay.nodes), ioctl=replay.ioctl, open_node=replay.open,
-                                  close_node=replay.close, **kw)
+    return v4l2.enumerate_devices(
+        list(replay.nodes), ioctl=replay.ioctl, open_node=replay.open, close_node=replay.close, **kw
+    )
 
 
 def fmt(dev: v4l2.UsbDevice, fourcc: str) -> v4l2.UsbFormat:
@@ -132,7 +140,11 @@ def test_every_fixture_is_documented():
 def test_logitech_c920_formats_sizes_and_rates():
     (dev,) = enumerate_fixture("logitech_c920")
     assert (dev.path, dev.card, dev.driver, dev.bus_info) == (
-        "/dev/video0", "HD Pro Webcam C920", "uvcvideo", "usb-0000:0a:00.3-3")
+        "/dev/video0",
+        "HD Pro Webcam C920",
+        "uvcvideo",
+        "usb-0000:0a:00.3-3",
+    )
     assert [f.fourcc for f in dev.formats] == ["YUYV", "H264", "MJPG"]
     assert [f.compressed for f in dev.formats] == [False, True, True]
     assert [f.description for f in dev.formats] == ["YUYV 4:2:2", "H.264", "Motion-JPEG"]
@@ -145,9 +157,11 @@ def test_logitech_c920_formats_sizes_and_rates():
     assert mjpg.rates(2304, 1536) is None
     assert [f.ffmpeg_name for f in dev.formats] == ["yuyv422", "h264", "mjpeg"]
     offers = dev.describe_offers()
-    assert offers == ("160x90, 160x120, 176x144, 320x180, 320x240, 352x288, 432x240, 640x360, 640x480, "
-                      "800x448, 864x480, 800x600, 1024x576, 960x720, 1280x720, 1600x896, 1920x1080 at "
-                      "30/24/20/15/10/7.5/5 fps; 2304x1296, 2304x1536 at 2 fps")
+    assert offers == (
+        "160x90, 160x120, 176x144, 320x180, 320x240, 352x288, 432x240, 640x360, 640x480, "
+        "800x448, 864x480, 800x600, 1024x576, 960x720, 1280x720, 1600x896, 1920x1080 at "
+        "30/24/20/15/10/7.5/5 fps; 2304x1296, 2304x1536 at 2 fps"
+    )
 
 
 def test_metadata_nodes_are_skipped():
@@ -173,7 +187,11 @@ def test_two_capture_nodes_and_duplicated_descriptors():
 
 def test_stepwise_sizes_of_the_raspberry_pi_camera():
     (dev,) = enumerate_fixture("raspberry_pi_bcm2835_stepwise")
-    assert (dev.driver, dev.card, dev.bus_info) == ("bm2835 mmal", "mmal service 16.1", "platform:bcm2835-v4l2")
+    assert (dev.driver, dev.card, dev.bus_info) == (
+        "bm2835 mmal",
+        "mmal service 16.1",
+        "platform:bcm2835-v4l2",
+    )
     assert [f.fourcc for f in dev.formats] == ["YU12", "YUYV", "RGB3", "JPEG", "H264", "MJPG", "YVYU"]
     yu12 = fmt(dev, "YU12")
     assert yu12.sizes == () and str(yu12.size_range) == "32x32 to 2592x1944"
@@ -182,14 +200,17 @@ def test_stepwise_sizes_of_the_raspberry_pi_camera():
     assert "any size from 32x32 to 2592x1944" in dev.describe_offers()
 
 
-@pytest.mark.parametrize(("size", "fps", "fourcc", "capture"), [
-    ((1280, 720), 15, "MJPG", 15),  # YUYV 720p tops out at 10 fps
-    ((1280, 720), 10, "YUYV", 10),  # raw needs no decoding: preferred when it can
-    ((640, 480), 30, "YUYV", 30),
-    ((1920, 1080), 5, "YUYV", 5),
-    ((1920, 1080), 12, "MJPG", 15),  # no 12 fps: capture 15, thinned to 12
-    ((2304, 1536), 2, "YUYV", 2),
-])
+@pytest.mark.parametrize(
+    ("size", "fps", "fourcc", "capture"),
+    [
+        ((1280, 720), 15, "MJPG", 15),  # YUYV 720p tops out at 10 fps
+        ((1280, 720), 10, "YUYV", 10),  # raw needs no decoding: preferred when it can
+        ((640, 480), 30, "YUYV", 30),
+        ((1920, 1080), 5, "YUYV", 5),
+        ((1920, 1080), 12, "MJPG", 15),  # no 12 fps: capture 15, thinned to 12
+        ((2304, 1536), 2, "YUYV", 2),
+    ],
+)
 def test_mode_choice_on_the_c920(size, fps, fourcc, capture):
     (dev,) = enumerate_fixture("logitech_c920")
     mode = v4l2.choose_mode(dev, *size, fps)
@@ -198,7 +219,10 @@ def test_mode_choice_on_the_c920(size, fps, fourcc, capture):
 
 def test_mode_choice_names_what_the_device_offers():
     (dev,) = enumerate_fixture("logitech_c920")
-    with pytest.raises(ValueError, match=r"cannot capture 1280x720 at 60 fps; at that size it offers 30/24/20/15/10/7.5/5 fps"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot capture 1280x720 at 60 fps; at that size it offers 30/24/20/15/10/7.5/5 fps",
+    ):
         v4l2.choose_mode(dev, 1280, 720, 60)
     with pytest.raises(ValueError, match=r"cannot capture 1234x567; it offers 160x90, 160x120"):
         v4l2.choose_mode(dev, 1234, 567, 15)
@@ -224,16 +248,18 @@ def test_discover_rows_prefer_stable_paths(tmp_path):
     stable = v4l2.stable_paths(str(by_id))
     assert stable == {os.path.realpath(node): str(link)}
     replay = Replay(load("logitech_c920")["nodes"], root=tmp_path)
-    devs = v4l2.enumerate_devices([str(node)], ioctl=replay.ioctl, open_node=replay.open,
-                                  close_node=replay.close, stable=stable)
+    devs = v4l2.enumerate_devices(
+        [str(node)], ioctl=replay.ioctl, open_node=replay.open, close_node=replay.close, stable=stable
+    )
     (row,) = v4l2.list_devices(devs)
     assert (row.kind, row.name, row.device) == ("usb", "HD Pro Webcam C920", str(link))
 
 
 def test_an_unopenable_node_does_not_hide_the_others():
     replay = Replay(load("elp_4k_mjpg_yuyv_metadata")["nodes"])
-    devs = v4l2.enumerate_devices(["/dev/video3", *replay.nodes], ioctl=replay.ioctl, open_node=replay.open,
-                                  close_node=replay.close)
+    devs = v4l2.enumerate_devices(
+        ["/dev/video3", *replay.nodes], ioctl=replay.ioctl, open_node=replay.open, close_node=replay.close
+    )
     assert [d.path for d in devs] == ["/dev/video8"]
 
 
@@ -279,8 +305,12 @@ def test_prepare_errors_for_missing_metadata_and_busy_nodes(tmp_path):
 
 
 # -- robustness ------------------------------------------------------------------------------------
-_REQUESTS = [v4l2.VIDIOC_QUERYCAP, v4l2.VIDIOC_ENUM_FMT, v4l2.VIDIOC_ENUM_FRAMESIZES,
-             v4l2.VIDIOC_ENUM_FRAMEINTERVALS]
+_REQUESTS = [
+    v4l2.VIDIOC_QUERYCAP,
+    v4l2.VIDIOC_ENUM_FMT,
+    v4l2.VIDIOC_ENUM_FRAMESIZES,
+    v4l2.VIDIOC_ENUM_FRAMEINTERVALS,
+]
 _answer = st.one_of(
     st.binary(max_size=120),  # short, long or garbled replies
     st.sampled_from([errno.EINVAL, errno.ENOTTY, errno.EIO, errno.ENODEV, errno.EBUSY]),
@@ -293,12 +323,19 @@ def test_garbled_answers_never_crash(answers, capture_first):
     """Whatever the node answers (any bytes, any length, any error), enumeration ends normally."""
     queue = list(answers)
     if capture_first:  # get past QUERYCAP so that the enumerations see the garbage
-        queue.insert(0, v4l2._CAP.pack(b"uvcvideo", b"Cam", b"usb-1", 0, 0x84a00001, 0x04200001))
+        queue.insert(0, v4l2._CAP.pack(b"uvcvideo", b"Cam", b"usb-1", 0, 0x84A00001, 0x04200001))
 
     def ioctl(fd: int, request: int, buffer: bytes) -> bytes:
-        assert request in _REQUESTS and len(buffer) == {
-            v4l2.VIDIOC_QUERYCAP: 104, v4l2.VIDIOC_ENUM_FMT: 64, v4l2.VIDIOC_ENUM_FRAMESIZES: 44,
-            v4l2.VIDIOC_ENUM_FRAMEINTERVALS: 52}[request]
+        assert (
+            request in _REQUESTS
+            and len(buffer)
+            == {
+                v4l2.VIDIOC_QUERYCAP: 104,
+                v4l2.VIDIOC_ENUM_FMT: 64,
+                v4l2.VIDIOC_ENUM_FRAMESIZES: 44,
+                v4l2.VIDIOC_ENUM_FRAMEINTERVALS: 52,
+            }[request]
+        )
         if not queue:
             raise OSError(errno.EINVAL, "end")
         answer = queue.pop(0)
@@ -306,7 +343,9 @@ def test_garbled_answers_never_crash(answers, capture_first):
             raise OSError(answer, os.strerror(answer))
         return answer
 
-    devs = v4l2.enumerate_devices(["/dev/video0"], ioctl=ioctl, open_node=lambda p: 3, close_node=lambda fd: None)
+    devs = v4l2.enumerate_devices(
+        ["/dev/video0"], ioctl=ioctl, open_node=lambda p: 3, close_node=lambda fd: None
+    )
     for dev in devs:
         assert isinstance(dev.card, str) and isinstance(dev.formats, tuple)
         for f in dev.formats:
@@ -316,7 +355,7 @@ def test_garbled_answers_never_crash(answers, capture_first):
 
 
 def test_a_node_that_never_stops_answering_is_cut_short():
-    cap = v4l2._CAP.pack(b"uvcvideo", b"Endless", b"usb-1", 0, 0x84a00001, 0x04200001)
+    cap = v4l2._CAP.pack(b"uvcvideo", b"Endless", b"usb-1", 0, 0x84A00001, 0x04200001)
     calls = 0
 
     def ioctl(fd: int, request: int, buffer: bytes) -> bytes:
@@ -332,6 +371,8 @@ def test_a_node_that_never_stops_answering_is_cut_short():
             return v4l2._FRMSIZE.pack(index, pixfmt, 1, 16 + index, 16, 0, 0, 0, 0)
         return v4l2._FRMIVAL.pack(0, 0, 0, 0, 1, 1, 30, 0, 0, 0, 0)
 
-    (dev,) = v4l2.enumerate_devices(["/dev/video0"], ioctl=ioctl, open_node=lambda p: 3, close_node=lambda fd: None)
+    (dev,) = v4l2.enumerate_devices(
+        ["/dev/video0"], ioctl=ioctl, open_node=lambda p: 3, close_node=lambda fd: None
+    )
     assert calls <= v4l2.MAX_CALLS + 1
     assert 1 <= len(dev.formats) <= v4l2.MAX_FORMATS

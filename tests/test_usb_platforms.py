@@ -74,46 +74,71 @@ AVF_FFSCREENCAST = """AVFoundation video devices:
 def test_dshow_listing_with_section_headers():
     devs = platforms.parse_dshow_listing(DSHOW_2012)
     assert devs == [
-        PlatformDevice("Integrated Camera", ("video",)), PlatformDevice("screen-capture-recorder", ("video",)),
+        PlatformDevice("Integrated Camera", ("video",)),
+        PlatformDevice("screen-capture-recorder", ("video",)),
         PlatformDevice("Internal Microphone (Conexant 2", ("audio",)),
         PlatformDevice("virtual-audio-capturer", ("audio",)),
     ]
     cams = platforms.dshow_cameras(devs)
     assert [(c.kind, c.name, c.device) for c in cams] == [
         ("usb", "Integrated Camera", "video=Integrated Camera"),
-        ("usb", "screen-capture-recorder", "video=screen-capture-recorder")]
+        ("usb", "screen-capture-recorder", "video=screen-capture-recorder"),
+    ]
 
 
 def test_dshow_listing_with_alternative_names():
     devs = platforms.parse_dshow_listing(DSHOW_2017)
-    assert [(d.name, d.kinds) for d in devs] == [("Integrated Webcam", ("video",)),
-                                                  ("screen-capture-recorder", ("video",)),
-                                                  ("麦克风 (High Definition Audio 设备)", ("audio",))]
+    assert [(d.name, d.kinds) for d in devs] == [
+        ("Integrated Webcam", ("video",)),
+        ("screen-capture-recorder", ("video",)),
+        ("麦克风 (High Definition Audio 设备)", ("audio",)),
+    ]
     assert devs[0].alternative_name.startswith(r"@device_pnp_\\?\usb#vid_0c45&pid_6448")
     assert devs[2].alternative_name.endswith("wave_{E26AD2BE-B335-41EC-BED5-40F982F21FF7}")
 
 
 def test_dshow_listing_new_style_and_identical_cameras():
     devs = platforms.parse_dshow_listing(DSHOW_NEW)
-    assert [(d.name, d.kinds) for d in devs] == [("screen-capture-recorder", ("video",)),
-                                                  ("virtual-audio-capturer", ("audio",))]
-    assert devs[0].alternative_name == r"@device_sw_{860BB310-5D01-11D0-BD3B-00A0C911CE86}\{4EA69364-2C8A-4AE6-A561-56E4B5044439}"
+    assert [(d.name, d.kinds) for d in devs] == [
+        ("screen-capture-recorder", ("video",)),
+        ("virtual-audio-capturer", ("audio",)),
+    ]
+    assert (
+        devs[0].alternative_name
+        == r"@device_sw_{860BB310-5D01-11D0-BD3B-00A0C911CE86}\{4EA69364-2C8A-4AE6-A561-56E4B5044439}"
+    )
     # Two identical webcams: same friendly name; the moniker tells them apart.
-    twins = [PlatformDevice("USB Camera", ("video",), r"@device_pnp_\\?\usb#vid_1&pid_2&mi_00#a"),
-             PlatformDevice("USB Camera", ("audio", "video"), r"@device_pnp_\\?\usb#vid_1&pid_2&mi_00#b")]
+    twins = [
+        PlatformDevice("USB Camera", ("video",), r"@device_pnp_\\?\usb#vid_1&pid_2&mi_00#a"),
+        PlatformDevice("USB Camera", ("audio", "video"), r"@device_pnp_\\?\usb#vid_1&pid_2&mi_00#b"),
+    ]
     assert [c.device for c in platforms.dshow_cameras(twins)] == [
-        r"video=@device_pnp_\\?\usb#vid_1&pid_2&mi_00#a", r"video=@device_pnp_\\?\usb#vid_1&pid_2&mi_00#b"]
+        r"video=@device_pnp_\\?\usb#vid_1&pid_2&mi_00#a",
+        r"video=@device_pnp_\\?\usb#vid_1&pid_2&mi_00#b",
+    ]
 
 
 def test_avfoundation_listings_skip_screens_and_microphones():
     devs = platforms.parse_avfoundation_listing(AVF_DVRESCUE)
     assert [(d.index, d.name, d.kinds) for d in devs[:5]] == [
-        (0, "CamTwist", ("video",)), (1, "FaceTime HD Camera (Built-in)", ("video",)),
-        (2, "CamTwist (2VUY)", ("video",)), (3, "DV-VCR", ("video",)), (4, "Capture screen 0", ("video",))]
-    assert [d.name for d in devs if d.kinds == ("audio",)] == ["Description", "Jaybird Tarah Pro",
-                                                                "Built-in Microphone"]
+        (0, "CamTwist", ("video",)),
+        (1, "FaceTime HD Camera (Built-in)", ("video",)),
+        (2, "CamTwist (2VUY)", ("video",)),
+        (3, "DV-VCR", ("video",)),
+        (4, "Capture screen 0", ("video",)),
+    ]
+    assert [d.name for d in devs if d.kinds == ("audio",)] == [
+        "Description",
+        "Jaybird Tarah Pro",
+        "Built-in Microphone",
+    ]
     cams = platforms.avfoundation_cameras(devs)
-    assert [c.device for c in cams] == ["CamTwist", "FaceTime HD Camera (Built-in)", "CamTwist (2VUY)", "DV-VCR"]
+    assert [c.device for c in cams] == [
+        "CamTwist",
+        "FaceTime HD Camera (Built-in)",
+        "CamTwist (2VUY)",
+        "DV-VCR",
+    ]
     other = platforms.avfoundation_cameras(platforms.parse_avfoundation_listing(AVF_FFSCREENCAST))
     assert [c.name for c in other] == ["CamTwist", "Built-in iSight", "CamTwist (2VUY)"]
 
@@ -131,8 +156,12 @@ def test_device_urls_and_default_inputs():
 
 def test_log_capture_rejoins_pieces_into_prefixed_lines():
     # dshow logs a device line in pieces: the name, then " (video)", then the newline.
-    records = [(32, "dshow", '"Integrated Camera"'), (32, "dshow", " (video)"), (32, "dshow", "\n"),
-               (32, "dshow", '  Alternative name "@device_pnp_x"\n')]
+    records = [
+        (32, "dshow", '"Integrated Camera"'),
+        (32, "dshow", " (video)"),
+        (32, "dshow", "\n"),
+        (32, "dshow", '  Alternative name "@device_pnp_x"\n'),
+    ]
     text = platforms.join_log(records)
     assert text == '[dshow @ 0] "Integrated Camera" (video)\n[dshow @ 0]   Alternative name "@device_pnp_x"\n'
     (dev,) = platforms.parse_dshow_listing(text)

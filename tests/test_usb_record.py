@@ -69,9 +69,18 @@ def _check_segments(data: Path, segs, fps: float = FPS) -> tuple[int, float]:
 
 def test_usb_camera_records_playable_h264_and_runs_motion(tmp_path):
     data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Desk", f"testsrc2=size=640x360:rate={FPS}", driver="usb",
-                                     device={"format": "lavfi", "size": "640x360", "fps": FPS})],
-                       segment_seconds=4.0)
+    (cfg,) = configure(
+        data,
+        [
+            camera(
+                "Desk",
+                f"testsrc2=size=640x360:rate={FPS}",
+                driver="usb",
+                device={"format": "lavfi", "size": "640x360", "fps": FPS},
+            )
+        ],
+        segment_seconds=4.0,
+    )
     hub = start_hub(data)
     try:
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 20, "recording")
@@ -87,8 +96,10 @@ def test_usb_camera_records_playable_h264_and_runs_motion(tmp_path):
         assert state_of(hub, cfg.id) == "recording"
     finally:
         hub.stop()
-    print(f"\nUSB 640x360@{FPS} CPU, % of one core: capture+encode+mux thread {100 * rec / elapsed:.1f}, "
-          f"detect thread {100 * det / elapsed:.1f}, whole process {100 * proc / elapsed:.1f}")
+    print(
+        f"\nUSB 640x360@{FPS} CPU, % of one core: capture+encode+mux thread {100 * rec / elapsed:.1f}, "
+        f"detect thread {100 * det / elapsed:.1f}, whole process {100 * proc / elapsed:.1f}"
+    )
     segs = segments(data, cfg.id)
     assert len(segs) >= 3
     frames, seconds = _check_segments(data, segs)
@@ -135,7 +146,7 @@ class FifoCamera:
         w, h = self.width, self.height
         y = np.full((h, w), 90, np.uint8)
         x = (n * 8) % (w - 40)
-        y[h // 3: h // 3 + 60, x: x + 40] = 230  # a bright block crossing the picture
+        y[h // 3 : h // 3 + 60, x : x + 40] = 230  # a bright block crossing the picture
         return y.tobytes() + bytes([128]) * (w * h // 2)
 
     def _feed(self) -> None:
@@ -170,9 +181,25 @@ def _plugged_fifo_camera(tmp_path: Path, data: Path) -> tuple[FifoCamera, Camera
     """A FIFO camera (320x240 raw frames), plugged in, configured as camera "Porch" in ``data``."""
     node = tmp_path / "video-usb-test"
     cam = FifoCamera(node)
-    (cfg,) = configure(data, [camera("Porch", str(node), driver="usb", detect=False, device={
-        "format": "rawvideo", "pixel_format": "yuv420p", "video_size": "320x240", "framerate": FPS,
-        "fps": FPS})], segment_seconds=4.0)
+    (cfg,) = configure(
+        data,
+        [
+            camera(
+                "Porch",
+                str(node),
+                driver="usb",
+                detect=False,
+                device={
+                    "format": "rawvideo",
+                    "pixel_format": "yuv420p",
+                    "video_size": "320x240",
+                    "framerate": FPS,
+                    "fps": FPS,
+                },
+            )
+        ],
+        segment_seconds=4.0,
+    )
     cam.plug()
     return cam, cfg
 
@@ -187,9 +214,18 @@ def test_unplug_and_replug_is_a_status_change(tmp_path):
         cam.unplug()
         unplugged_ms = time.time() * 1000
         wait_for(lambda: state_of(hub, cfg.id) == "reconnecting", 10, "reconnecting after unplugging")
-        status = wait_for(lambda: next((s for s in hub.statuses() if s.camera_id == cfg.id
-                                        and "is not connected" in (s.last_error or "")), None),
-                          10, "the 'not connected' error")
+        status = wait_for(
+            lambda: next(
+                (
+                    s
+                    for s in hub.statuses()
+                    if s.camera_id == cfg.id and "is not connected" in (s.last_error or "")
+                ),
+                None,
+            ),
+            10,
+            "the 'not connected' error",
+        )
         assert status.state == "reconnecting" and str(cam.path) in status.last_error
         time.sleep(3)
         cam.plug()
@@ -222,16 +258,25 @@ def test_a_hung_camera_is_reported_offline_and_recovers(tmp_path):
         time.sleep(2)
         cam.hang()
         hung_at = time.monotonic()
-        status = wait_for(lambda: next((s for s in hub.statuses() if s.camera_id == cfg.id
-                                        and s.state == "offline"), None), 30, "offline while the camera hangs")
+        status = wait_for(
+            lambda: next((s for s in hub.statuses() if s.camera_id == cfg.id and s.state == "offline"), None),
+            30,
+            "offline while the camera hangs",
+        )
         assert time.monotonic() - hung_at >= 9.5  # not before the stall limit (10 s)
         assert "no video for" in status.last_error
         before = hub.statuses()
         cam.resume()
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 15, "recording again")
         received = next(s for s in before if s.camera_id == cfg.id).stats["packets_received"]
-        wait_for(lambda: next(s for s in hub.statuses() if s.camera_id == cfg.id).stats["packets_received"]
-                 > received + 2 * FPS, 15, "packets after the hang")
+        wait_for(
+            lambda: (
+                next(s for s in hub.statuses() if s.camera_id == cfg.id).stats["packets_received"]
+                > received + 2 * FPS
+            ),
+            15,
+            "packets after the hang",
+        )
     finally:
         hub.stop()
         cam.unplug()
@@ -247,7 +292,7 @@ def _mjpeg_file(path: Path, seconds: float = 2.0, rate: int = 30) -> Path:
         vs.width, vs.height, vs.pix_fmt = 320, 240, "yuvj422p"
         for n in range(int(seconds * rate)):
             img = np.full((240, 320, 3), 60, np.uint8)
-            img[80:160, (n * 6) % 280:(n * 6) % 280 + 40] = 220
+            img[80:160, (n * 6) % 280 : (n * 6) % 280 + 40] = 220
             frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuvj422p")
             frame.pts = n
             out.mux(vs.encode(frame))
@@ -287,13 +332,17 @@ def test_a_size_the_input_does_not_deliver_is_refused():
     from drivers.usb.source import UsbSource
 
     with pytest.raises(UnsupportedError, match="delivers 64x64, not the 640x360 asked for"):
-        UsbSource(StreamRequest(url="testsrc2=size=64x64:rate=15", options={"format": "lavfi", "size": "640x360"}))
+        UsbSource(
+            StreamRequest(url="testsrc2=size=64x64:rate=15", options={"format": "lavfi", "size": "640x360"})
+        )
 
 
 def test_close_from_another_thread_ends_the_stream_cleanly():
     from drivers.usb.source import UsbSource
 
-    src = UsbSource(StreamRequest(url="testsrc2=size=320x240:rate=15", options={"format": "lavfi", "fps": "15"}))
+    src = UsbSource(
+        StreamRequest(url="testsrc2=size=320x240:rate=15", options={"format": "lavfi", "fps": "15"})
+    )
     got: list[int] = []
     errors: list[BaseException] = []
 

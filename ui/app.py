@@ -12,8 +12,10 @@ import traceback
 
 logger = logging.getLogger(__name__)
 
-NO_DISPLAY = ("porchlight: no display found, so the desktop app cannot open a window.\n"
-              "To record without a screen, run: porchlight serve   (see: porchlight --help)")
+NO_DISPLAY = (
+    "porchlight: no display found, so the desktop app cannot open a window.\n"
+    "To record without a screen, run: porchlight serve   (see: porchlight --help)"
+)
 
 
 def has_display() -> bool:
@@ -34,16 +36,21 @@ def install_crash_hooks() -> None:
     def show(text: str) -> None:
         logger.error("unhandled exception:\n%s", text)
         if QApplication.instance() is not None and threading.current_thread() is threading.main_thread():
-            box = QMessageBox(QMessageBox.Icon.Critical, "Porchlight ran into a problem",
-                              "Something went wrong. Recording of other cameras continues.\n"
-                              "The details below can be copied into a bug report.")
+            box = QMessageBox(
+                QMessageBox.Icon.Critical,
+                "Porchlight ran into a problem",
+                "Something went wrong. Recording of other cameras continues.\n"
+                "The details below can be copied into a bug report.",
+            )
             box.setDetailedText(redact(text))
             box.exec()
 
     sys.excepthook = lambda t, v, tb: show("".join(traceback.format_exception(t, v, tb)))
     threading.excepthook = lambda a: logger.error(
-        "thread %s crashed:\n%s", a.thread.name if a.thread else "?",
-        redact("".join(traceback.format_exception(a.exc_type, a.exc_value, a.exc_traceback))))
+        "thread %s crashed:\n%s",
+        a.thread.name if a.thread else "?",
+        redact("".join(traceback.format_exception(a.exc_type, a.exc_value, a.exc_traceback))),
+    )
 
 
 def _quit_on_signals(app) -> None:

@@ -43,8 +43,10 @@ class MainWindow(QMainWindow):
         self._grid = QGridLayout(self._grid_host)
         self._empty = QWidget()
         empty_layout = QVBoxLayout(self._empty)
-        self.empty_label = QLabel("No cameras yet.\nAdd one with: porchlight cameras add NAME --url rtsp://…\n"
-                                  "or try the demo camera.")
+        self.empty_label = QLabel(
+            "No cameras yet.\nAdd one with: porchlight cameras add NAME --url rtsp://…\n"
+            "or try the demo camera."
+        )
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.demo_button = QPushButton("Add the demo camera")
         self.demo_button.clicked.connect(self._add_demo)
@@ -75,8 +77,11 @@ class MainWindow(QMainWindow):
 
     def _frame_targets(self) -> list[tuple[str, int, int]]:
         # Called on the GUI thread by the puller's timer: read widget sizes here, convert elsewhere.
-        return [(cam_id, max(160, t.picture.width()), t.frame_ts) for cam_id, t in self.tiles.items()
-                if t.isVisible()]
+        return [
+            (cam_id, max(160, t.picture.width()), t.frame_ts)
+            for cam_id, t in self.tiles.items()
+            if t.isVisible()
+        ]
 
     def _rebuild(self) -> None:
         cams: list[CameraConfig] = self.hub.cameras() if self.hub else []
@@ -118,9 +123,12 @@ class MainWindow(QMainWindow):
             repo_config.add_camera(hub.engine, CameraConfig(id="", name="Demo", driver="demo", mode="motion"))
             hub.reload()
 
-        run_in_background(add, lambda _r: self.demo_button.setEnabled(True),
-                          lambda exc: (self.demo_button.setEnabled(True), self.statusBar().showMessage(str(exc))),
-                          parent=self)
+        run_in_background(
+            add,
+            lambda _r: self.demo_button.setEnabled(True),
+            lambda exc: (self.demo_button.setEnabled(True), self.statusBar().showMessage(str(exc))),
+            parent=self,
+        )
 
     # -- closing -----------------------------------------------------------------------------
     def detach(self) -> None:

@@ -41,13 +41,18 @@ def _get_relay() -> _Relay:
     return _relay
 
 
-def _deliver(callback: Callable[[Any, BaseException | None], None], result: Any, exc: BaseException | None) -> None:
+def _deliver(
+    callback: Callable[[Any, BaseException | None], None], result: Any, exc: BaseException | None
+) -> None:
     callback(result, exc)
 
 
-def run_in_background(fn: Callable[[], Any], on_success: Callable[[Any], None] | None = None,
-                      on_failure: Callable[[BaseException], None] | None = None,
-                      parent: QWidget | None = None) -> concurrent.futures.Future:
+def run_in_background(
+    fn: Callable[[], Any],
+    on_success: Callable[[Any], None] | None = None,
+    on_failure: Callable[[BaseException], None] | None = None,
+    parent: QWidget | None = None,
+) -> concurrent.futures.Future:
     """Run ``fn()`` on a worker thread; call ``on_success(result)`` or ``on_failure(exc)`` on the GUI thread."""
     relay = _get_relay()
 

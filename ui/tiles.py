@@ -64,7 +64,9 @@ class CameraTile(QFrame):
         """Show a camera state (and its last error as a tooltip)."""
         text, color = STATE_LABELS.get(st.state, (st.state, "#757575"))
         self.state = st.state
-        self.badge.setText(text if not st.last_error or st.state == "recording" else f"{text}: {st.last_error}")
+        self.badge.setText(
+            text if not st.last_error or st.state == "recording" else f"{text}: {st.last_error}"
+        )
         self.badge.setStyleSheet(f"color: {color}; font-weight: bold;")
         self.badge.setToolTip(st.last_error or "")
 
@@ -79,9 +81,13 @@ class FramePuller(QObject):
 
     imageReady = Signal(str, object, QImage)  # camera id, frame wall ms (too big for a Qt int), image
 
-    def __init__(self, latest: Callable[[str], tuple[int, av.VideoFrame] | None],
-                 targets: Callable[[], list[tuple[str, int, int]]], interval_ms: int = 250,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        latest: Callable[[str], tuple[int, av.VideoFrame] | None],
+        targets: Callable[[], list[tuple[str, int, int]]],
+        interval_ms: int = 250,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._latest = latest
         self._targets = targets  # [(camera id, width, last shown ts)]

@@ -46,20 +46,31 @@ CLOCK_COMPENSATE_S = 2.0
 CLOCK_WARN_S = 60.0
 MAX_PROFILES = 32
 MAX_TOPICS = 200
-H265_ONLY = ("offers only H.265, which Porchlight can record from its RTSP URL but not yet set up "
-             "through ONVIF: add it with --url")
+H265_ONLY = (
+    "offers only H.265, which Porchlight can record from its RTSP URL but not yet set up "
+    "through ONVIF: add it with --url"
+)
 _ENCODINGS = {"H.264": "H264", "AVC": "H264", "H.265": "H265", "HEVC": "H265", "MJPEG": "JPEG"}
 _SECRET_KEYS = frozenset({"user", "username", "usr", "login", "password", "passwd", "pass", "pwd"})
-_GET_TIME = (b'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-'
-             b'envelope"><s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/>'
-             b"</s:Body></s:Envelope>")
+_GET_TIME = (
+    b'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-'
+    b'envelope"><s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/>'
+    b"</s:Body></s:Envelope>"
+)
 
 
 # ---------------------------------------------------------------------------------------------
 # Public entry points (blocking; call them off the GUI thread)
 
-def probe_device(host: str, port: int, credentials: Credentials | None, *, timeout_s: float = 10.0,
-                 clock: Callable[[], float] = time.time) -> OnvifDevice:
+
+def probe_device(
+    host: str,
+    port: int,
+    credentials: Credentials | None,
+    *,
+    timeout_s: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> OnvifDevice:
     """Describe the device at ``host:port`` within ``timeout_s`` seconds in total.
 
     ``clock`` is the host's UTC clock in seconds (a seam for tests). Raises AuthError,
@@ -94,8 +105,9 @@ def strip_credentials(uri: str | None) -> tuple[str | None, bool]:
     return clean, found
 
 
-def choose_roles(profiles: Iterable[OnvifProfile], where: str = "the camera", *,
-                 media2: bool = False) -> tuple[str, str | None]:
+def choose_roles(
+    profiles: Iterable[OnvifProfile], where: str = "the camera", *, media2: bool = False
+) -> tuple[str, str | None]:
     """(record token, detect token or None): the largest recordable profile records, the smallest
     smaller one detects. Ties: higher fps, then higher bitrate, then H.264 over H.265, then the
     device's order. Raises UnsupportedError naming the encodings found when none is recordable."""
@@ -126,7 +138,9 @@ def flatten_topics(roots: Iterable[Any], limit: int = MAX_TOPICS) -> tuple[str, 
             prefix = "tns1" if qname.namespace == NS_TOPICS else (el.prefix or "")
             name = f"{prefix}:{name}" if prefix else name
         here = f"{path}/{name}" if path else name
-        children = [c for c in el if isinstance(c.tag, str) and etree.QName(c).localname != "MessageDescription"]
+        children = [
+            c for c in el if isinstance(c.tag, str) and etree.QName(c).localname != "MessageDescription"
+        ]
         if el.get(TOPIC_ATTR, "").strip().lower() in ("true", "1") or not children:
             out[here] = None
         for child in children:
@@ -139,6 +153,7 @@ def flatten_topics(roots: Iterable[Any], limit: int = MAX_TOPICS) -> tuple[str, 
 
 # ---------------------------------------------------------------------------------------------
 # Internals
+
 
 def _run_blocking(coro: Awaitable[T], probe: _Probe) -> T:
     try:
@@ -167,8 +182,10 @@ def _unsupported_message(profiles: list[OnvifProfile], where: str, media2: bool)
     if "H264" in encodings or "H265" in encodings:
         return f"{who} gave no stream address (GetStreamUri) for its H.264/H.265 profiles"
     names = ", ".join({"JPEG": "MJPEG", "MPEG4": "MPEG-4"}.get(e, e) for e in encodings)
-    return (f"{who} offers only {names} video, which Porchlight cannot record: switch its streams "
-            "to H.264 in the camera's settings")
+    return (
+        f"{who} offers only {names} video, which Porchlight cannot record: switch its streams "
+        "to H.264 in the camera's settings"
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -187,8 +204,13 @@ def _num(obj: Any, *path: str) -> float | None:
 
 def _clock_warning(offset_s: float) -> str:
     minutes = abs(offset_s) / 60
-    amount = (f"{minutes / 1440:.0f} days" if minutes >= 2880 else f"{minutes / 60:.0f} hours"
-              if minutes >= 120 else f"{max(1, round(minutes))} minutes")
+    amount = (
+        f"{minutes / 1440:.0f} days"
+        if minutes >= 2880
+        else f"{minutes / 60:.0f} hours"
+        if minutes >= 120
+        else f"{max(1, round(minutes))} minutes"
+    )
     side = "ahead of" if offset_s > 0 else "behind"
     return f"the camera's clock is {amount} off ({side} this computer): set NTP on the camera"
 
@@ -207,9 +229,15 @@ def _parse_device_time(body: bytes) -> float | None:
         return int(found[0].xpath(f"*[local-name()='{parent}']/*[local-name()='{name}']/text()")[0])
 
     try:
-        stamp = dt.datetime(field("Date", "Year"), field("Date", "Month"), field("Date", "Day"),
-                            field("Time", "Hour"), field("Time", "Minute"), min(59, field("Time", "Second")),
-                            tzinfo=dt.UTC)
+        stamp = dt.datetime(
+            field("Date", "Year"),
+            field("Date", "Month"),
+            field("Date", "Day"),
+            field("Time", "Hour"),
+            field("Time", "Minute"),
+            min(59, field("Time", "Second")),
+            tzinfo=dt.UTC,
+        )
     except (IndexError, ValueError):
         return None
     return stamp.timestamp()
@@ -246,8 +274,13 @@ class _Probe:
         except DriverError as exc:
             error = type(exc)(str(exc))  # a fresh error: no chain back to library objects
         except Exception as exc:  # noqa: BLE001 - every failure becomes a typed, redacted error
-            error = translate(exc, self.where, has_credentials=self.credentials is not None,
-                              action=self.step, timeout_s=self.timeout_s)
+            error = translate(
+                exc,
+                self.where,
+                has_credentials=self.credentials is not None,
+                action=self.step,
+                timeout_s=self.timeout_s,
+            )
         finally:
             if self.camera is not None:
                 with contextlib.suppress(Exception):
@@ -261,8 +294,14 @@ class _Probe:
 
     def new_camera(self, offset_s: float | None) -> Any:
         creds = self.credentials
-        self.camera = onvif.ONVIFCamera(self.host, self.port, creds.username if creds else None,
-                                        creds.password if creds else None, no_cache=True, adjust_time=False)
+        self.camera = onvif.ONVIFCamera(
+            self.host,
+            self.port,
+            creds.username if creds else None,
+            creds.password if creds else None,
+            no_cache=True,
+            adjust_time=False,
+        )
         if offset_s is not None and abs(offset_s) > CLOCK_COMPENSATE_S:
             self.camera.dt_diff = dt.timedelta(seconds=offset_s)  # shifts the token's Created time
         return self.camera
@@ -281,8 +320,10 @@ class _Probe:
         """Device UTC minus host UTC (s) from an unauthenticated GetSystemDateAndTime; the HTTP
         ``Date`` header when the device demands credentials even for that; None if neither."""
         self.step = "GetSystemDateAndTime"
-        headers = {"Content-Type": 'application/soap+xml; charset=utf-8; '
-                                   'action="http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime"'}
+        headers = {
+            "Content-Type": "application/soap+xml; charset=utf-8; "
+            'action="http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime"'
+        }
         async with aiohttp.ClientSession() as session:
             sent = self.clock()
             async with session.post(self.xaddr, data=_GET_TIME, headers=headers) as resp:
@@ -327,21 +368,39 @@ class _Probe:
             if vec is None or token is None:
                 continue  # audio-only or metadata profile
             encoding = (_text(getattr(vec, "Encoding", None)) or "").upper()
-            stream_uri, had = strip_credentials(await self.uri(media, "GetStreamUri", {
-                "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
-                "ProfileToken": token}))
-            snapshot_uri, had_too = strip_credentials(await self.uri(media, "GetSnapshotUri", {"ProfileToken": token}))
+            stream_uri, had = strip_credentials(
+                await self.uri(
+                    media,
+                    "GetStreamUri",
+                    {
+                        "StreamSetup": {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}},
+                        "ProfileToken": token,
+                    },
+                )
+            )
+            snapshot_uri, had_too = strip_credentials(
+                await self.uri(media, "GetSnapshotUri", {"ProfileToken": token})
+            )
             stripped = stripped or had or had_too
             fps, kbps = _num(vec, "RateControl", "FrameRateLimit"), _num(vec, "RateControl", "BitrateLimit")
-            result.append(OnvifProfile(
-                token=token, name=_text(getattr(prof, "Name", None)) or token,
-                encoding=_ENCODINGS.get(encoding, encoding),
-                width=int(_num(vec, "Resolution", "Width") or 0), height=int(_num(vec, "Resolution", "Height") or 0),
-                fps=fps or None, bitrate_kbps=int(kbps) if kbps else None,
-                stream_uri=stream_uri, snapshot_uri=snapshot_uri))
+            result.append(
+                OnvifProfile(
+                    token=token,
+                    name=_text(getattr(prof, "Name", None)) or token,
+                    encoding=_ENCODINGS.get(encoding, encoding),
+                    width=int(_num(vec, "Resolution", "Width") or 0),
+                    height=int(_num(vec, "Resolution", "Height") or 0),
+                    fps=fps or None,
+                    bitrate_kbps=int(kbps) if kbps else None,
+                    stream_uri=stream_uri,
+                    snapshot_uri=snapshot_uri,
+                )
+            )
         if stripped:
-            warnings.append("the camera puts a username or password into its stream addresses: Porchlight "
-                            "removed them and keeps the credentials in the keyring only")
+            warnings.append(
+                "the camera puts a username or password into its stream addresses: Porchlight "
+                "removed them and keeps the credentials in the keyring only"
+            )
         return result
 
     async def uri(self, media: Any, op: str, params: dict[str, Any]) -> str | None:
@@ -351,8 +410,13 @@ class _Probe:
         except (zeep.exceptions.Fault, zeep.exceptions.TransportError) as exc:
             if is_auth_fault(exc):
                 raise
-            logger.debug("%s: %s failed for profile %s: %s", self.hostport, op, params.get("ProfileToken"),
-                         type(exc).__name__)
+            logger.debug(
+                "%s: %s failed for profile %s: %s",
+                self.hostport,
+                op,
+                params.get("ProfileToken"),
+                type(exc).__name__,
+            )
             return None
 
     async def topics(self, cam: Any, warnings: list[str]) -> tuple[str, ...]:
@@ -384,26 +448,40 @@ class _Probe:
         cam.xaddrs.update(xaddrs)
         media2 = NS_MEDIA2 in xaddrs
         if NS_MEDIA not in xaddrs:
-            raise UnsupportedError(f"{self.who} {H265_ONLY}" if media2 else
-                                   f"{self.who} offers no video through ONVIF (no media service)")
+            raise UnsupportedError(
+                f"{self.who} {H265_ONLY}"
+                if media2
+                else f"{self.who} offers no video through ONVIF (no media service)"
+            )
         self.step = "connecting to the media service"
         profiles = await self.profiles(await cam.create_media_service(), warnings)
         record, detect = choose_roles(profiles, self.where, media2=media2)
         if detect is None:
-            warnings.append("the camera offers no smaller stream for motion detection: Porchlight will "
-                            "decode the main stream (more CPU); enable a sub stream in its settings")
+            warnings.append(
+                "the camera offers no smaller stream for motion detection: Porchlight will "
+                "decode the main stream (more CPU); enable a sub stream in its settings"
+            )
         if media2:
-            warnings.append("the camera also offers ONVIF Media2, which Porchlight does not set up yet: "
-                            "H.265 streams, if any, are not listed here (add one with --url)")
+            warnings.append(
+                "the camera also offers ONVIF Media2, which Porchlight does not set up yet: "
+                "H.265 streams, if any, are not listed here (add one with --url)"
+            )
         events = NS_EVENTS in xaddrs
         topics = await self.topics(cam, warnings) if events else ()
         return OnvifDevice(
-            host=self.hostport, xaddr=self.xaddr,
-            manufacturer=_text(getattr(info, "Manufacturer", None)), model=_text(getattr(info, "Model", None)),
-            firmware=_text(getattr(info, "FirmwareVersion", None)), serial=_text(getattr(info, "SerialNumber", None)),
+            host=self.hostport,
+            xaddr=self.xaddr,
+            manufacturer=_text(getattr(info, "Manufacturer", None)),
+            model=_text(getattr(info, "Model", None)),
+            firmware=_text(getattr(info, "FirmwareVersion", None)),
+            serial=_text(getattr(info, "SerialNumber", None)),
             hardware_id=_text(getattr(info, "HardwareId", None)),
-            profiles=tuple(profiles), record_profile=record, detect_profile=detect,
+            profiles=tuple(profiles),
+            record_profile=record,
+            detect_profile=detect,
             clock_offset_s=None if offset is None else round(offset, 3),
-            events_supported=events, event_topics=topics, doorbell=is_doorbell(topics), warnings=tuple(warnings))
-
-
+            events_supported=events,
+            event_topics=topics,
+            doorbell=is_doorbell(topics),
+            warnings=tuple(warnings),
+        )

@@ -150,8 +150,9 @@ def _scopes(text: str) -> dict[str, str]:
     return found
 
 
-def _one_match(match: etree._Element, sender: ipaddress.IPv4Address | ipaddress.IPv6Address,
-               sender_ip: str) -> DiscoveredDevice | None:
+def _one_match(
+    match: etree._Element, sender: ipaddress.IPv4Address | ipaddress.IPv6Address, sender_ip: str
+) -> DiscoveredDevice | None:
     if not _accepted_types(_first(match, "Types")):
         return None
     xaddrs = _text(_first(match, "XAddrs")).split()
@@ -166,8 +167,15 @@ def _one_match(match: etree._Element, sender: ipaddress.IPv4Address | ipaddress.
     model = scopes.get("hardware") or None
     manufacturer = scopes.get("mfr") or scopes.get("manufacturer") or None
     name = scopes.get("name") or model or f"ONVIF device at {sender_ip}"
-    return DiscoveredDevice(kind="onvif", name=name, manufacturer=manufacturer, model=model,
-                            xaddr=xaddr, device=epr or None, needs_auth=None)
+    return DiscoveredDevice(
+        kind="onvif",
+        name=name,
+        manufacturer=manufacturer,
+        model=model,
+        xaddr=xaddr,
+        device=epr or None,
+        needs_auth=None,
+    )
 
 
 def parse_probe_matches(data: bytes, sender_ip: str) -> list[DiscoveredDevice]:
@@ -176,15 +184,24 @@ def parse_probe_matches(data: bytes, sender_ip: str) -> list[DiscoveredDevice]:
     if sender is None or not isinstance(data, bytes | bytearray | memoryview):
         return []
     if len(data) > MAX_REPLY_BYTES:
-        logger.info("WS-Discovery: dropped a %d-byte reply from %s (limit %d)", len(data), sender_ip,
-                    MAX_REPLY_BYTES)
+        logger.info(
+            "WS-Discovery: dropped a %d-byte reply from %s (limit %d)", len(data), sender_ip, MAX_REPLY_BYTES
+        )
         return []
     data = bytes(data)
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:  # cheap check; the docinfo check below covers UTF-16
         logger.info("WS-Discovery: dropped a reply with a DOCTYPE from %s", sender_ip)
         return []
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                             dtd_validation=False, remove_comments=True, remove_pis=True, collect_ids=False)
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        dtd_validation=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
     try:
         root = etree.fromstring(data, parser)
     except (etree.LxmlError, ValueError, LookupError) as exc:
@@ -250,9 +267,11 @@ def _add(found: dict[str, DiscoveredDevice], device: DiscoveredDevice) -> None:
     found.setdefault(key, device)  # the first reply (and so its XAddr) wins
 
 
-def _exchange(targets: list[tuple[socket.socket, tuple]], deadline: float,
-              only_from: set[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
-              ) -> list[DiscoveredDevice]:
+def _exchange(
+    targets: list[tuple[socket.socket, tuple]],
+    deadline: float,
+    only_from: set[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
+) -> list[DiscoveredDevice]:
     """Send both probes on every target, repeat once (SOAP-over-UDP: 50-250 ms later), collect
     replies until ``deadline``; de-duplicated by endpoint reference, sorted by name."""
     messages = [probe_message(t) for t in PROBE_TYPES]
@@ -364,5 +383,14 @@ def probe_host(host: str, port: int = WSD_PORT, timeout_s: float = 2.0) -> list[
             sock.close()
 
 
-__all__ = ["MAX_REPLY_BYTES", "MULTICAST_GROUP", "PROBE_TYPES", "WSD_PORT", "discover",
-           "multicast_interfaces", "parse_probe_matches", "probe_host", "probe_message"]
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "MULTICAST_GROUP",
+    "PROBE_TYPES",
+    "WSD_PORT",
+    "discover",
+    "multicast_interfaces",
+    "parse_probe_matches",
+    "probe_host",
+    "probe_message",
+]

@@ -84,7 +84,10 @@ class OnvifDriver:
         if not request.url and request.options.get("host"):
             device = self.probe_device(request)
             token = request.options.get("profile") or (
-                device.detect_profile if request.role == "detect" and device.detect_profile else device.record_profile)
+                device.detect_profile
+                if request.role == "detect" and device.detect_profile
+                else device.record_profile
+            )
             uri = next((p.stream_uri for p in device.profiles if p.token == token), None)
             if not uri:
                 raise UnsupportedError(f"the camera at {device.host} has no stream for profile {token!r}")

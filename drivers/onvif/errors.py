@@ -170,12 +170,16 @@ def translate(
             text = _fault_text(err)
             if re.search(r"(?i)ActionNotSupported|not\s*supported|not\s*implemented", text):
                 return UnsupportedError(f"{who} does not support {action or 'this request'}")
-            if str(err.message).startswith("Unknown fault occur"):  # zeep: an error reply without a SOAP Fault
+            if str(err.message).startswith(
+                "Unknown fault occur"
+            ):  # zeep: an error reply without a SOAP Fault
                 return UnsupportedError(_NOT_SOAP.format(who=who, during=during))
             return DriverError(f"{who} reported an error{during}: {_short(err.message or text)}")
         if isinstance(err, zeep.exceptions.TransportError):
             if err.status_code == 404:
-                return UnsupportedError(f"{who} has no ONVIF service at this address (HTTP 404): check the port")
+                return UnsupportedError(
+                    f"{who} has no ONVIF service at this address (HTTP 404): check the port"
+                )
             if err.status_code in (200, 400, 405, 500, 501) or not err.status_code:
                 return UnsupportedError(_NOT_SOAP.format(who=who, during=during))
             return DriverError(f"{who} answered{during} with HTTP error {err.status_code}")
@@ -200,5 +204,12 @@ def translate(
     return DriverError(f"{who} failed{during}: {type(exc).__name__}: {_short(exc)}")
 
 
-__all__ = ["ONVIFAuthError", "ONVIFError", "ONVIFTimeoutError", "import_onvif", "is_auth_fault",
-           "redact", "translate"]
+__all__ = [
+    "ONVIFAuthError",
+    "ONVIFError",
+    "ONVIFTimeoutError",
+    "import_onvif",
+    "is_auth_fault",
+    "redact",
+    "translate",
+]

@@ -95,7 +95,9 @@ async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
     return b"".join(chunks)
 
 
-def _lifetime_s(current: dt.datetime | None, termination: dt.datetime | None, device_now: float) -> float | None:
+def _lifetime_s(
+    current: dt.datetime | None, termination: dt.datetime | None, device_now: float
+) -> float | None:
     """Seconds the device granted, from its CurrentTime/TerminationTime (None when unknown)."""
     if not isinstance(termination, dt.datetime):
         return None
@@ -120,11 +122,23 @@ class OnvifEventSource:
     ``request_timeout_s`` bounds every other request.
     """
 
-    def __init__(self, host: str, port: int, credentials: Credentials | None, *,
-                 on_event: Callable[[CameraEvent], None], on_status: Callable[[str, str | None], None],
-                 clock_offset_s: float = 0.0, pull_timeout_s: float = 10.0, renew_s: float = 60.0,
-                 subscription_s: float = 300.0, max_retries: int | None = None, backoff_s: float = 1.0,
-                 backoff_max_s: float = 60.0, request_timeout_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        credentials: Credentials | None,
+        *,
+        on_event: Callable[[CameraEvent], None],
+        on_status: Callable[[str, str | None], None],
+        clock_offset_s: float = 0.0,
+        pull_timeout_s: float = 10.0,
+        renew_s: float = 60.0,
+        subscription_s: float = 300.0,
+        max_retries: int | None = None,
+        backoff_s: float = 1.0,
+        backoff_max_s: float = 60.0,
+        request_timeout_s: float = 15.0,
+    ) -> None:
         self.host, self.port = host, int(port)
         self.credentials = credentials
         self.clock_offset_s = float(clock_offset_s)
@@ -138,8 +152,14 @@ class OnvifEventSource:
         self.where = f"the camera at {host}:{port}"
         self.state = "idle"
         self.reason: str | None = None
-        self.counters = {"subscriptions": 0, "renewals": 0, "pulls": 0, "notifications": 0, "events": 0,
-                         "failures": 0}
+        self.counters = {
+            "subscriptions": 0,
+            "renewals": 0,
+            "pulls": 0,
+            "notifications": 0,
+            "events": 0,
+            "failures": 0,
+        }
         self._future: Any = None
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -239,7 +259,9 @@ class OnvifEventSource:
             raise UnsupportedError(f"{self._who} gave an unusable event address")
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         if parts.hostname != self.host.strip("[]"):
-            logger.debug("%s: event address points at %s; using the configured host", self.where, parts.hostname)
+            logger.debug(
+                "%s: event address points at %s; using the configured host", self.where, parts.hostname
+            )
         netloc = f"{host}:{parts.port}" if parts.port else host
         return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
@@ -256,8 +278,14 @@ class OnvifEventSource:
         self._healthy = False
         # adjust_time: the library measures the device clock on every (re)subscription and dates the
         # WS-Security token on it (a camera that rebooted may have a different clock than at probe time).
-        cam = ONVIFCamera(self.host, self.port, creds.username if creds else None,
-                          creds.password if creds else None, no_cache=True, adjust_time=creds is not None)
+        cam = ONVIFCamera(
+            self.host,
+            self.port,
+            creds.username if creds else None,
+            creds.password if creds else None,
+            no_cache=True,
+            adjust_time=creds is not None,
+        )
         self._cam = cam
         if creds is not None:
             await self._timed("GetServices", cam.update_xaddrs())
@@ -268,8 +296,12 @@ class OnvifEventSource:
         cam.xaddrs[EVENTS_NS] = self._pin(cam.xaddrs[EVENTS_NS])
         events = await cam.create_events_service()
         interval = dt.timedelta(seconds=self.subscription_s)
-        result = await self._timed("CreatePullPointSubscription", self._op(events, "CreatePullPointSubscription")(
-            {"InitialTerminationTime": cam.get_next_termination_time(interval)}))
+        result = await self._timed(
+            "CreatePullPointSubscription",
+            self._op(events, "CreatePullPointSubscription")(
+                {"InitialTerminationTime": cam.get_next_termination_time(interval)}
+            ),
+        )
         address = self._pin(normalize_url(result.SubscriptionReference.Address._value_1))
         self.counters["subscriptions"] += 1
         cam.xaddrs[PULLPOINT_NS] = address
@@ -280,8 +312,11 @@ class OnvifEventSource:
             # The device misread the relative time ("PT300S"): switch to absolute times and renew now.
             cam.has_broken_relative_time(interval, result.CurrentTime, result.TerminationTime)
             self._sub.renew_at = 0.0
-        logger.info("%s: subscribed to events (%s s granted)", self.where,
-                    "?" if lifetime is None else f"{lifetime:.0f}")
+        logger.info(
+            "%s: subscribed to events (%s s granted)",
+            self.where,
+            "?" if lifetime is None else f"{lifetime:.0f}",
+        )
 
     def _op(self, service: Any, name: str) -> Callable[..., Awaitable[Any]]:
         return getattr(service, name if self.credentials is not None else f"authless_{name}")
@@ -308,16 +343,22 @@ class OnvifEventSource:
         assert sub is not None and cam is not None
         interval = dt.timedelta(seconds=self.subscription_s)
         try:
-            result = await self._timed("Renew", self._op(sub.service, "Renew")(
-                {"TerminationTime": cam.get_next_termination_time(interval)}))
+            result = await self._timed(
+                "Renew",
+                self._op(sub.service, "Renew")({"TerminationTime": cam.get_next_termination_time(interval)}),
+            )
         except zeep.exceptions.Fault as exc:
             if is_auth_fault(exc):
                 raise
-            raise _SubscriptionLost(f"{self._who} refused to renew the event subscription "
-                                    "(it may have restarted)") from exc
+            raise _SubscriptionLost(
+                f"{self._who} refused to renew the event subscription (it may have restarted)"
+            ) from exc
         self.counters["renewals"] += 1
-        lifetime = _lifetime_s(getattr(result, "CurrentTime", None), getattr(result, "TerminationTime", None),
-                               time.time() + self.clock_offset_s)
+        lifetime = _lifetime_s(
+            getattr(result, "CurrentTime", None),
+            getattr(result, "TerminationTime", None),
+            time.time() + self.clock_offset_s,
+        )
         sub.renew_at = self._renew_at(lifetime)
 
     async def _pull_loop(self) -> None:
@@ -352,8 +393,12 @@ class OnvifEventSource:
         if self.credentials is not None:
             from onvif.client import UsernameDigestTokenDtDiff
 
-            token = UsernameDigestTokenDtDiff(self.credentials.username, self.credentials.password,
-                                              dt_diff=getattr(self._cam, "dt_diff", None), use_digest=True)
+            token = UsernameDigestTokenDtDiff(
+                self.credentials.username,
+                self.credentials.password,
+                dt_diff=getattr(self._cam, "dt_diff", None),
+                use_digest=True,
+            )
             token.apply(env, {})
         return etree.tostring(env, xml_declaration=True, encoding="utf-8")
 
@@ -363,8 +408,13 @@ class OnvifEventSource:
         self.counters["pulls"] += 1
         headers = {"Content-Type": f'application/soap+xml; charset=utf-8; action="{_PULL_ACTION}"'}
         timeout = aiohttp.ClientTimeout(total=wait_s + self.request_timeout_s)
-        async with self._http.post(sub.address, data=self._pull_body(sub.address, wait_s), headers=headers,
-                                   timeout=timeout, allow_redirects=False) as resp:
+        async with self._http.post(
+            sub.address,
+            data=self._pull_body(sub.address, wait_s),
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+        ) as resp:
             raw = await _read_capped(resp, MAX_BYTES)
             status = resp.status
         if status in (401, 403):
@@ -375,8 +425,9 @@ class OnvifEventSource:
             if "NotAuthorized" in fault or "not authorized" in fault.lower():
                 raise AuthError(f"{self._who} refused the username or password")
             if "ResourceUnknown" in fault:
-                raise _SubscriptionLost(f"{self._who} no longer knows the event subscription "
-                                        "(it may have restarted)")
+                raise _SubscriptionLost(
+                    f"{self._who} no longer knows the event subscription (it may have restarted)"
+                )
             raise _SubscriptionLost(f"{self._who} rejected the event pull ({fault})")
         if status >= 300:
             raise _SubscriptionLost(f"{self._who} answered the event pull with HTTP {status}")

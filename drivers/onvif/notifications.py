@@ -69,8 +69,15 @@ def _lookup(items: tuple[tuple[str, str], ...], names: tuple[str, ...]) -> str |
 
 def _parser() -> etree.XMLParser:
     # A fresh parser per document: lxml parsers must not be shared between threads.
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-                           huge_tree=False, remove_pis=True, collect_ids=False)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_pis=True,
+        collect_ids=False,
+    )
 
 
 def parse_document(raw: bytes | str, max_bytes: int = MAX_BYTES) -> etree._Element:
@@ -143,8 +150,9 @@ def parse_utc(text: str | None) -> float | None:
         return None
     year, month, day, hour, minute, second, frac, zone = m.groups()
     try:
-        moment = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), min(int(second), 59),
-                             tzinfo=dt.UTC)
+        moment = dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), min(int(second), 59), tzinfo=dt.UTC
+        )
     except ValueError:
         return None
     seconds = moment.timestamp() + (int(frac) / 10 ** len(frac) if frac else 0.0)
@@ -203,12 +211,22 @@ def find_fault(root: etree._Element) -> str | None:
     return _short(" ".join(p for p in parts if p)) or "SOAP Fault"
 
 
-def parse_notifications(raw: bytes | str, *, clock_offset_s: float = 0.0,
-                        max_bytes: int = MAX_BYTES) -> list[Notification]:
+def parse_notifications(
+    raw: bytes | str, *, clock_offset_s: float = 0.0, max_bytes: int = MAX_BYTES
+) -> list[Notification]:
     """The NotificationMessages in ``raw``; raises MalformedNotification for unusable bytes."""
     return notifications_in(parse_document(raw, max_bytes), clock_offset_s)
 
 
-__all__ = ["MAX_BYTES", "MalformedNotification", "Notification", "find_fault", "local_name",
-           "notification_from_element", "notifications_in", "parse_document", "parse_notifications",
-           "parse_utc"]
+__all__ = [
+    "MAX_BYTES",
+    "MalformedNotification",
+    "Notification",
+    "find_fault",
+    "local_name",
+    "notification_from_element",
+    "notifications_in",
+    "parse_document",
+    "parse_notifications",
+    "parse_utc",
+]

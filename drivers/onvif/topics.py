@@ -33,23 +33,30 @@ TopicKind = Literal["motion", "doorbell", "input"]
 _URI_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]*?/topics/?", re.IGNORECASE)
 
 #: Normalized (case-folded, namespace-free) topics per kind.
-MOTION_TOPICS = frozenset({
-    "videosource/motionalarm",  # ONVIF media/imaging spec; Dahua, Hikvision, Reolink, Axis
-    "ruleengine/cellmotiondetector/motion",  # ONVIF analytics; Hikvision, Reolink, many OEMs
-    "ruleengine/motionregiondetector/motion",  # ONVIF analytics; Axis, Hanwha
-    "videoanalytics/motionalarm",  # tns1:VideoAnalytics/tnshik:MotionAlarm (Hikvision-family firmware)
-    "device/sensor/pir",  # tns1:Device/tnsaxis:Sensor/PIR (Axis PIR sensor)
-})
-DOORBELL_TOPICS = frozenset({
-    "ruleengine/myruledetector/visitor",  # Reolink video doorbells (WiFi, PoE)
-})
+MOTION_TOPICS = frozenset(
+    {
+        "videosource/motionalarm",  # ONVIF media/imaging spec; Dahua, Hikvision, Reolink, Axis
+        "ruleengine/cellmotiondetector/motion",  # ONVIF analytics; Hikvision, Reolink, many OEMs
+        "ruleengine/motionregiondetector/motion",  # ONVIF analytics; Axis, Hanwha
+        "videoanalytics/motionalarm",  # tns1:VideoAnalytics/tnshik:MotionAlarm (Hikvision-family firmware)
+        "device/sensor/pir",  # tns1:Device/tnsaxis:Sensor/PIR (Axis PIR sensor)
+    }
+)
+DOORBELL_TOPICS = frozenset(
+    {
+        "ruleengine/myruledetector/visitor",  # Reolink video doorbells (WiFi, PoE)
+    }
+)
 #: Vendor call-button topics are not standardized: a topic whose last level is one of these is a press.
-DOORBELL_LEAVES = frozenset({"visitor", "doorbell", "doorbellpress", "doorbellring", "callbutton",
-                             "bellbutton", "ring"})
-INPUT_TOPICS = frozenset({
-    "device/trigger/digitalinput",  # ONVIF device IO; Avigilon writes tns1:Trigger/tnssamsung:DigitalInput
-    "device/io/port",  # tns1:Device/tnsaxis:IO/Port (Axis input ports)
-})
+DOORBELL_LEAVES = frozenset(
+    {"visitor", "doorbell", "doorbellpress", "doorbellring", "callbutton", "bellbutton", "ring"}
+)
+INPUT_TOPICS = frozenset(
+    {
+        "device/trigger/digitalinput",  # ONVIF device IO; Avigilon writes tns1:Trigger/tnssamsung:DigitalInput
+        "device/io/port",  # tns1:Device/tnsaxis:IO/Port (Axis input ports)
+    }
+)
 
 _TRUE = frozenset({"true", "1", "on", "active", "yes", "high"})
 _FALSE = frozenset({"false", "0", "off", "inactive", "no", "low"})
@@ -105,12 +112,22 @@ def _source(note: Notification, names: tuple[str, ...]) -> str | None:
     return value or None
 
 
-def _event(note: Notification, kind: EventKind, active: bool, source: str | None,
-           received_ms: int | None) -> CameraEvent:
-    when = note.utc_ms if note.utc_ms is not None else (received_ms if received_ms is not None
-                                                         else int(time.time() * 1000))
-    return CameraEvent(kind=kind, active=active, utc_ms=when, topic=note.topic, source=source,
-                       initialized=(note.operation or "").casefold() == "initialized")
+def _event(
+    note: Notification, kind: EventKind, active: bool, source: str | None, received_ms: int | None
+) -> CameraEvent:
+    when = (
+        note.utc_ms
+        if note.utc_ms is not None
+        else (received_ms if received_ms is not None else int(time.time() * 1000))
+    )
+    return CameraEvent(
+        kind=kind,
+        active=active,
+        utc_ms=when,
+        topic=note.topic,
+        source=source,
+        initialized=(note.operation or "").casefold() == "initialized",
+    )
 
 
 def _state(note: Notification, names: tuple[str, ...]) -> bool | None:
@@ -127,8 +144,9 @@ def parse_motion(note: Notification, received_ms: int | None = None) -> CameraEv
     active = _state(note, ("IsMotion", "State", "Motion", "active"))
     if active is None:
         return None
-    source = _source(note, ("VideoSourceConfigurationToken", "VideoSourceToken", "VideoSource", "Source",
-                            "sensor"))
+    source = _source(
+        note, ("VideoSourceConfigurationToken", "VideoSourceToken", "VideoSource", "Source", "sensor")
+    )
     return _event(note, "motion", active, source, received_ms)
 
 
@@ -171,5 +189,15 @@ def to_camera_event(note: Notification, received_ms: int | None = None) -> Camer
     return PARSERS[kind](note, received_ms)
 
 
-__all__ = ["PARSERS", "TopicKind", "is_doorbell", "normalize_topic",
-           "parse_bool", "parse_doorbell", "parse_input", "parse_motion", "to_camera_event", "topic_kind"]
+__all__ = [
+    "PARSERS",
+    "TopicKind",
+    "is_doorbell",
+    "normalize_topic",
+    "parse_bool",
+    "parse_doorbell",
+    "parse_input",
+    "parse_motion",
+    "to_camera_event",
+    "topic_kind",
+]

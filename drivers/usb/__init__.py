@@ -12,5 +12,12 @@ from drivers.usb.driver import UsbDriver
 from drivers.usb.source import CaptureSettings, UsbSource
 from drivers.usb.v4l2 import UsbDevice, UsbFormat, enumerate_devices, list_devices
 
-__all__ = ["CaptureSettings", "UsbDevice", "UsbDriver", "UsbFormat", "UsbSource", "enumerate_devices",
-           "list_devices"]
+__all__ = [
+    "CaptureSettings",
+    "UsbDevice",
+    "UsbDriver",
+    "UsbFormat",
+    "UsbSource",
+    "enumerate_devices",
+    "list_devices",
+]

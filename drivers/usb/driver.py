@@ -37,8 +37,12 @@ class UsbDriver:
         """
         settings, device = prepare(CaptureSettings.from_request(request))
         if device is not None:
-            return ProbeResult(streams=(StreamInfo(request.url, "h264", settings.width or 0,
-                                                   settings.height or 0, settings.fps),), model=device.card)
+            return ProbeResult(
+                streams=(
+                    StreamInfo(request.url, "h264", settings.width or 0, settings.height or 0, settings.fps),
+                ),
+                model=device.card,
+            )
         src = UsbSource(request)
         try:
             cc = src.video.codec_context

@@ -46,8 +46,25 @@ LIVE_FORMATS = frozenset({"v4l2", "video4linux2", "dshow", "avfoundation"})
 MAX_BAD_FRAMES = 50  # consecutive undecodable frames before the stream counts as broken
 _GONE = (errno.ENODEV, errno.ENXIO, errno.ENOENT, errno.EIO)
 #: Option keys Porchlight reads itself; any other key is passed to FFmpeg's input as is.
-OWN_KEYS = frozenset({"format", "size", "width", "height", "fps", "input_format", "preset", "crf", "gop_s",
-                      "threads", "name", "card", "model", "bus_info", "stable_path"})
+OWN_KEYS = frozenset(
+    {
+        "format",
+        "size",
+        "width",
+        "height",
+        "fps",
+        "input_format",
+        "preset",
+        "crf",
+        "gop_s",
+        "threads",
+        "name",
+        "card",
+        "model",
+        "bus_info",
+        "stable_path",
+    }
+)
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
 
 
@@ -90,15 +107,26 @@ class CaptureSettings:
             raise UnsupportedError("no USB camera chosen")
         fmt = opts.get("format") or platforms.default_input_format()
         try:
-            size = parse_size(opts["size"]) if "size" in opts else (
-                (int(opts["width"]), int(opts["height"])) if "width" in opts and "height" in opts else None)
+            size = (
+                parse_size(opts["size"])
+                if "size" in opts
+                else (
+                    (int(opts["width"]), int(opts["height"]))
+                    if "width" in opts and "height" in opts
+                    else None
+                )
+            )
         except (ValueError, KeyError):
             raise UnsupportedError(f"invalid picture size {opts.get('size')!r} (use e.g. 1280x720)") from None
         try:
             fps = float(opts["fps"]) if "fps" in opts else None
             if fps is not None and not 0.5 <= fps <= 120:
                 raise ValueError
-            crf, gop_s, threads = int(opts.get("crf", 26)), float(opts.get("gop_s", 2.0)), int(opts.get("threads", 0))
+            crf, gop_s, threads = (
+                int(opts.get("crf", 26)),
+                float(opts.get("gop_s", 2.0)),
+                int(opts.get("threads", 0)),
+            )
             if not (0 <= crf <= 51 and 0.5 <= gop_s <= 10 and 0 <= threads <= 8):
                 raise ValueError
         except ValueError:
@@ -106,10 +134,20 @@ class CaptureSettings:
         preset = opts.get("preset", "ultrafast")
         if preset not in PRESETS:
             raise UnsupportedError(f"unknown encoder preset {preset!r}")
-        return cls(device=request.url, format=fmt, width=size[0] if size else None,
-                   height=size[1] if size else None, fps=fps, input_format=opts.get("input_format"),
-                   capture_fps=fps, preset=preset, crf=crf, gop_s=gop_s, threads=threads,
-                   extra={k: v for k, v in opts.items() if k not in OWN_KEYS})
+        return cls(
+            device=request.url,
+            format=fmt,
+            width=size[0] if size else None,
+            height=size[1] if size else None,
+            fps=fps,
+            input_format=opts.get("input_format"),
+            capture_fps=fps,
+            preset=preset,
+            crf=crf,
+            gop_s=gop_s,
+            threads=threads,
+            extra={k: v for k, v in opts.items() if k not in OWN_KEYS},
+        )
 
     def ffmpeg_options(self) -> dict[str, str]:
         """Options for ``av.open`` (capture size, rate and pixel format)."""
@@ -131,8 +169,9 @@ def translate_os_error(exc: BaseException, where: str) -> DriverError:
     if code == errno.EBUSY:
         return UnreachableError(f"the USB camera {where} is in use by another program (close that program)")
     if code in (errno.EACCES, errno.EPERM):
-        return UnreachableError(f"no permission to open the USB camera {where} "
-                                "(on Linux, add your user to the 'video' group)")
+        return UnreachableError(
+            f"no permission to open the USB camera {where} (on Linux, add your user to the 'video' group)"
+        )
     if code == errno.EIO:
         return UnreachableError(f"the USB camera {where} does not respond (unplug it and plug it back in)")
     if isinstance(exc, av.error.InvalidDataError) or code == errno.EINVAL:
@@ -141,8 +180,9 @@ def translate_os_error(exc: BaseException, where: str) -> DriverError:
     return UnreachableError(f"cannot open the USB camera {where}: {text}")
 
 
-def prepare(settings: CaptureSettings, query: Callable[[str], v4l2.UsbDevice | None] = v4l2.query_path
-            ) -> tuple[CaptureSettings, v4l2.UsbDevice | None]:
+def prepare(
+    settings: CaptureSettings, query: Callable[[str], v4l2.UsbDevice | None] = v4l2.query_path
+) -> tuple[CaptureSettings, v4l2.UsbDevice | None]:
     """Checks before opening: the node exists, captures video and offers the size and rate.
 
     For V4L2 the device is only queried (never opened for capture); the settings come back with
@@ -158,8 +198,10 @@ def prepare(settings: CaptureSettings, query: Callable[[str], v4l2.UsbDevice | N
     except OSError as exc:
         raise translate_os_error(exc, where) from None
     if device is None:
-        raise UnsupportedError(f"{where} is not a video capture device (a camera's second "
-                               "/dev/video node carries metadata: choose its first node)")
+        raise UnsupportedError(
+            f"{where} is not a video capture device (a camera's second "
+            "/dev/video node carries metadata: choose its first node)"
+        )
     width, height, fps = settings.width, settings.height, settings.fps
     try:
         if width is None or height is None:
@@ -168,9 +210,14 @@ def prepare(settings: CaptureSettings, query: Callable[[str], v4l2.UsbDevice | N
         mode = v4l2.choose_mode(device, width, height, fps)
     except ValueError as exc:
         raise UnsupportedError(f"the USB camera {where} {exc}") from None
-    return dataclasses.replace(settings, width=width, height=height, fps=fps,
-                               capture_fps=mode.capture_fps or fps,
-                               input_format=settings.input_format or mode.fmt.ffmpeg_name), device
+    return dataclasses.replace(
+        settings,
+        width=width,
+        height=height,
+        fps=fps,
+        capture_fps=mode.capture_fps or fps,
+        input_format=settings.input_format or mode.fmt.ffmpeg_name,
+    ), device
 
 
 class UsbSource:
@@ -185,8 +232,9 @@ class UsbSource:
     audio = None
     start_time_realtime_us = None
 
-    def __init__(self, request: StreamRequest, *,
-                 query: Callable[[str], v4l2.UsbDevice | None] = v4l2.query_path) -> None:
+    def __init__(
+        self, request: StreamRequest, *, query: Callable[[str], v4l2.UsbDevice | None] = v4l2.query_path
+    ) -> None:
         settings, self.device = prepare(CaptureSettings.from_request(request), query)
         self.where = settings.device
         self.frame_listener: FrameListener | None = None
@@ -224,8 +272,12 @@ class UsbSource:
     def _open(self, settings: CaptureSettings, request: StreamRequest) -> av.container.InputContainer:
         url = platforms.device_url(settings.format, settings.device)
         try:
-            return av.open(url, format=settings.format, container_options=settings.ffmpeg_options(),
-                           timeout=(request.open_timeout_s, None))
+            return av.open(
+                url,
+                format=settings.format,
+                container_options=settings.ffmpeg_options(),
+                timeout=(request.open_timeout_s, None),
+            )
         except av.error.FFmpegError as exc:
             error = translate_os_error(exc, self.where)
         except OSError as exc:
@@ -238,8 +290,10 @@ class UsbSource:
             raise UnsupportedError(f"the USB camera {self.where} sends no picture we can read")
         if settings.width and (cc.width, cc.height) != (settings.width, settings.height):
             offers = f"; it offers {self.device.describe_offers()}" if self.device else ""
-            raise UnsupportedError(f"the USB camera {self.where} delivers {cc.width}x{cc.height}, not the "
-                                   f"{settings.width}x{settings.height} asked for{offers}")
+            raise UnsupportedError(
+                f"the USB camera {self.where} delivers {cc.width}x{cc.height}, not the "
+                f"{settings.width}x{settings.height} asked for{offers}"
+            )
 
     def _start_encoder(self) -> av.video.stream.VideoStream:
         cc = self._in.codec_context
@@ -250,21 +304,41 @@ class UsbSource:
         try:
             return self._encoder(width, height, rate, gop, threads)
         except av.error.FFmpegError as exc:
-            raise UnsupportedError(f"the H.264 encoder cannot start for the USB camera {self.where}: {exc}") from None
+            raise UnsupportedError(
+                f"the H.264 encoder cannot start for the USB camera {self.where}: {exc}"
+            ) from None
 
-    def _encoder(self, width: int, height: int, rate: float, gop: int, threads: int) -> av.video.stream.VideoStream:
+    def _encoder(
+        self, width: int, height: int, rate: float, gop: int, threads: int
+    ) -> av.video.stream.VideoStream:
         cc = self._in.codec_context
         self._holder = av.open(io.BytesIO(), "w", format="mp4")
-        vs = self._holder.add_stream("libx264", rate=fractions.Fraction(rate).limit_denominator(1001), options={
-            "preset": self.settings.preset, "tune": "zerolatency", "crf": str(self.settings.crf),
-            "g": str(gop), "bf": "0", "threads": str(threads),
-        })
+        vs = self._holder.add_stream(
+            "libx264",
+            rate=fractions.Fraction(rate).limit_denominator(1001),
+            options={
+                "preset": self.settings.preset,
+                "tune": "zerolatency",
+                "crf": str(self.settings.crf),
+                "g": str(gop),
+                "bf": "0",
+                "threads": str(threads),
+            },
+        )
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.codec_context.time_base = TIME_BASE
         self._holder.start_encoding()  # opens the encoder: the stream is a template for stream copy
         self._size = (width, height)
-        logger.info("%s: capturing %dx%d (%s) and encoding H.264 at %g fps, GOP %d, preset %s",
-                    self.where, width, height, cc.name, rate, gop, self.settings.preset)
+        logger.info(
+            "%s: capturing %dx%d (%s) and encoding H.264 at %g fps, GOP %d, preset %s",
+            self.where,
+            width,
+            height,
+            cc.name,
+            rate,
+            gop,
+            self.settings.preset,
+        )
         return vs
 
     # -- reading -----------------------------------------------------------------------------
@@ -284,7 +358,11 @@ class UsbSource:
                 if pkt.size == 0:
                     continue
                 self.stats["frames_in"] += 1
-                t = float(pkt.pts * pkt.time_base) if pkt.pts is not None and pkt.time_base else time.monotonic()
+                t = (
+                    float(pkt.pts * pkt.time_base)
+                    if pkt.pts is not None and pkt.time_base
+                    else time.monotonic()
+                )
                 if self._thin(t):
                     continue
                 try:
@@ -293,7 +371,9 @@ class UsbSource:
                     self._bad += 1
                     self.stats["frames_bad"] += 1
                     if self._bad >= MAX_BAD_FRAMES:
-                        raise StreamError(f"the USB camera {self.where} sends pictures we cannot read: {exc}") from None
+                        raise StreamError(
+                            f"the USB camera {self.where} sends pictures we cannot read: {exc}"
+                        ) from None
                     continue
                 self._bad = 0
                 if frames:
@@ -317,10 +397,14 @@ class UsbSource:
                 raise StreamError("closed") from None
             if getattr(exc, "errno", None) in _GONE:
                 raise StreamError(f"the USB camera {self.where} was disconnected") from None
-            raise StreamError(f"the USB camera {self.where} failed: {getattr(exc, 'strerror', None) or exc}") from None
+            raise StreamError(
+                f"the USB camera {self.where} failed: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         if pkt is None:
             gone = self.settings.is_path and not os.path.exists(self.settings.device)
-            raise StreamError(f"the USB camera {self.where} " + ("was disconnected" if gone else "stopped sending video"))
+            raise StreamError(
+                f"the USB camera {self.where} " + ("was disconnected" if gone else "stopped sending video")
+            )
         return pkt
 
     def _thin(self, t: float) -> bool:

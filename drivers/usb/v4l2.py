@@ -61,8 +61,17 @@ MAX_CALLS = 20000  # ioctls per node: a node that never ends an enumeration cann
 NON_CAMERA_DRIVERS = frozenset({"bcm2835-codec", "bcm2835-isp", "rpivid", "rpi-hevc-dec", "pispbe"})
 #: V4L2 fourcc -> FFmpeg ``input_format`` name (the formats FFmpeg's v4l2 input can deliver).
 FFMPEG_INPUT_FORMATS = {
-    "YUYV": "yuyv422", "UYVY": "uyvy422", "YU12": "yuv420p", "NV12": "nv12", "422P": "yuv422p",
-    "GREY": "gray", "RGB3": "rgb24", "BGR3": "bgr24", "MJPG": "mjpeg", "JPEG": "mjpeg", "H264": "h264",
+    "YUYV": "yuyv422",
+    "UYVY": "uyvy422",
+    "YU12": "yuv420p",
+    "NV12": "nv12",
+    "422P": "yuv422p",
+    "GREY": "gray",
+    "RGB3": "rgb24",
+    "BGR3": "bgr24",
+    "MJPG": "mjpeg",
+    "JPEG": "mjpeg",
+    "H264": "h264",
 }
 RAW_FOURCCS = frozenset({"YUYV", "UYVY", "YU12", "NV12", "422P", "GREY", "RGB3", "BGR3"})
 BY_ID_DIR = "/dev/v4l/by-id"
@@ -98,10 +107,13 @@ class FrameSizeRange:
 
     def contains(self, width: int, height: int) -> bool:
         """True when ``width``x``height`` lies on the range's grid."""
+
         def on(v: int, lo: int, hi: int, step: int) -> bool:
             return lo <= v <= hi and (step <= 1 or (v - lo) % step == 0)
+
         return on(width, self.min_width, self.max_width, self.step_width) and on(
-            height, self.min_height, self.max_height, self.step_height)
+            height, self.min_height, self.max_height, self.step_height
+        )
 
     def __str__(self) -> str:
         return f"{self.min_width}x{self.min_height} to {self.max_width}x{self.max_height}"
@@ -158,10 +170,17 @@ class UsbDevice:
         groups: dict[tuple[float, ...], list[str]] = {}
         for (w, h), rates in sorted(merged.items(), key=lambda kv: (kv[0][0] * kv[0][1], kv[0]))[:limit]:
             groups.setdefault(tuple(sorted(rates, reverse=True)), []).append(f"{w}x{h}")
-        parts = [", ".join(sizes) + (f" at {'/'.join(_fmt_rate(r) for r in rates)} fps" if rates else "")
-                 for rates, sizes in groups.items()]
-        parts += sorted({f"any size from {fmt.size_range}" for fmt in self.formats
-                         if fmt.size_range is not None and fmt.ffmpeg_name is not None})
+        parts = [
+            ", ".join(sizes) + (f" at {'/'.join(_fmt_rate(r) for r in rates)} fps" if rates else "")
+            for rates, sizes in groups.items()
+        ]
+        parts += sorted(
+            {
+                f"any size from {fmt.size_range}"
+                for fmt in self.formats
+                if fmt.size_range is not None and fmt.ffmpeg_name is not None
+            }
+        )
         return "; ".join(parts) or "no format Porchlight can capture"
 
 
@@ -195,8 +214,9 @@ def _ended(exc: OSError) -> bool:
     return exc.errno in (errno.EINVAL, errno.ENOTTY)
 
 
-def _enumerate(ioctl: IoctlFn, fd: int, request: int, name: str, layout: struct.Struct, limit: int,
-               *fields: int | bytes) -> Iterator[tuple]:
+def _enumerate(
+    ioctl: IoctlFn, fd: int, request: int, name: str, layout: struct.Struct, limit: int, *fields: int | bytes
+) -> Iterator[tuple]:
     """The replies of a V4L2 enumeration ioctl for index 0, 1, ... (``fields`` follow the index),
     until the driver says the list ended, fails, answers garbage, or ``limit`` is reached."""
     for index in range(limit):
@@ -213,9 +233,24 @@ def _enumerate(ioctl: IoctlFn, fd: int, request: int, name: str, layout: struct.
 
 def _intervals(fd: int, ioctl: IoctlFn, pixfmt: int, width: int, height: int) -> tuple[float, ...]:
     rates: list[float] = []
-    for _i, _pf, _w, _h, kind, *rest in _enumerate(ioctl, fd, VIDIOC_ENUM_FRAMEINTERVALS, "ENUM_FRAMEINTERVALS",
-                                                   _FRMIVAL, MAX_INTERVALS, pixfmt, width, height,
-                                                   0, 0, 0, 0, 0, 0, 0):
+    for _i, _pf, _w, _h, kind, *rest in _enumerate(
+        ioctl,
+        fd,
+        VIDIOC_ENUM_FRAMEINTERVALS,
+        "ENUM_FRAMEINTERVALS",
+        _FRMIVAL,
+        MAX_INTERVALS,
+        pixfmt,
+        width,
+        height,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ):
         num, den = rest[0], rest[1]
         if kind == _DISCRETE:
             if num and den:
@@ -233,8 +268,9 @@ def _sizes(fd: int, ioctl: IoctlFn, pixfmt: int) -> tuple[tuple[Size, ...], Fram
     sizes: list[Size] = []
     seen: set[tuple[int, int]] = set()
     size_range: FrameSizeRange | None = None
-    for _i, _pf, kind, *u in _enumerate(ioctl, fd, VIDIOC_ENUM_FRAMESIZES, "ENUM_FRAMESIZES", _FRMSIZE, MAX_SIZES,
-                                        pixfmt, 0, 0, 0, 0, 0, 0, 0):
+    for _i, _pf, kind, *u in _enumerate(
+        ioctl, fd, VIDIOC_ENUM_FRAMESIZES, "ENUM_FRAMESIZES", _FRMSIZE, MAX_SIZES, pixfmt, 0, 0, 0, 0, 0, 0, 0
+    ):
         if kind == _DISCRETE:
             w, h = u[0], u[1]
             if w and h and (w, h) not in seen:  # some firmware lists a size twice
@@ -253,14 +289,23 @@ def _sizes(fd: int, ioctl: IoctlFn, pixfmt: int) -> tuple[tuple[Size, ...], Fram
 def _formats(fd: int, ioctl: IoctlFn) -> tuple[UsbFormat, ...]:
     formats: list[UsbFormat] = []
     seen: set[int] = set()
-    for _i, _t, flags, desc, pixfmt, _mbus in _enumerate(ioctl, fd, VIDIOC_ENUM_FMT, "ENUM_FMT", _FMTDESC,
-                                                         MAX_FORMATS, BUF_TYPE_VIDEO_CAPTURE, 0, b"", 0, 0):
+    for _i, _t, flags, desc, pixfmt, _mbus in _enumerate(
+        ioctl, fd, VIDIOC_ENUM_FMT, "ENUM_FMT", _FMTDESC, MAX_FORMATS, BUF_TYPE_VIDEO_CAPTURE, 0, b"", 0, 0
+    ):
         if pixfmt in seen:
             continue
         seen.add(pixfmt)
         sizes, size_range = _sizes(fd, ioctl, pixfmt)
-        formats.append(UsbFormat(_fourcc(pixfmt), _text(desc), sizes, bool(flags & FMT_FLAG_COMPRESSED),
-                                 bool(flags & FMT_FLAG_EMULATED), size_range))
+        formats.append(
+            UsbFormat(
+                _fourcc(pixfmt),
+                _text(desc),
+                sizes,
+                bool(flags & FMT_FLAG_COMPRESSED),
+                bool(flags & FMT_FLAG_EMULATED),
+                size_range,
+            )
+        )
     return tuple(formats)
 
 
@@ -276,14 +321,17 @@ def query_fd(fd: int, path: str, ioctl: IoctlFn) -> UsbDevice | None:
     """Describe the open node ``fd``; None when it is not a video capture node."""
     ioctl = _Budget(ioctl)
     try:
-        driver, card, bus, _version, caps, device_caps = _call(ioctl, fd, VIDIOC_QUERYCAP, _CAP,
-                                                                b"", b"", b"", 0, 0, 0)
+        driver, card, bus, _version, caps, device_caps = _call(
+            ioctl, fd, VIDIOC_QUERYCAP, _CAP, b"", b"", b"", 0, 0, 0
+        )
     except (OSError, MalformedReply) as exc:
         logger.debug("%s: VIDIOC_QUERYCAP failed: %s", path, exc)
         return None
     driver_name = _text(driver)
     if not can_capture(caps, device_caps) or driver_name in NON_CAMERA_DRIVERS:
-        logger.debug("%s (%s): not a camera capture node (caps %#x/%#x)", path, driver_name, caps, device_caps)
+        logger.debug(
+            "%s (%s): not a camera capture node (caps %#x/%#x)", path, driver_name, caps, device_caps
+        )
         return None
     return UsbDevice(path, _text(card) or path, driver_name, _text(bus), _formats(fd, ioctl))
 
@@ -314,9 +362,13 @@ def _node_key(path: str) -> tuple[int, str]:
     return (int(digits) if digits else 1 << 30, path)
 
 
-def query_path(path: str, *, ioctl: IoctlFn = _sys_ioctl,
-               open_node: Callable[[str], int] = _open_node,
-               close_node: Callable[[int], None] = os.close) -> UsbDevice | None:
+def query_path(
+    path: str,
+    *,
+    ioctl: IoctlFn = _sys_ioctl,
+    open_node: Callable[[str], int] = _open_node,
+    close_node: Callable[[int], None] = os.close,
+) -> UsbDevice | None:
     """Describe one node by path; raises OSError when it cannot be opened (ENOENT: unplugged)."""
     fd = open_node(path)
     try:
@@ -328,10 +380,14 @@ def query_path(path: str, *, ioctl: IoctlFn = _sys_ioctl,
             pass
 
 
-def enumerate_devices(nodes: Iterable[str] | None = None, *, ioctl: IoctlFn = _sys_ioctl,
-                      open_node: Callable[[str], int] = _open_node,
-                      close_node: Callable[[int], None] = os.close,
-                      stable: dict[str, str] | None = None) -> list[UsbDevice]:
+def enumerate_devices(
+    nodes: Iterable[str] | None = None,
+    *,
+    ioctl: IoctlFn = _sys_ioctl,
+    open_node: Callable[[str], int] = _open_node,
+    close_node: Callable[[int], None] = os.close,
+    stable: dict[str, str] | None = None,
+) -> list[UsbDevice]:
     """Every capture node among ``nodes`` (default: ``/dev/video*``), in node order."""
     paths = sorted(glob.glob("/dev/video*") if nodes is None else nodes, key=_node_key)
     if stable is None:
@@ -356,8 +412,10 @@ def list_devices(devices: Iterable[UsbDevice] | None = None) -> list[DiscoveredD
 
     ``devices``: already enumerated devices (default: enumerate ``/dev/video*`` now).
     """
-    return [DiscoveredDevice(kind="usb", name=dev.card, model=dev.card, device=dev.stable_path or dev.path)
-            for dev in (enumerate_devices() if devices is None else devices)]
+    return [
+        DiscoveredDevice(kind="usb", name=dev.card, model=dev.card, device=dev.stable_path or dev.path)
+        for dev in (enumerate_devices() if devices is None else devices)
+    ]
 
 
 # -- choosing what to capture -------------------------------------------------------------------
@@ -401,8 +459,10 @@ def choose_mode(device: UsbDevice, width: int, height: int, fps: float | None) -
         fmt, rate = min(faster, key=lambda fr: (_rank(fr[0]), fr[1]))
         return Mode(fmt, width, height, rate)
     rates = sorted({x for _f, r in at_size for x in r}, reverse=True)
-    raise ValueError(f"cannot capture {width}x{height} at {fps:g} fps; at that size it offers "
-                     f"{'/'.join(_fmt_rate(r) for r in rates)} fps")
+    raise ValueError(
+        f"cannot capture {width}x{height} at {fps:g} fps; at that size it offers "
+        f"{'/'.join(_fmt_rate(r) for r in rates)} fps"
+    )
 
 
 def default_mode(device: UsbDevice) -> tuple[int, int, float | None]:

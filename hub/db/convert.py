@@ -124,18 +124,31 @@ def segment_values(seg: Segment) -> dict[str, Any]:
 def segment_from_row(row: SegmentRow) -> Segment:
     """Segment row -> Segment."""
     return Segment(
-        id=row.id, camera_id=row.camera_id, path=row.path, start_ms=row.start_ms, end_ms=row.end_ms,
-        bytes=row.bytes, frames=row.frames, has_audio=bool(row.has_audio),
-        protected=bool(row.protected), unobserved=bool(row.unobserved),
+        id=row.id,
+        camera_id=row.camera_id,
+        path=row.path,
+        start_ms=row.start_ms,
+        end_ms=row.end_ms,
+        bytes=row.bytes,
+        frames=row.frames,
+        has_audio=bool(row.has_audio),
+        protected=bool(row.protected),
+        unobserved=bool(row.unobserved),
     )
 
 
 def event_from_row(row: EventRow) -> Event:
     """Event row -> Event."""
     return Event(
-        id=row.id, camera_id=row.camera_id, kind=row.kind,  # type: ignore[arg-type]
-        start_ms=row.start_ms, end_ms=row.end_ms, score=float(row.score),
-        zones=zones_from_json(row.zones_json), thumbnail=row.thumbnail, source=row.source,
+        id=row.id,
+        camera_id=row.camera_id,
+        kind=row.kind,  # type: ignore[arg-type]
+        start_ms=row.start_ms,
+        end_ms=row.end_ms,
+        score=float(row.score),
+        zones=zones_from_json(row.zones_json),
+        thumbnail=row.thumbnail,
+        source=row.source,
         detected_ms=row.detected_ms,
     )
 
@@ -143,7 +156,10 @@ def event_from_row(row: EventRow) -> Event:
 def status_from_row(row: CameraStatusRow) -> CameraStatus:
     """Status row -> CameraStatus (stats decoded to a dict)."""
     return CameraStatus(
-        camera_id=row.camera_id, state=row.state,  # type: ignore[arg-type]
-        since_ms=row.since_ms, last_error=row.last_error, updated_ms=row.updated_ms,
+        camera_id=row.camera_id,
+        state=row.state,  # type: ignore[arg-type]
+        since_ms=row.since_ms,
+        last_error=row.last_error,
+        updated_ms=row.updated_ms,
         stats=json.loads(row.stats_json or "{}"),
     )

@@ -127,8 +127,7 @@ def add_camera(engine: Engine, cfg: CameraConfig) -> CameraConfig:
         _check_name_free(rows, cfg.name, except_id=None)
         camera_id = unique_slug(slugify(cfg.name), {row.id for row in rows})
         now = now_ms()
-        row = CameraRow(id=camera_id, created_ms=now, updated_ms=now, removed_ms=None,
-                        **camera_values(cfg))
+        row = CameraRow(id=camera_id, created_ms=now, updated_ms=now, removed_ms=None, **camera_values(cfg))
         session.add(row)
         bump_config_rev(session)
         return camera_from_row(row)  # as stored (roll times in whole ms, floats in polygons)

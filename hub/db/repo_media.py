@@ -72,9 +72,14 @@ class _Keep(enum.Enum):
 KEEP = _Keep.KEEP  # update_event: leave this field as it is
 
 
-def overlap_conditions(start_col: ColumnElement[Any], end_col: ColumnElement[Any],
-                       start_ms: int | None, end_ms: int | None, *,
-                       open_ended: bool = False) -> list[ColumnElement[bool]]:
+def overlap_conditions(
+    start_col: ColumnElement[Any],
+    end_col: ColumnElement[Any],
+    start_ms: int | None,
+    end_ms: int | None,
+    *,
+    open_ended: bool = False,
+) -> list[ColumnElement[bool]]:
     """WHERE conditions selecting rows whose [start, end) overlaps [start_ms, end_ms)."""
     conditions: list[ColumnElement[bool]] = []
     if end_ms is not None:
@@ -106,13 +111,20 @@ def insert_segment(session: Session, seg: Segment) -> int:
     return int(existing.id)
 
 
-def list_segments(engine: Engine, camera_id: str | None = None, start_ms: int | None = None,
-                  end_ms: int | None = None, limit: int | None = None, *,
-                  newest_first: bool = False) -> list[Segment]:
+def list_segments(
+    engine: Engine,
+    camera_id: str | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    limit: int | None = None,
+    *,
+    newest_first: bool = False,
+) -> list[Segment]:
     """Segments overlapping the window, ordered by start (oldest first unless ``newest_first``)."""
     table = SegmentRow.__table__
-    query = select(*_SEGMENT_COLUMNS).where(*overlap_conditions(table.c.start_ms, table.c.end_ms,
-                                                                start_ms, end_ms))
+    query = select(*_SEGMENT_COLUMNS).where(
+        *overlap_conditions(table.c.start_ms, table.c.end_ms, start_ms, end_ms)
+    )
     if camera_id is not None:
         query = query.where(table.c.camera_id == camera_id)
     if newest_first:
@@ -143,9 +155,12 @@ def oldest_unprotected(engine: Engine, limit: int, after: tuple[int, int] | None
 def segments_ending_before(engine: Engine, cutoff_ms: int, limit: int) -> list[Segment]:
     """Unprotected segments whose end is at or before ``cutoff_ms`` (oldest first)."""
     table = SegmentRow.__table__
-    query = (select(*_SEGMENT_COLUMNS)
-             .where(table.c.protected.is_(False), table.c.start_ms < cutoff_ms, table.c.end_ms <= cutoff_ms)
-             .order_by(table.c.start_ms, table.c.id).limit(limit))
+    query = (
+        select(*_SEGMENT_COLUMNS)
+        .where(table.c.protected.is_(False), table.c.start_ms < cutoff_ms, table.c.end_ms <= cutoff_ms)
+        .order_by(table.c.start_ms, table.c.id)
+        .limit(limit)
+    )
     with Session(engine) as session:
         return [Segment(**row._mapping) for row in session.execute(query)]
 
@@ -171,9 +186,11 @@ def set_protected(engine: Engine, ids: Iterable[int], protected: bool) -> int:
     def op(session: Session) -> int:
         changed = 0
         for chunk in chunks:
-            result = session.execute(update(SegmentRow.__table__)
-                                     .where(SegmentRow.__table__.c.id.in_(chunk))
-                                     .values(protected=bool(protected)))
+            result = session.execute(
+                update(SegmentRow.__table__)
+                .where(SegmentRow.__table__.c.id.in_(chunk))
+                .values(protected=bool(protected))
+            )
             changed += result.rowcount  # type: ignore[attr-defined]
         return changed
 
@@ -192,8 +209,9 @@ def storage_bytes(engine: Engine, camera_id: str | None = None) -> int:
 def _note_long_segment(session: Session, duration_ms: int) -> None:
     current = int(session.scalar(_LONG_SEGMENT) or 0)
     if duration_ms > current:
-        logger.warning("segment of %d s indexed (longer than %d s)", duration_ms // 1000,
-                       SEGMENT_BOUND_MS // 1000)
+        logger.warning(
+            "segment of %d s indexed (longer than %d s)", duration_ms // 1000, SEGMENT_BOUND_MS // 1000
+        )
         session.merge(MetaRow(key=LONG_SEGMENT_KEY, value=str(duration_ms)))
         session.flush()
 
@@ -204,17 +222,32 @@ def _note_long_segment(session: Session, duration_ms: int) -> None:
 def insert_event(session: Session, ev: Event, detected_ms: int) -> int:
     """Store an event (``ev.id`` is ignored) and return its id."""
     values = {
-        "camera_id": ev.camera_id, "kind": ev.kind, "start_ms": int(ev.start_ms), "end_ms": ev.end_ms,
-        "detected_ms": int(detected_ms), "score": float(ev.score), "zones_json": zones_to_json(ev.zones),
-        "thumbnail": ev.thumbnail, "source": ev.source,
+        "camera_id": ev.camera_id,
+        "kind": ev.kind,
+        "start_ms": int(ev.start_ms),
+        "end_ms": ev.end_ms,
+        "detected_ms": int(detected_ms),
+        "score": float(ev.score),
+        "zones_json": zones_to_json(ev.zones),
+        "thumbnail": ev.thumbnail,
+        "source": ev.source,
     }
-    return int(session.execute(insert(EventRow.__table__).values(**values)
-                               .returning(EventRow.__table__.c.id)).scalar_one())
+    return int(
+        session.execute(
+            insert(EventRow.__table__).values(**values).returning(EventRow.__table__.c.id)
+        ).scalar_one()
+    )
 
 
-def update_event(session: Session, event_id: int, *, end_ms: int | None | _Keep = KEEP,
-                 score: float | _Keep = KEEP, zones: tuple[str, ...] | _Keep = KEEP,
-                 thumbnail: str | None | _Keep = KEEP) -> None:
+def update_event(
+    session: Session,
+    event_id: int,
+    *,
+    end_ms: int | None | _Keep = KEEP,
+    score: float | _Keep = KEEP,
+    zones: tuple[str, ...] | _Keep = KEEP,
+    thumbnail: str | None | _Keep = KEEP,
+) -> None:
     """Change an event's end, score, zones or thumbnail (fields left at KEEP stay as they are)."""
     values: dict[str, Any] = {}
     if end_ms is not KEEP:
@@ -236,18 +269,28 @@ def update_event(session: Session, event_id: int, *, end_ms: int | None | _Keep 
         raise NotFoundError(f"no event with id {event_id}")
 
 
-def list_events(engine: Engine, camera_id: str | None = None, start_ms: int | None = None,
-                end_ms: int | None = None, kinds: Iterable[str] | None = None, limit: int | None = None,
-                *, newest_first: bool = False) -> list[Event]:
+def list_events(
+    engine: Engine,
+    camera_id: str | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    kinds: Iterable[str] | None = None,
+    limit: int | None = None,
+    *,
+    newest_first: bool = False,
+) -> list[Event]:
     """Events overlapping the window (open events extend to the future), ordered by start."""
-    query = select(EventRow).where(*overlap_conditions(EventRow.start_ms, EventRow.end_ms, start_ms,
-                                                       end_ms, open_ended=True))
+    query = select(EventRow).where(
+        *overlap_conditions(EventRow.start_ms, EventRow.end_ms, start_ms, end_ms, open_ended=True)
+    )
     if camera_id is not None:
         query = query.where(EventRow.camera_id == camera_id)
     if kinds is not None:
         query = query.where(EventRow.kind.in_(list(kinds)))
     with Session(engine) as session:
-        return [event_from_row(row) for row in session.scalars(_ordered(query, EventRow, newest_first, limit))]
+        return [
+            event_from_row(row) for row in session.scalars(_ordered(query, EventRow, newest_first, limit))
+        ]
 
 
 def events_overlapping(engine: Engine, start_ms: int | None, end_ms: int | None) -> list[Event]:
@@ -255,8 +298,12 @@ def events_overlapping(engine: Engine, start_ms: int | None, end_ms: int | None)
     return list_events(engine, start_ms=start_ms, end_ms=end_ms)
 
 
-def close_open_events(session: Session, end_ms_by_camera: Mapping[str, int] | None = None, *,
-                      camera_ids: Iterable[str] | None = None) -> int:
+def close_open_events(
+    session: Session,
+    end_ms_by_camera: Mapping[str, int] | None = None,
+    *,
+    camera_ids: Iterable[str] | None = None,
+) -> int:
     """Close events left open by a crash; call at startup, before the pipelines run. Returns the count.
 
     The end is ``end_ms_by_camera[camera]`` when given; otherwise the end of that camera's last
@@ -272,10 +319,19 @@ def close_open_events(session: Session, end_ms_by_camera: Mapping[str, int] | No
         if end_ms_by_camera is not None and camera_id in end_ms_by_camera:
             end = end_ms_by_camera[camera_id]
         else:
-            end = session.scalar(select(func.max(SegmentRow.end_ms)).where(
-                SegmentRow.camera_id == camera_id, SegmentRow.end_ms > start)) or start
-        session.execute(update(EventRow.__table__).where(EventRow.__table__.c.id == event_id)
-                        .values(end_ms=max(int(start), int(end))))
+            end = (
+                session.scalar(
+                    select(func.max(SegmentRow.end_ms)).where(
+                        SegmentRow.camera_id == camera_id, SegmentRow.end_ms > start
+                    )
+                )
+                or start
+            )
+        session.execute(
+            update(EventRow.__table__)
+            .where(EventRow.__table__.c.id == event_id)
+            .values(end_ms=max(int(start), int(end)))
+        )
         closed += 1
     if closed:
         logger.info("closed %d event(s) left open by an earlier run", closed)
@@ -287,10 +343,16 @@ def close_open_events(session: Session, end_ms_by_camera: Mapping[str, int] | No
 
 def upsert_status(session: Session, st: CameraStatus) -> None:
     """Insert or replace a camera's live status (``updated_ms`` 0 means now)."""
-    session.merge(CameraStatusRow(
-        camera_id=st.camera_id, state=st.state, since_ms=int(st.since_ms), last_error=st.last_error,
-        updated_ms=int(st.updated_ms or now_ms()), stats_json=json.dumps(st.stats, sort_keys=True),
-    ))
+    session.merge(
+        CameraStatusRow(
+            camera_id=st.camera_id,
+            state=st.state,
+            since_ms=int(st.since_ms),
+            last_error=st.last_error,
+            updated_ms=int(st.updated_ms or now_ms()),
+            stats_json=json.dumps(st.stats, sort_keys=True),
+        )
+    )
 
 
 def list_status(engine: Engine) -> list[CameraStatus]:
@@ -311,8 +373,9 @@ def clear_status(session: Session, camera_ids: Iterable[str] | None = None) -> N
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _ordered(query: Select[Any], row: type[SegmentRow] | type[EventRow], newest_first: bool,
-             limit: int | None) -> Select[Any]:
+def _ordered(
+    query: Select[Any], row: type[SegmentRow] | type[EventRow], newest_first: bool, limit: int | None
+) -> Select[Any]:
     if newest_first:
         query = query.order_by(row.start_ms.desc(), row.id.desc())
     else:

@@ -53,8 +53,9 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade_to_head(engine: Engine, *, backup_dir: Path | None = None,
-                    script_location: Path | None = None) -> None:
+def upgrade_to_head(
+    engine: Engine, *, backup_dir: Path | None = None, script_location: Path | None = None
+) -> None:
     """Implementation of :func:`hub.db.engine.migrate`."""
     config = alembic_config(script_location)
     script = ScriptDirectory.from_config(config)

@@ -186,8 +186,9 @@ class DbWriter:
                 if is_transient(exc) and attempt < RETRY_ATTEMPTS - 1:
                     self._stats.retries += 1
                     delay = backoff_s(attempt)
-                    logger.warning("DB write conflict (%s); retrying %d op(s) in %.2f s",
-                                   exc.orig, len(batch), delay)
+                    logger.warning(
+                        "DB write conflict (%s); retrying %d op(s) in %.2f s", exc.orig, len(batch), delay
+                    )
                     time.sleep(delay)
                     continue
                 self._split(batch, exc)
@@ -217,8 +218,9 @@ class DbWriter:
         """Re-run each op of a failed batch in its own transaction."""
         if len(batch) > 1:
             self._stats.batches_split += 1
-            logger.warning("DB write batch of %d ops failed (%s); re-running them one by one",
-                           len(batch), cause)
+            logger.warning(
+                "DB write batch of %d ops failed (%s); re-running them one by one", len(batch), cause
+            )
         for op in batch:
             self._run_single(op)
 

@@ -296,8 +296,13 @@ class MotionDetector:
         if explained < _MIN_EXPLAINED or explained < explained0:
             return identity
         if explained >= explained0 + _EXPLAIN_MARGIN:
-            logger.debug("motion: lighting change gain %.3f offset %.1f (%.0f%% explained, was %.0f%%)",
-                         gain, offset, 100 * explained, 100 * explained0)
+            logger.debug(
+                "motion: lighting change gain %.3f offset %.1f (%.0f%% explained, was %.0f%%)",
+                gain,
+                offset,
+                100 * explained,
+                100 * explained0,
+            )
             return gain, offset, True, True
         if float(np.median(res1)) <= 0.5 * float(np.median(res0)):
             return gain, offset, True, False
@@ -329,14 +334,14 @@ class MotionDetector:
                 continue
             blob = np.zeros((h, w), np.uint8)
             cv2.drawContours(blob, [contour], -1, 255, thickness=cv2.FILLED, offset=(-x, -y))
-            cv2.bitwise_and(blob, moving_px[y:y + h, x:x + w], dst=blob)
+            cv2.bitwise_and(blob, moving_px[y : y + h, x : x + w], dst=blob)
             count = cv2.countNonZero(blob)
             if count < self._min_px:
                 continue
             bx, by, bw, bh = cv2.boundingRect(blob)
             found.append((count, ((x + bx) / width, (y + by) / height, bw / width, bh / height)))
             for name, raster in zone_maps:
-                if name not in hit and cv2.countNonZero(cv2.bitwise_and(blob, raster[y:y + h, x:x + w])):
+                if name not in hit and cv2.countNonZero(cv2.bitwise_and(blob, raster[y : y + h, x : x + w])):
                     hit.add(name)
         if not found:
             return 0.0, (), ()
@@ -345,7 +350,9 @@ class MotionDetector:
         names = tuple(dict.fromkeys(name for name, _ in zone_maps if name in hit))
         return score, tuple(box for _, box in found[:_MAX_BOXES]), names
 
-    def _update_noise(self, signed: np.ndarray, bands: np.ndarray, sigma_pt: np.ndarray, dt_ms: float) -> None:
+    def _update_noise(
+        self, signed: np.ndarray, bands: np.ndarray, sigma_pt: np.ndarray, dt_ms: float
+    ) -> None:
         """Move each band's sigma toward the std dev of its non-outlier grid residuals.
 
         The std dev is taken around each band's mean residual: a background lagging behind a drift
@@ -373,7 +380,12 @@ class MotionDetector:
         self._noise_level = float((counts[::2] + count) @ sigma) / signed.size
 
     def _relight_background(
-        self, blurred: np.ndarray, diff: np.ndarray, pred: np.ndarray, gain: float, offset: float,
+        self,
+        blurred: np.ndarray,
+        diff: np.ndarray,
+        pred: np.ndarray,
+        gain: float,
+        offset: float,
         lighting: bool,
     ) -> None:
         """Map the background through the lighting model; on a real change, re-learn what it missed."""

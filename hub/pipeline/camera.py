@@ -36,9 +36,14 @@ def event_source_factory(ctx: PipelineContext) -> SourceFactory | None:
     def make(on_event, on_status):
         from drivers.onvif.events import OnvifEventSource
 
-        return OnvifEventSource(host or str(cfg.device["host"]), int(port or 80), ctx.credentials(),
-                                clock_offset_s=float(cfg.device.get("clock_offset_s") or 0.0),
-                                on_event=on_event, on_status=on_status)
+        return OnvifEventSource(
+            host or str(cfg.device["host"]),
+            int(port or 80),
+            ctx.credentials(),
+            clock_offset_s=float(cfg.device.get("clock_offset_s") or 0.0),
+            on_event=on_event,
+            on_status=on_status,
+        )
 
     return make
 
@@ -149,6 +154,7 @@ class CameraPipeline:
             self.detect = None
         self.record.attach_detect(None)
         preview.stop()
-        threading.Thread(target=preview.join, args=(5.0,), name=f"porchlight-join-{self.config.id}",
-                         daemon=True).start()
+        threading.Thread(
+            target=preview.join, args=(5.0,), name=f"porchlight-join-{self.config.id}", daemon=True
+        ).start()
         logger.info("%s: live view stopped (nobody watching)", self.config.id)

@@ -73,8 +73,15 @@ class DetectWorker:
         self._open_event_start: int | None = None
         self._last_ts = 0
         self.error: str | None = None
-        self.counters = {"decoded": 0, "analysed": 0, "dropped": 0, "lag_ms": 0, "max_lag_ms": 0,
-                         "events": 0, "connects": 0}
+        self.counters = {
+            "decoded": 0,
+            "analysed": 0,
+            "dropped": 0,
+            "lag_ms": 0,
+            "max_lag_ms": 0,
+            "events": 0,
+            "connects": 0,
+        }
 
     # -- control ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -195,10 +202,17 @@ class DetectWorker:
         while not self._stop.is_set():
             try:
                 creds = self.ctx.credentials()
-                src = self.ctx.driver.open_stream(StreamRequest(
-                    url=cfg.sub_url, role="detect", credentials=creds, want_audio=False,
-                    open_timeout_s=self.ctx.open_timeout_s, read_timeout_s=self.ctx.read_timeout_s,
-                    options=driver_options(cfg)))
+                src = self.ctx.driver.open_stream(
+                    StreamRequest(
+                        url=cfg.sub_url,
+                        role="detect",
+                        credentials=creds,
+                        want_audio=False,
+                        open_timeout_s=self.ctx.open_timeout_s,
+                        read_timeout_s=self.ctx.read_timeout_s,
+                        options=driver_options(cfg),
+                    )
+                )
             except AuthError as exc:
                 self._down(str(exc))
                 if self._stop.wait(self.ctx.retry.auth_s):
@@ -255,7 +269,9 @@ class DetectWorker:
                     continue
                 skipping = False
             for frame in self._decode(decoder, pkt):
-                self._on_frame(frame, wall if frame.pts == pkt.pts else clock.wall_ms((frame.pts - zero) * tb))
+                self._on_frame(
+                    frame, wall if frame.pts == pkt.pts else clock.wall_ms((frame.pts - zero) * tb)
+                )
 
     # -- decoding and analysis ----------------------------------------------------------------
     def _make_decoder(self, stream: av.stream.Stream, own: bool = False) -> av.CodecContext:
@@ -312,8 +328,9 @@ class DetectWorker:
             self._open_event_start = None
             best = action.best_frame
             thumb = jpeg_of(best) if isinstance(best, av.VideoFrame) else None
-            self.ctx.on_event_ended(self.cam, action.start_ms, action.end_ms, action.peak_score,
-                                    tuple(action.zones), thumb)
+            self.ctx.on_event_ended(
+                self.cam, action.start_ms, action.end_ms, action.peak_score, tuple(action.zones), thumb
+            )
 
     def _close_event(self) -> None:
         for action in self._tracker.close(self._last_ts or now_ms()):

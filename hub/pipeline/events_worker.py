@@ -40,8 +40,9 @@ SourceFactory = Callable[[Callable[[CameraEvent], None], Callable[[str, str | No
 class CameraEventsWorker:
     """Runs while the camera's pipeline runs."""
 
-    def __init__(self, ctx: PipelineContext, factory: SourceFactory,
-                 latest_frame: Callable[[], Any] = lambda: None) -> None:
+    def __init__(
+        self, ctx: PipelineContext, factory: SourceFactory, latest_frame: Callable[[], Any] = lambda: None
+    ) -> None:
         self.ctx = ctx
         self.cam = ctx.config.id
         self._factory = factory
@@ -150,5 +151,6 @@ class CameraEventsWorker:
                     jpeg = jpeg_of(frame[1])
                 self.ctx.on_event_started(self.cam, a.start_ms, 0.0, (), jpeg, kind=a.kind, source="camera")
             else:
-                self.ctx.on_event_ended(self.cam, a.start_ms, a.end_ms, 0.0, (), None, kind=a.kind,
-                                        source="camera")
+                self.ctx.on_event_ended(
+                    self.cam, a.start_ms, a.end_ms, 0.0, (), None, kind=a.kind, source="camera"
+                )

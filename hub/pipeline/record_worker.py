@@ -35,8 +35,12 @@ def _storage_state(exc: StorageUnavailable) -> str:
 class RecordWorker:
     """Runs on thread ``porchlight-rec-<camera>``; never raises out of its loop."""
 
-    def __init__(self, ctx: PipelineContext, detect: DetectWorker | None,
-                 observed: Callable[[int, int], bool] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: PipelineContext,
+        detect: DetectWorker | None,
+        observed: Callable[[int, int], bool] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.cam = ctx.config.id
         self.detect = detect
@@ -92,8 +96,18 @@ class RecordWorker:
         def total(name: str) -> int:
             return getattr(tot, name) + (getattr(s, name) if s else 0)
 
-        out = {name: total(name) for name in ("packets_received", "packets_written", "audio_packets",
-                                                "segments", "repaired_ts", "bytes", "skipped_before_key")}
+        out = {
+            name: total(name)
+            for name in (
+                "packets_received",
+                "packets_written",
+                "audio_packets",
+                "segments",
+                "repaired_ts",
+                "bytes",
+                "skipped_before_key",
+            )
+        }
         out["connects"] = self.connects
         detect = self.detect
         if detect is not None:
@@ -113,8 +127,11 @@ class RecordWorker:
             return
         quiet = now - self._progress[1]
         if self.state == "recording" and session is not None and quiet >= self.stall_s:
-            self._set_state("offline", f"no video for {quiet:.0f} s: the camera stopped sending and does "
-                            "not answer (unplugging it and plugging it back in may help)")
+            self._set_state(
+                "offline",
+                f"no video for {quiet:.0f} s: the camera stopped sending and does "
+                "not answer (unplugging it and plugging it back in may help)",
+            )
 
     # -- loop ------------------------------------------------------------------------------
     def _wait(self, seconds: float) -> bool:
@@ -166,9 +183,15 @@ class RecordWorker:
         except SecretsUnavailable as exc:
             self._set_state("auth_failed", str(exc))
             return self.ctx.retry.auth_s, False
-        request = StreamRequest(url=cfg.url, role="record", credentials=creds,
-                                want_audio=cfg.audio == "keep", open_timeout_s=self.ctx.open_timeout_s,
-                                read_timeout_s=self.ctx.read_timeout_s, options=driver_options(cfg))
+        request = StreamRequest(
+            url=cfg.url,
+            role="record",
+            credentials=creds,
+            want_audio=cfg.audio == "keep",
+            open_timeout_s=self.ctx.open_timeout_s,
+            read_timeout_s=self.ctx.read_timeout_s,
+            options=driver_options(cfg),
+        )
         try:
             source = self.ctx.driver.open_stream(request)
         except AuthError as exc:
@@ -182,9 +205,14 @@ class RecordWorker:
             return None, False
         self.connects += 1
         session = RecordSession(
-            self.cam, source, self.ctx.storage_root(), segment_s=self.ctx.segment_s,
-            keep_audio=cfg.audio == "keep", on_closed=self._segment_closed,
-            check_storage=self.ctx.check_storage, tee=self._tee,
+            self.cam,
+            source,
+            self.ctx.storage_root(),
+            segment_s=self.ctx.segment_s,
+            keep_audio=cfg.audio == "keep",
+            on_closed=self._segment_closed,
+            check_storage=self.ctx.check_storage,
+            tee=self._tee,
         )
         self.session = session
         detect = self.detect
@@ -264,5 +292,8 @@ class RecordWorker:
         self.ctx.on_segment(seg, not observed)
         if seg.lost_frames:  # the disk filled up while the file was finished: say so, free space
             self.ctx.request_space()
-            self._set_state(self.state, f"the disk was full: the last {seg.lost_frames} frames of a "
-                                        "segment could not be saved; freeing space")
+            self._set_state(
+                self.state,
+                f"the disk was full: the last {seg.lost_frames} frames of a "
+                "segment could not be saved; freeing space",
+            )

@@ -143,9 +143,18 @@ class _Track:
 class SegmentFile:
     """Write packets of one segment; ``close()`` returns what to index."""
 
-    def __init__(self, root: Path, camera_id: str, start_ms: int, video_template: av.stream.Stream,
-                 video_base_pts: int, stream_offset: int, audio_template: av.stream.Stream | None = None,
-                 audio_base_s: Fraction | None = None, time_base: Fraction | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        camera_id: str,
+        start_ms: int,
+        video_template: av.stream.Stream,
+        video_base_pts: int,
+        stream_offset: int,
+        audio_template: av.stream.Stream | None = None,
+        audio_base_s: Fraction | None = None,
+        time_base: Fraction | None = None,
+    ) -> None:
         self.root = root
         self.relpath = segment_relpath(camera_id, start_ms)
         self.path = root / self.relpath
@@ -157,7 +166,9 @@ class SegmentFile:
         try:
             self._container = av.open(self._file, "w", format="mp4", options=MUX_OPTIONS)
             self._container.metadata[SEGMENT_META_TAG] = encode_segment_meta(
-                camera=camera_id, start_ms=start_ms, stream_offset=stream_offset,
+                camera=camera_id,
+                start_ms=start_ms,
+                stream_offset=stream_offset,
                 time_base=str(time_base or video_template.time_base),
             )
             self._video = _Track(self._container.add_stream_from_template(video_template), video_base_pts)
@@ -178,13 +189,17 @@ class SegmentFile:
 
     def _mux(self, track: _Track, pkt: av.Packet) -> bool:
         if self._file.error is not None:
-            raise WriteFailed(self._file.error.errno, f"cannot write {self.relpath}: {self._file.error.strerror}")
+            raise WriteFailed(
+                self._file.error.errno, f"cannot write {self.relpath}: {self._file.error.strerror}"
+            )
         try:
             return track.mux(self._container, pkt)
         except (OSError, av.error.FFmpegError) as exc:
             err = self._file.error or exc
-            raise WriteFailed(getattr(err, "errno", None) or errno.EIO,
-                              f"cannot write {self.relpath}: {getattr(err, 'strerror', None) or err}") from None
+            raise WriteFailed(
+                getattr(err, "errno", None) or errno.EIO,
+                f"cannot write {self.relpath}: {getattr(err, 'strerror', None) or err}",
+            ) from None
 
     def write_video(self, pkt: av.Packet) -> None:
         """Mux one video packet (input time base); raises WriteFailed when the disk refuses it."""
@@ -207,7 +222,9 @@ class SegmentFile:
             try:
                 self._container.close()
             except Exception:  # noqa: BLE001 - the fragments already written still play
-                logger.warning("closing %s failed; keeping the fragments written", self.relpath, exc_info=True)
+                logger.warning(
+                    "closing %s failed; keeping the fragments written", self.relpath, exc_info=True
+                )
         else:
             try:
                 self._container.close()  # nothing more reaches the disk: the file refuses writes
@@ -220,8 +237,9 @@ class SegmentFile:
             return None
         if self.failed or size == 0:
             return self._salvage(end_ms)
-        return ClosedSegment(self.relpath, self.start_ms, max(end_ms, self.start_ms + 1), self.frames,
-                             size, self.has_audio)
+        return ClosedSegment(
+            self.relpath, self.start_ms, max(end_ms, self.start_ms + 1), self.frames, size, self.has_audio
+        )
 
     def _salvage(self, end_ms: int) -> ClosedSegment | None:
         """A write failed: trim to the complete fragments and index what plays (or quarantine it)."""
@@ -237,10 +255,18 @@ class SegmentFile:
             except OSError:
                 self._remove()
             return None
-        logger.warning("%s was cut short by a failed write: %d of %d frames kept", self.relpath,
-                       seg.frames, self.frames)
-        return ClosedSegment(self.relpath, self.start_ms, min(end_ms, seg.end_ms), seg.frames, seg.bytes,
-                             seg.has_audio, lost_frames=max(0, self.frames - seg.frames))
+        logger.warning(
+            "%s was cut short by a failed write: %d of %d frames kept", self.relpath, seg.frames, self.frames
+        )
+        return ClosedSegment(
+            self.relpath,
+            self.start_ms,
+            min(end_ms, seg.end_ms),
+            seg.frames,
+            seg.bytes,
+            seg.has_audio,
+            lost_frames=max(0, self.frames - seg.frames),
+        )
 
     def _remove(self) -> None:
         try:

@@ -64,11 +64,19 @@ class RecordSession:
     on, e.g. to decode the record stream for motion when a camera has no sub stream.
     """
 
-    def __init__(self, camera_id: str, source: PacketSource, root: Path, *, segment_s: float,
-                 keep_audio: bool, on_closed: Callable[[ClosedSegment], None],
-                 check_storage: Callable[[], None] = lambda: None,
-                 tee: Callable[[av.Packet, float, int], None] | None = None,
-                 hold_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        source: PacketSource,
+        root: Path,
+        *,
+        segment_s: float,
+        keep_audio: bool,
+        on_closed: Callable[[ClosedSegment], None],
+        check_storage: Callable[[], None] = lambda: None,
+        tee: Callable[[av.Packet, float, int], None] | None = None,
+        hold_s: float = 1.0,
+    ) -> None:
         self.camera_id = camera_id
         self.source = source
         self.root = root
@@ -88,8 +96,12 @@ class RecordSession:
             try:
                 self._audio = AudioPath(source.audio)
             except Exception:  # noqa: BLE001 - audio is never worth losing video over
-                logger.warning("%s: audio %s cannot be recorded; recording video only", camera_id,
-                               source.audio.codec_context.name, exc_info=True)
+                logger.warning(
+                    "%s: audio %s cannot be recorded; recording video only",
+                    camera_id,
+                    source.audio.codec_context.name,
+                    exc_info=True,
+                )
         self._vtb: Fraction | None = None  # packets carry their own time base (an encoder's may
         self._vtb_f = 0.0  # differ from its muxer stream's); as a float for the per-packet path
         self._atb_f: float | None = None
@@ -157,15 +169,20 @@ class RecordSession:
         estimate = self.clock.offset() - self._aclock.offset()
         if self._shift is None or abs(estimate - self._shift) > AUDIO_RELATCH_S:
             if self._shift is not None:
-                logger.info("%s: audio/video alignment moved by %.0f ms", self.camera_id,
-                            1000 * (estimate - self._shift))
+                logger.info(
+                    "%s: audio/video alignment moved by %.0f ms",
+                    self.camera_id,
+                    1000 * (estimate - self._shift),
+                )
             self._shift = estimate
         return self._shift
 
     def _handle(self, pkt: av.Packet) -> None:
         if pkt.stream is self.video or pkt.stream.type == "video":
             abs_s = pkt.pts * self._vtb_f
-            if pkt.is_keyframe and (self._seg is None or abs_s - self._seg_start_s >= self.segment_s - CUT_TOLERANCE_S):
+            if pkt.is_keyframe and (
+                self._seg is None or abs_s - self._seg_start_s >= self.segment_s - CUT_TOLERANCE_S
+            ):
                 self._cut(pkt, abs_s)
             if self._seg is None:
                 return
@@ -201,8 +218,13 @@ class RecordSession:
             self._close_segment(end_s=abs_s)
         self.check_storage()  # raises StorageUnavailable: the caller stops this session
         self._seg = SegmentFile(
-            self.root, self.camera_id, self.clock.wall_ms(abs_s), self.video, video_base_pts=pkt.pts,
-            stream_offset=pkt.pts - self._zero_pts, time_base=self._vtb,
+            self.root,
+            self.camera_id,
+            self.clock.wall_ms(abs_s),
+            self.video,
+            video_base_pts=pkt.pts,
+            stream_offset=pkt.pts - self._zero_pts,
+            time_base=self._vtb,
             audio_template=self._audio.template if self._audio is not None else None,
             audio_base_s=Fraction(audio_start) if self._audio is not None else None,
         )

@@ -106,9 +106,13 @@ class RetentionPlan:
     notes: tuple[str, ...] = ()  # for the owner: why the budget could not be met, ...
 
 
-def from_settings(settings: Settings, cameras: Sequence[CameraConfig], *,
-                  headroom_fraction: float = 0.25,
-                  min_headroom_bytes: int = 256 * MiB) -> tuple[RetentionSettings, dict[str, CameraRetention]]:
+def from_settings(
+    settings: Settings,
+    cameras: Sequence[CameraConfig],
+    *,
+    headroom_fraction: float = 0.25,
+    min_headroom_bytes: int = 256 * MiB,
+) -> tuple[RetentionSettings, dict[str, CameraRetention]]:
     """Convert the app's settings and camera configs into retention inputs.
 
     An emergency frees up to ``min_free + max(min_free * headroom_fraction, min_headroom_bytes)`` so
@@ -138,8 +142,9 @@ def _days_to_ms(days: float | None) -> int | None:
     return None if days is None else round(days * DAY_MS)
 
 
-def _motion_windows(events: Sequence[Event], cameras: Mapping[str, CameraRetention],
-                    now_ms: int) -> dict[str, tuple[list[int], list[int]]]:
+def _motion_windows(
+    events: Sequence[Event], cameras: Mapping[str, CameraRetention], now_ms: int
+) -> dict[str, tuple[list[int], list[int]]]:
     """Per motion-mode camera: merged, sorted keep windows as parallel (starts, ends) lists."""
     raw: dict[str, list[tuple[int, int]]] = {}
     for ev in events:
@@ -171,9 +176,16 @@ def _deletion(seg: Segment, reason: DeletionReason) -> Deletion:
     return Deletion(seg.id, seg.camera_id, seg.path, seg.bytes, reason)
 
 
-def plan_retention(segments: Sequence[Segment], events: Sequence[Event],
-                   cameras: Mapping[str, CameraRetention], settings: RetentionSettings,
-                   disk: DiskState, now_ms: int, *, unlisted_bytes: int = 0) -> RetentionPlan:
+def plan_retention(
+    segments: Sequence[Segment],
+    events: Sequence[Event],
+    cameras: Mapping[str, CameraRetention],
+    settings: RetentionSettings,
+    disk: DiskState,
+    now_ms: int,
+    *,
+    unlisted_bytes: int = 0,
+) -> RetentionPlan:
     """Decide which segments to delete (see the module docstring for the rules).
 
     ``segments`` may be a subset of the index (the candidates a caller selected); then
@@ -257,24 +269,31 @@ def plan_retention(segments: Sequence[Segment], events: Sequence[Event],
             remaining_bytes -= seg.bytes
             freed += seg.bytes
         if remaining_bytes > quota:
-            notes.append(f"The disk quota ({format_size(quota)}) cannot be met: "
-                         f"{format_size(protected_bytes)} of recordings are protected.")
+            notes.append(
+                f"The disk quota ({format_size(quota)}) cannot be met: "
+                f"{format_size(protected_bytes)} of recordings are protected."
+            )
 
     emergency = False
     free = disk.free_bytes + freed
     if free < settings.min_free_bytes:
         emergency = True
-        notes.append(f"Low disk space: {format_size(disk.free_bytes)} free, under the "
-                     f"{format_size(settings.min_free_bytes)} to keep free; the oldest recordings go first.")
+        notes.append(
+            f"Low disk space: {format_size(disk.free_bytes)} free, under the "
+            f"{format_size(settings.min_free_bytes)} to keep free; the oldest recordings go first."
+        )
         while free < settings.free_target_bytes and (seg := oldest()) is not None:
             deletions.append(_deletion(seg, "low_space"))
             free += seg.bytes
             freed += seg.bytes
         if free < settings.min_free_bytes:
-            notes.append("Not enough space can be freed: everything left is protected. "
-                         "Free some space on the disk or choose a larger one.")
+            notes.append(
+                "Not enough space can be freed: everything left is protected. "
+                "Free some space on the disk or choose a larger one."
+            )
 
     if deletions:
-        logger.info("retention: %s deletion(s), %s freed, emergency=%s",
-                    len(deletions), format_size(freed), emergency)
+        logger.info(
+            "retention: %s deletion(s), %s freed, emergency=%s", len(deletions), format_size(freed), emergency
+        )
     return RetentionPlan(tuple(deletions), freed, emergency, tuple(notes))

@@ -40,8 +40,15 @@ CANDIDATE_PAGE = 2000
 class RetentionWorker:
     """Periodic and on-demand retention."""
 
-    def __init__(self, engine: Engine, writer: DbWriter, storage: StorageManager, bus: EventBus,
-                 settings: Callable[[], Settings], cameras: Callable[[], list[CameraConfig]]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: DbWriter,
+        storage: StorageManager,
+        bus: EventBus,
+        settings: Callable[[], Settings],
+        cameras: Callable[[], list[CameraConfig]],
+    ) -> None:
         self.engine = engine
         self.writer = writer
         self.storage = storage
@@ -102,7 +109,9 @@ class RetentionWorker:
         # always room for the next two segments of every camera (else the next write fails again).
         target = min(rsettings.free_target_bytes, rsettings.min_free_bytes + max(total // 10, 1))
         target = max(target, rsettings.min_free_bytes + 2 * self.recent_write_bytes)
-        rsettings = dataclasses.replace(rsettings, free_target_bytes=max(target, rsettings.min_free_bytes + 1))
+        rsettings = dataclasses.replace(
+            rsettings, free_target_bytes=max(target, rsettings.min_free_bytes + 1)
+        )
         disk = DiskState(free, total)
         candidates, events, watermarks = self._candidates(rsettings, cams, disk, now)
         listed = sum(s.bytes for s in candidates)
@@ -115,8 +124,9 @@ class RetentionWorker:
         self._watermark.update(watermarks)
         return plan
 
-    def _candidates(self, rs: RetentionSettings, cams: dict[str, CameraRetention], disk: DiskState,
-                    now: int) -> tuple[list[Segment], list[Event], dict[str, int]]:
+    def _candidates(
+        self, rs: RetentionSettings, cams: dict[str, CameraRetention], disk: DiskState, now: int
+    ) -> tuple[list[Segment], list[Event], dict[str, int]]:
         """The segments that any rule might delete, selected in the index (never all of them):
         motion-mode footage not yet judged, footage older than the smallest max age, and the oldest
         unprotected footage when the quota or the free space needs it."""
@@ -158,8 +168,9 @@ class RetentionWorker:
             return [], [], watermarks
         # Every event that could protect a candidate, whichever rule selected it.
         margin = max((c.pre_roll_ms + c.post_roll_ms for c in cams.values()), default=0)
-        events = repo_media.events_overlapping(self.engine, min(s.start_ms for s in segments) - margin,
-                                               max(s.end_ms for s in segments) + margin)
+        events = repo_media.events_overlapping(
+            self.engine, min(s.start_ms for s in segments) - margin, max(s.end_ms for s in segments) + margin
+        )
         # An open event may still end anywhere: judge its camera's footage again once it has ended.
         for e in events:
             if e.end_ms is None and e.camera_id in watermarks:
@@ -190,8 +201,13 @@ class RetentionWorker:
         reasons: dict[str, int] = {}
         for d in plan.deletions:
             reasons[d.reason] = reasons.get(d.reason, 0) + 1
-        logger.info("retention deleted %d segments (%s), freed %d bytes%s", len(ids), reasons,
-                    plan.bytes_freed, " [low space]" if plan.emergency else "")
+        logger.info(
+            "retention deleted %d segments (%s), freed %d bytes%s",
+            len(ids),
+            reasons,
+            plan.bytes_freed,
+            " [low space]" if plan.emergency else "",
+        )
         self.bus.publish(RetentionRan(len(ids), plan.bytes_freed, plan.emergency))
 
 

@@ -34,7 +34,9 @@ CAMERA_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", re.ASCII)  # use wi
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the layout has four year digits
 _RELPATH_RE = re.compile(
     r"(?P<cam>[A-Za-z0-9][A-Za-z0-9_-]{0,63})/(?P<date>\d{4}-\d{2}-\d{2})/(?P<hour>\d{2})/"
-    r"(?P<mm>\d{2})\.(?P<ss>\d{2})\.(?P<ms>\d{3})\.mp4", re.ASCII)
+    r"(?P<mm>\d{2})\.(?P<ss>\d{2})\.(?P<ms>\d{3})\.mp4",
+    re.ASCII,
+)
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _HOUR_RE = re.compile(r"\d{2}", re.ASCII)
 _TIME_BASE_RE = re.compile(r"[1-9]\d{0,9}/[1-9]\d{0,9}", re.ASCII)
@@ -52,8 +54,10 @@ def segment_relpath(camera_id: str, start_ms: int) -> str:
     if isinstance(start_ms, bool) or not isinstance(start_ms, int) or not 0 <= start_ms <= _MAX_MS:
         raise ValueError(f"segment start out of range: {start_ms!r}")
     t = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(milliseconds=start_ms)
-    return (f"{camera_id}/{t.year:04d}-{t.month:02d}-{t.day:02d}/{t.hour:02d}/"
-            f"{t.minute:02d}.{t.second:02d}.{start_ms % 1000:03d}{SEGMENT_SUFFIX}")
+    return (
+        f"{camera_id}/{t.year:04d}-{t.month:02d}-{t.day:02d}/{t.hour:02d}/"
+        f"{t.minute:02d}.{t.second:02d}.{start_ms % 1000:03d}{SEGMENT_SUFFIX}"
+    )
 
 
 def parse_segment_relpath(relpath: str) -> tuple[str, int] | None:
@@ -65,8 +69,9 @@ def parse_segment_relpath(relpath: str) -> tuple[str, int] | None:
         return None
     try:
         day = _dt.date.fromisoformat(m["date"])
-        t = _dt.datetime(day.year, day.month, day.day, int(m["hour"]), int(m["mm"]), int(m["ss"]),
-                         tzinfo=_dt.UTC)
+        t = _dt.datetime(
+            day.year, day.month, day.day, int(m["hour"]), int(m["mm"]), int(m["ss"]), tzinfo=_dt.UTC
+        )
     except ValueError:
         return None
     start_ms = (t - _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)) // _dt.timedelta(milliseconds=1) + int(m["ms"])
@@ -79,8 +84,13 @@ def _subdirs(path: str, pattern: re.Pattern[str] | None) -> list[str]:
     """Names of real (not symlinked) subfolders matching ``pattern``, sorted; [] if it vanished."""
     try:
         with os.scandir(path) as it:
-            names = [e.name for e in it if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")
-                     and (pattern is None or pattern.fullmatch(e.name))]
+            names = [
+                e.name
+                for e in it
+                if e.is_dir(follow_symlinks=False)
+                and not e.name.startswith(".")
+                and (pattern is None or pattern.fullmatch(e.name))
+            ]
     except (FileNotFoundError, NotADirectoryError):
         return []  # retention may remove an emptied folder while we walk
     return sorted(names)
@@ -139,17 +149,25 @@ def _format_time_base(time_base: str | Fraction) -> str:
     return text
 
 
-def encode_segment_meta(camera: str, start_ms: int, stream_offset: int,
-                        time_base: str | Fraction = DEFAULT_TIME_BASE) -> str:
+def encode_segment_meta(
+    camera: str, start_ms: int, stream_offset: int, time_base: str | Fraction = DEFAULT_TIME_BASE
+) -> str:
     """The JSON text for a segment file's ``comment`` tag (``time_base`` of the video stream)."""
     if not is_valid_camera_id(camera):
         raise ValueError(f"not a valid camera id: {camera!r}")
     for name, value in (("start_ms", start_ms), ("stream_offset", stream_offset)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{name} must be an integer, not {value!r}")
-    return json.dumps({"porchlight": META_VERSION, "camera": camera, "start_ms": start_ms,
-                       "stream_offset": stream_offset, "time_base": _format_time_base(time_base)},
-                      separators=(",", ":"))
+    return json.dumps(
+        {
+            "porchlight": META_VERSION,
+            "camera": camera,
+            "start_ms": start_ms,
+            "stream_offset": stream_offset,
+            "time_base": _format_time_base(time_base),
+        },
+        separators=(",", ":"),
+    )
 
 
 def _is_int(value: Any) -> bool:
@@ -167,11 +185,19 @@ def decode_segment_meta(text: str | None) -> dict[str, Any] | None:
         meta = json.loads(text)
     except ValueError:
         return None
-    if not isinstance(meta, dict) or meta.get("porchlight") != META_VERSION or not _is_int(meta["porchlight"]):
+    if (
+        not isinstance(meta, dict)
+        or meta.get("porchlight") != META_VERSION
+        or not _is_int(meta["porchlight"])
+    ):
         return None
-    if not (is_valid_camera_id(meta.get("camera")) and _is_int(meta.get("start_ms"))
-            and _is_int(meta.get("stream_offset")) and isinstance(meta.get("time_base"), str)
-            and _TIME_BASE_RE.fullmatch(meta["time_base"])):
+    if not (
+        is_valid_camera_id(meta.get("camera"))
+        and _is_int(meta.get("start_ms"))
+        and _is_int(meta.get("stream_offset"))
+        and isinstance(meta.get("time_base"), str)
+        and _TIME_BASE_RE.fullmatch(meta["time_base"])
+    ):
         logger.debug("segment metadata with missing or bad fields: %s", text[:200])
         return None
     return meta

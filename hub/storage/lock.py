@@ -42,8 +42,10 @@ class HubLockedError(RuntimeError):
         pid = self.info.get("pid")
         who = f"pid {pid}" if pid else "another process"
         since = f", started {self.info['started']}" if self.info.get("started") else ""
-        super().__init__(f"Porchlight is already running ({who}{since}) with the data folder {data_dir}; "
-                         "close it first or use another data folder.")
+        super().__init__(
+            f"Porchlight is already running ({who}{since}) with the data folder {data_dir}; "
+            "close it first or use another data folder."
+        )
 
 
 def _try_lock(fd: int) -> bool:

@@ -107,8 +107,10 @@ def initialize_storage(root: str | os.PathLike[str], storage_id: str) -> Storage
         logger.warning("replacing a damaged storage marker in %s", root_path)
     if existing is not None:
         if not _same_id(existing.storage_id, storage_id):
-            raise StorageError(f"The folder {root_path} already holds recordings of another Porchlight "
-                               f"setup (storage id {existing.storage_id}).")
+            raise StorageError(
+                f"The folder {root_path} already holds recordings of another Porchlight "
+                f"setup (storage id {existing.storage_id})."
+            )
         return existing
     marker = StorageMarker(storage_id, format_ms(now_ms()) or "")
     text = json.dumps({"storage_id": marker.storage_id, "created": marker.created, "note": _NOTE}, indent=2)
@@ -138,7 +140,9 @@ def _write_probe(root: Path) -> None:
         os.unlink(tmp)
 
 
-def check_storage(root: str | os.PathLike[str], expected_id: str, *, probe_write: bool = True) -> StorageCheck:
+def check_storage(
+    root: str | os.PathLike[str], expected_id: str, *, probe_write: bool = True
+) -> StorageCheck:
     """Tell whether recordings may be written to ``root`` (state "ok") and, if not, why.
 
     ``probe_write=False`` skips the test write (a full, read-only or forbidden disk then shows
@@ -146,32 +150,48 @@ def check_storage(root: str | os.PathLike[str], expected_id: str, *, probe_write
     """
     root_path = Path(root)
     if not root_path.is_dir():
-        return StorageCheck("missing", f"The recordings folder {root_path} is not there. If it is on an "
-                            "external or network disk, connect it; recording resumes when it is back.")
+        return StorageCheck(
+            "missing",
+            f"The recordings folder {root_path} is not there. If it is on an "
+            "external or network disk, connect it; recording resumes when it is back.",
+        )
     try:
         marker = read_marker(root_path)
     except ValueError:
-        return StorageCheck("foreign", f"The recordings folder {root_path} has a damaged Porchlight marker "
-                            f"file ({MARKER_NAME}); choose the folder again in the storage settings.")
+        return StorageCheck(
+            "foreign",
+            f"The recordings folder {root_path} has a damaged Porchlight marker "
+            f"file ({MARKER_NAME}); choose the folder again in the storage settings.",
+        )
     except OSError as exc:
-        return StorageCheck("unwritable", f"The recordings folder {root_path} cannot be read "
-                            f"({exc.strerror or exc}).")
+        return StorageCheck(
+            "unwritable", f"The recordings folder {root_path} cannot be read ({exc.strerror or exc})."
+        )
     if marker is None:
-        return StorageCheck("missing", f"The recordings folder {root_path} is empty or not the one "
-                            "Porchlight set up: if it is on an external disk, the disk is probably not "
-                            "connected. Nothing is recorded there until it is back.")
+        return StorageCheck(
+            "missing",
+            f"The recordings folder {root_path} is empty or not the one "
+            "Porchlight set up: if it is on an external disk, the disk is probably not "
+            "connected. Nothing is recorded there until it is back.",
+        )
     if not _same_id(marker.storage_id, expected_id):
-        return StorageCheck("foreign", f"The recordings folder {root_path} belongs to another Porchlight "
-                            "setup. Choose your own recordings folder, or adopt this one in the "
-                            "storage settings.")
+        return StorageCheck(
+            "foreign",
+            f"The recordings folder {root_path} belongs to another Porchlight "
+            "setup. Choose your own recordings folder, or adopt this one in the "
+            "storage settings.",
+        )
     try:
         if probe_write:
             _write_probe(root_path)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             # Our folder, only full: retention may purge here (unlike a missing or foreign one).
-            return StorageCheck("full", f"The disk holding {root_path} is full: the oldest unprotected "
-                                "recordings are being deleted so that recording can go on.")
+            return StorageCheck(
+                "full",
+                f"The disk holding {root_path} is full: the oldest unprotected "
+                "recordings are being deleted so that recording can go on.",
+            )
         if exc.errno == errno.EROFS:
             why = "the disk is read-only"
         else:

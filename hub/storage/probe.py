@@ -152,12 +152,15 @@ def probe_segment_file(path: str | os.PathLike[str]) -> SegmentFileInfo:
         container, head = _open(path, torn, intact)
     except _FFMPEG_ERRORS as exc:
         why = "it was cut off before its first complete part" if torn else _short(exc)
-        return SegmentFileInfo(False, error=f"not a readable video file: {why}", torn=torn, intact_bytes=intact)
+        return SegmentFileInfo(
+            False, error=f"not a readable video file: {why}", torn=torn, intact_bytes=intact
+        )
     with container, head or contextlib.nullcontext():
         meta = decode_segment_meta(container.metadata.get(SEGMENT_META_TAG))
         if not container.streams.video:
-            return SegmentFileInfo(False, meta=meta, error="the file has no video track", torn=torn,
-                                   intact_bytes=intact)
+            return SegmentFileInfo(
+                False, meta=meta, error="the file has no video track", torn=torn, intact_bytes=intact
+            )
         video = container.streams.video[0]
         time_base = video.time_base
         streams = [video, *container.streams.audio[:1]]
@@ -199,8 +202,9 @@ def probe_segment_file(path: str | os.PathLike[str]) -> SegmentFileInfo:
     elif keyframes == 0:
         error = error or "no keyframe: the video cannot be decoded"
     playable = frames > 0 and keyframes > 0
-    return SegmentFileInfo(playable, frames, duration_ms, audio_packets > 0, meta, error, keyframes,
-                           torn or corrupt > 0, intact)
+    return SegmentFileInfo(
+        playable, frames, duration_ms, audio_packets > 0, meta, error, keyframes, torn or corrupt > 0, intact
+    )
 
 
 def decode_check(path: str | os.PathLike[str]) -> int:

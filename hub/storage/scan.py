@@ -44,8 +44,9 @@ def reconcile(db_segments: Sequence[Segment], files_on_disk: set[str]) -> Reconc
     return ReconcilePlan(sorted(files_on_disk - indexed), missing)
 
 
-def index_segment_file(root: str | os.PathLike[str], relpath: str, *,
-                       repair: bool = False) -> tuple[Segment | None, SegmentFileInfo]:
+def index_segment_file(
+    root: str | os.PathLike[str], relpath: str, *, repair: bool = False
+) -> tuple[Segment | None, SegmentFileInfo]:
     """Probe one file found on disk; a Segment (id None) for the index when it is playable.
 
     Camera and start come from the path (the name is authoritative); the end from the frames' duration.
@@ -60,21 +61,33 @@ def index_segment_file(root: str | os.PathLike[str], relpath: str, *,
     full = Path(root, *relpath.split("/"))
     info = probe_segment_file(full)
     if repair and info.playable and info.torn and info.intact_bytes > 0:
-        logger.warning("trimming the cut-off end of %s (%s -> %s bytes)", relpath,
-                       _size(full), info.intact_bytes)
+        logger.warning(
+            "trimming the cut-off end of %s (%s -> %s bytes)", relpath, _size(full), info.intact_bytes
+        )
         os.truncate(full, info.intact_bytes)
         info = probe_segment_file(full)
     if not info.playable:
         return None, info
     if info.meta is not None and (info.meta["camera"], info.meta["start_ms"]) != (camera_id, start_ms):
-        logger.warning("segment %s says it is %s at %s; trusting its path", relpath,
-                       info.meta["camera"], info.meta["start_ms"])
+        logger.warning(
+            "segment %s says it is %s at %s; trusting its path",
+            relpath,
+            info.meta["camera"],
+            info.meta["start_ms"],
+        )
     size = _size(full)
     if size is None:
         return None, dataclasses.replace(info, playable=False, error="the file disappeared")
-    segment = Segment(id=None, camera_id=camera_id, path=relpath, start_ms=start_ms,
-                      end_ms=start_ms + info.duration_ms, bytes=size, frames=info.frames,
-                      has_audio=info.has_audio)
+    segment = Segment(
+        id=None,
+        camera_id=camera_id,
+        path=relpath,
+        start_ms=start_ms,
+        end_ms=start_ms + info.duration_ms,
+        bytes=size,
+        frames=info.frames,
+        has_audio=info.has_audio,
+    )
     return segment, info
 
 
@@ -87,8 +100,13 @@ def _size(path: Path) -> int | None:
 
 def _checked_parts(relpath: str) -> list[str]:
     parts = relpath.split("/")
-    if (not relpath or "\\" in relpath or os.path.isabs(relpath) or parts[0].startswith(".")
-            or any(p in ("", ".", "..") for p in parts)):
+    if (
+        not relpath
+        or "\\" in relpath
+        or os.path.isabs(relpath)
+        or parts[0].startswith(".")
+        or any(p in ("", ".", "..") for p in parts)
+    ):
         raise ValueError(f"not a path inside the recordings folder: {relpath!r}")
     return parts
 
@@ -109,8 +127,10 @@ def quarantine(root: str | os.PathLike[str], relpath: str, reason: str) -> str:
         dest = dest.with_name(f"{Path(parts[-1]).stem}~{n}{Path(parts[-1]).suffix}")
     shutil.move(source, dest)
     note = dest.with_name(dest.name + REASON_SUFFIX)
-    note.write_text(f"Set aside by Porchlight at {format_ms(now_ms())}\n"
-                    f"Original location: {relpath}\nReason: {reason}\n", encoding="utf-8")
+    note.write_text(
+        f"Set aside by Porchlight at {format_ms(now_ms())}\nOriginal location: {relpath}\nReason: {reason}\n",
+        encoding="utf-8",
+    )
     moved = "/".join(dest.relative_to(root).parts)
     logger.warning("quarantined %s: %s", relpath, reason)
     return moved

@@ -26,10 +26,24 @@ def test_camera_events_drive_motion_mode_and_doorbell(rtsp_camera, tmp_path):
     cam = rtsp_camera(ClipSpec(seconds=20, passages=()))
     data = tmp_path / "data"
     with OnvifEventsPeer() as peer:
-        (cfg,) = configure(data, [camera(
-            "Door", cam.url, driver="onvif", mode="motion", events="camera", doorbell=True, pre_roll_s=2.0,
-            post_roll_s=2.0, device={"host": f"127.0.0.1:{peer.port}", "clock_offset_s": 0.0})],
-            segment_seconds=3.0, motion_grace_s=5.0)
+        (cfg,) = configure(
+            data,
+            [
+                camera(
+                    "Door",
+                    cam.url,
+                    driver="onvif",
+                    mode="motion",
+                    events="camera",
+                    doorbell=True,
+                    pre_roll_s=2.0,
+                    post_roll_s=2.0,
+                    device={"host": f"127.0.0.1:{peer.port}", "clock_offset_s": 0.0},
+                )
+            ],
+            segment_seconds=3.0,
+            motion_grace_s=5.0,
+        )
         hub = start_hub(data)
         seen: list = []
         hub.bus.subscribe(lambda e: seen.append(e), EventStarted)
@@ -47,8 +61,11 @@ def test_camera_events_drive_motion_mode_and_doorbell(rtsp_camera, tmp_path):
             time.sleep(2)
             peer.push("onvif_spec_motionalarm_off")
             t_off = time.time() * 1000
-            wait_for(lambda: any(e.kind == "camera_motion" and e.end_ms for e in _events(data)), 15,
-                     "the camera motion event to end")
+            wait_for(
+                lambda: any(e.kind == "camera_motion" and e.end_ms for e in _events(data)),
+                15,
+                "the camera motion event to end",
+            )
             t_press = time.time() * 1000
             peer.push("reolink_doorbell_visitor")
             wait_for(lambda: any(e.kind == "doorbell" for e in _events(data)), 15, "a doorbell event")

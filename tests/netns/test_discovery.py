@@ -59,7 +59,10 @@ def test_probes_go_out_on_lo_only_with_ttl_1_and_both_onvif_types():
         found, _elapsed = timed_discover(1.0)
     assert [d.name for d in found] == ["Standard Cam"]
     multicast = [p for p in responder.probes if p.multicast]
-    assert {p.types for p in multicast} == {((NS_NETWORK, "NetworkVideoTransmitter"),), ((NS_DEVICE, "Device"),)}
+    assert {p.types for p in multicast} == {
+        ((NS_NETWORK, "NetworkVideoTransmitter"),),
+        ((NS_DEVICE, "Device"),),
+    }
     assert {p.ttl for p in multicast} == {1}
     # SOAP-over-UDP: each probe is repeated once with the same MessageID; the responder answers once
     assert len({p.message_id for p in multicast}) == 2 and len(multicast) == 4
@@ -111,8 +114,10 @@ def test_unicast_probe_of_a_typed_address():
 
 def test_unicast_probe_ignores_replies_from_other_hosts():
     # The probe goes to 127.0.0.1; a "device" at 127.0.0.2 that hears it must not be accepted.
-    with WsdResponder(name="Asked") as asked, WsdResponder(
-            name="Eavesdropper", host="127.0.0.2", xaddrs=["http://127.0.0.2/onvif/device_service"]):
+    with (
+        WsdResponder(name="Asked") as asked,
+        WsdResponder(name="Eavesdropper", host="127.0.0.2", xaddrs=["http://127.0.0.2/onvif/device_service"]),
+    ):
         found = probe_host("127.0.0.1", asked.port, timeout_s=0.8)
         assert [d.name for d in discover(0.8)] == ["Asked", "Eavesdropper"]  # both are real devices
     assert [d.name for d in found] == ["Asked"]
@@ -134,13 +139,19 @@ def test_xaddrs_on_other_hosts_are_never_followed():
             # answers from 127.0.0.2 but points at 127.0.0.1: another host, dropped
             WsdResponder(name="Redirector", host="127.0.0.2", xaddrs=[trap_url]),
             # first XAddr on a foreign host, the second on the answering host: the second is kept
-            WsdResponder(name="Mixed", xaddrs=["http://192.0.2.7/onvif/device_service",
-                                               "http://127.0.0.1:8082/onvif/device_service"]),
+            WsdResponder(
+                name="Mixed",
+                xaddrs=[
+                    "http://192.0.2.7/onvif/device_service",
+                    "http://127.0.0.1:8082/onvif/device_service",
+                ],
+            ),
             # a name instead of an address is not "the host that answered" either
             WsdResponder(name="Named", xaddrs=["http://camera.example/onvif/device_service"]),
             # a device on 127.0.0.2 pointing at itself is fine
-            WsdResponder(name="Second Host", host="127.0.0.2",
-                         xaddrs=["http://127.0.0.2:8086/onvif/device_service"]),
+            WsdResponder(
+                name="Second Host", host="127.0.0.2", xaddrs=["http://127.0.0.2:8086/onvif/device_service"]
+            ),
         ):
             found, _elapsed = timed_discover(1.0)
         assert not connected(listener)
@@ -183,7 +194,9 @@ def test_unicast_probe_of_a_silent_address_times_out_empty():
     assert 0.7 - 0.01 <= time.monotonic() - start < 0.7 + SLACK_S
 
 
-@pytest.mark.parametrize("host", ["239.255.255.250", "0.0.0.0", "255.255.255.255", "", "no-such-camera.invalid"])
+@pytest.mark.parametrize(
+    "host", ["239.255.255.250", "0.0.0.0", "255.255.255.255", "", "no-such-camera.invalid"]
+)
 def test_unicast_probe_refuses_what_is_not_one_device(host):
     with pytest.raises(UnreachableError):
         probe_host(host, timeout_s=0.5)

@@ -20,21 +20,42 @@ def test_doorbell_discover_add_and_record_from_camera_events(rtsp_camera, tmp_pa
     cam = rtsp_camera(ClipSpec(seconds=20, passages=()))  # a still scene: local detection would see nothing
     data = tmp_path / "data"
     streams = {"main": (cam.url, 1280, 720), "sub": (cam.sub_url, 640, 360)}
-    with OnvifEventsPeer(streams=streams) as peer, \
-            WsdResponder(name="Front Door", xaddrs=(f"http://127.0.0.1:{peer.port}/onvif/device_service",)):
+    with (
+        OnvifEventsPeer(streams=streams) as peer,
+        WsdResponder(name="Front Door", xaddrs=(f"http://127.0.0.1:{peer.port}/onvif/device_service",)),
+    ):
         rows = [r for r in cli_json(data, "discover", "--timeout", "2") if r["kind"] == "onvif"]
         assert [(r["name"], r["needs_auth"]) for r in rows] == [("Front Door", False)], rows
         host = rows[0]["xaddr"].split("/")[2]
 
         ok(run_cli(data, "storage", "set", "--min-free", "64M"))
-        out = ok(run_cli(data, "cameras", "add", "Door", "--onvif", host, "--mode", "motion", "--events", "camera",
-                         "--pre-roll", "2", "--post-roll", "2")).stdout
+        out = ok(
+            run_cli(
+                data,
+                "cameras",
+                "add",
+                "Door",
+                "--onvif",
+                host,
+                "--mode",
+                "motion",
+                "--events",
+                "camera",
+                "--pre-roll",
+                "2",
+                "--post-roll",
+                "2",
+            )
+        ).stdout
         assert "doorbell" in out
         (row,) = cli_json(data, "cameras", "list")
         assert (row["url"], row["sub_url"]) == (cam.url, cam.sub_url)
         assert row["doorbell"] is True and row["events"] == "camera" and row["mode"] == "motion"
         probe = cli_json(data, "cameras", "probe", "Door")
-        assert {p["role"]: p["token"] for p in probe["profiles"] if p["role"]} == {"record": "main", "detect": "sub"}
+        assert {p["role"]: p["token"] for p in probe["profiles"] if p["role"]} == {
+            "record": "main",
+            "detect": "sub",
+        }
         assert "tns1:RuleEngine/MyRuleDetector/Visitor" in probe["event_topics"]
 
         with Serve(data, log=tmp_path / "serve.log") as serve:
@@ -48,8 +69,13 @@ def test_doorbell_discover_add_and_record_from_camera_events(rtsp_camera, tmp_pa
             t_off = time.time()
             peer.push("reolink_doorbell_visitor")
             t_press = time.time()
-            wait_until(lambda: {"camera_motion", "doorbell"} <= {e["kind"] for e in cli_json(data, "events", "list")},
-                       20, "the motion and doorbell events")
+            wait_until(
+                lambda: (
+                    {"camera_motion", "doorbell"} <= {e["kind"] for e in cli_json(data, "events", "list")}
+                ),
+                20,
+                "the motion and doorbell events",
+            )
             time.sleep(10)  # post-roll, and the segment after it closes
             assert serve.stop() == 0, serve.output()
         assert "Traceback" not in serve.output()

@@ -21,8 +21,9 @@ def test_only_loopback_exists_here():
 
 
 def test_ipycam_streams(ipycam):
-    with av.open(f"rtsp://127.0.0.1:{ipycam.rtsp_port}/video_main", options={"rtsp_transport": "tcp"},
-                 timeout=(20, 10)) as c:
+    with av.open(
+        f"rtsp://127.0.0.1:{ipycam.rtsp_port}/video_main", options={"rtsp_transport": "tcp"}, timeout=(20, 10)
+    ) as c:
         v = c.streams.video[0]
         n = sum(1 for _p, _ in zip(c.demux(v), range(20), strict=False))
     assert n == 20 and v.codec_context.width == 640

@@ -23,7 +23,11 @@ def test_discover_finds_the_camera_and_says_whether_it_needs_a_password(ipycam):
 
 
 def test_discover_reports_a_device_that_wants_a_password(ipycam_auth):
-    rows = [r for r in cli_json(ipycam_auth.log_dir / "data", "discover", "--timeout", "2") if r["kind"] == "onvif"]
+    rows = [
+        r
+        for r in cli_json(ipycam_auth.log_dir / "data", "discover", "--timeout", "2")
+        if r["kind"] == "onvif"
+    ]
     assert [r["needs_auth"] for r in rows] == [True]
 
 
@@ -33,7 +37,11 @@ def test_add_by_onvif_picks_the_profiles_and_records(ipycam, tmp_path):
     out = ok(run_cli(data, "cameras", "add", "Porch", "--onvif", ipycam.host, "--mode", "continuous")).stdout
     assert "records" in out
     (cam,) = cli_json(data, "cameras", "list")
-    assert cam["driver"] == "onvif" and cam["url"].endswith("/video_main") and cam["sub_url"].endswith("/video_sub")
+    assert (
+        cam["driver"] == "onvif"
+        and cam["url"].endswith("/video_main")
+        and cam["sub_url"].endswith("/video_sub")
+    )
     assert cam["device"]["record_profile"] != cam["device"]["detect_profile"]
     assert cam["events"] == "local"  # ipycam has no events service
     probe = cli_json(data, "cameras", "probe", "Porch")
@@ -50,12 +58,34 @@ def test_add_by_onvif_picks_the_profiles_and_records(ipycam, tmp_path):
 
 def test_wrong_password_is_a_clear_error_and_adds_nothing(ipycam_auth, tmp_path):
     data = tmp_path / "data"
-    r = run_cli(data, "cameras", "add", "Porch", "--onvif", ipycam_auth.host, "--username", "admin",
-                "--password-stdin", input="not-it\n")
+    r = run_cli(
+        data,
+        "cameras",
+        "add",
+        "Porch",
+        "--onvif",
+        ipycam_auth.host,
+        "--username",
+        "admin",
+        "--password-stdin",
+        input="not-it\n",
+    )
     assert_one_line_error(r, "password")
     assert "not-it" not in r.stderr
     assert cli_json(data, "cameras", "list") == []
-    ok(run_cli(data, "cameras", "add", "Porch", "--onvif", ipycam_auth.host, "--username", "admin",
-               "--password-stdin", input="Porch-Light_42\n"))
+    ok(
+        run_cli(
+            data,
+            "cameras",
+            "add",
+            "Porch",
+            "--onvif",
+            ipycam_auth.host,
+            "--username",
+            "admin",
+            "--password-stdin",
+            input="Porch-Light_42\n",
+        )
+    )
     (cam,) = cli_json(data, "cameras", "list")
     assert cam["has_credentials"] and "Porch-Light_42" not in str(cam)

@@ -70,11 +70,13 @@ def _loop_errors() -> Iterator[list[dict]]:
 
 
 @contextlib.contextmanager
-def running(peer: OnvifEventsPeer, rec: Recorder, credentials: Credentials | None = None,
-            **options: object) -> Iterator[OnvifEventSource]:
+def running(
+    peer: OnvifEventsPeer, rec: Recorder, credentials: Credentials | None = None, **options: object
+) -> Iterator[OnvifEventSource]:
     kw = {"pull_timeout_s": 5.0, "backoff_s": 0.2, "backoff_max_s": 1.0, "request_timeout_s": 5.0, **options}
-    source = OnvifEventSource("127.0.0.1", peer.port, credentials, on_event=rec.on_event, on_status=rec.on_status,
-                              **kw)
+    source = OnvifEventSource(
+        "127.0.0.1", peer.port, credentials, on_event=rec.on_event, on_status=rec.on_status, **kw
+    )
     source.start()
     try:
         yield source
@@ -86,7 +88,9 @@ def subscribed(peer: OnvifEventsPeer, count: int = 1) -> None:
     wait_for(lambda: peer.counters["created"] >= count and peer.active_subscriptions, 30, "a subscription")
 
 
-def push_and_wait(peer: OnvifEventsPeer, rec: Recorder, name: str, count: int = 1) -> tuple[float, list[CameraEvent]]:
+def push_and_wait(
+    peer: OnvifEventsPeer, rec: Recorder, name: str, count: int = 1
+) -> tuple[float, list[CameraEvent]]:
     before = len(rec.events)
     pushed = time.time()
     peer.push(name)
@@ -251,11 +255,18 @@ def test_malformed_replies_never_escape(caplog):
                 peer.serve_malformed(kind, payload="onvif_spec_motionalarm_on")
                 wait_for(lambda served=served: peer.counters["malformed"] > served, 20, f"{kind} served")
                 if kind == "wrong_namespace":  # tolerated: matched by local name
-                    wait_for(lambda before=before: len(rec.events) > before, 10, "the event in the wrong namespace")
+                    wait_for(
+                        lambda before=before: len(rec.events) > before, 10, "the event in the wrong namespace"
+                    )
                 else:  # a failure: the subscription is recreated
-                    wait_for(lambda f=failures: source.stats()["failures"] > f, 10, f"{kind} counted as a failure")
-                    wait_for(lambda c=created: peer.counters["created"] > c and rec.state == "ok", 20,
-                             f"a new subscription after {kind}")
+                    wait_for(
+                        lambda f=failures: source.stats()["failures"] > f, 10, f"{kind} counted as a failure"
+                    )
+                    wait_for(
+                        lambda c=created: peer.counters["created"] > c and rec.state == "ok",
+                        20,
+                        f"a new subscription after {kind}",
+                    )
                 push_and_wait(peer, rec, "onvif_spec_motionalarm_off")
             stats = source.stats()
     downs = [r for s, r in rec.statuses if s == "down"]
@@ -270,8 +281,10 @@ def test_wrong_password_reports_down_and_retries_are_bounded():
         with running(peer, rec, Credentials(USER, "wrong"), max_retries=2) as source:
             wait_for(lambda: rec.state == "failed", 20, "failed after the retries")
             stats = source.stats()
-    assert [s for s, _r in rec.statuses] == ["down", "down", "failed"] or \
-        [s for s, _r in rec.statuses] == ["down", "failed"], rec.statuses
+    assert [s for s, _r in rec.statuses] == ["down", "down", "failed"] or [s for s, _r in rec.statuses] == [
+        "down",
+        "failed",
+    ], rec.statuses
     assert "refused the username or password" in rec.statuses[-1][1]
     assert stats["failures"] == 3 and peer.counters["created"] == 0
 
@@ -279,8 +292,9 @@ def test_wrong_password_reports_down_and_retries_are_bounded():
 def test_stop_unsubscribes_and_leaves_nothing_running():
     with OnvifEventsPeer() as peer:
         rec = Recorder()
-        source = OnvifEventSource("127.0.0.1", peer.port, None, on_event=rec.on_event, on_status=rec.on_status,
-                                  pull_timeout_s=5)
+        source = OnvifEventSource(
+            "127.0.0.1", peer.port, None, on_event=rec.on_event, on_status=rec.on_status, pull_timeout_s=5
+        )
         source.start()
         subscribed(peer)
         time.sleep(0.5)  # a pull is in flight

@@ -51,11 +51,13 @@ SOAP = "http://www.w3.org/2003/05/soap-envelope"
 WSNT = "http://docs.oasis-open.org/wsn/b-2"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSTOP = "http://docs.oasis-open.org/wsn/t-1"
-_NSDECL = ('xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
-           'xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tev="http://www.onvif.org/ver10/events/wsdl" '
-           f'xmlns:wsnt="{WSNT}" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:wstop="{WSTOP}" '
-           'xmlns:tns1="http://www.onvif.org/ver10/topics" xmlns:ter="http://www.onvif.org/ver10/error" '
-           'xmlns:wsrf-rw="http://docs.oasis-open.org/wsrf/rw-2" xmlns:trt="http://www.onvif.org/ver10/media/wsdl"')
+_NSDECL = (
+    'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
+    'xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tev="http://www.onvif.org/ver10/events/wsdl" '
+    f'xmlns:wsnt="{WSNT}" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:wstop="{WSTOP}" '
+    'xmlns:tns1="http://www.onvif.org/ver10/topics" xmlns:ter="http://www.onvif.org/ver10/error" '
+    'xmlns:wsrf-rw="http://docs.oasis-open.org/wsrf/rw-2" xmlns:trt="http://www.onvif.org/ver10/media/wsdl"'
+)
 MEDIA = "http://www.onvif.org/ver10/media/wsdl"
 MALFORMED_KINDS = ("broken", "garbage", "dtd", "huge", "empty", "wrong_namespace", "fault500", "close")
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?")
@@ -116,10 +118,19 @@ class _Sub:
 class OnvifEventsPeer:
     """See the module docstring. Use as a context manager or call start()/close()."""
 
-    def __init__(self, fixtures: Path = FIXTURES, *, clock_offset_s: float = 0.0, username: str | None = None,
-                 password: str | None = None, max_termination_s: float | None = None,
-                 max_skew_s: float | None = None, max_pull_wait_s: float = 30.0, port: int = 0,
-                 streams: dict[str, tuple[str, int, int]] | None = None) -> None:
+    def __init__(
+        self,
+        fixtures: Path = FIXTURES,
+        *,
+        clock_offset_s: float = 0.0,
+        username: str | None = None,
+        password: str | None = None,
+        max_termination_s: float | None = None,
+        max_skew_s: float | None = None,
+        max_pull_wait_s: float = 30.0,
+        port: int = 0,
+        streams: dict[str, tuple[str, int, int]] | None = None,
+    ) -> None:
         self.streams = dict(streams or {})
         self.clock_offset_s = clock_offset_s
         self.username, self.password = username, password
@@ -129,9 +140,20 @@ class OnvifEventsPeer:
         self.payloads: dict[str, list[etree._Element]] = {}
         for path in sorted(fixtures.glob("*.xml")):
             root = etree.parse(str(path)).getroot()
-            self.payloads[path.stem] = [copy.deepcopy(e) for e in root.iter() if _local(e) == "NotificationMessage"]
-        self.counters = {"requests": 0, "created": 0, "renewals": 0, "pulls": 0, "unsubscribes": 0,
-                         "auth_failures": 0, "faults": 0, "malformed": 0, "delivered": 0}
+            self.payloads[path.stem] = [
+                copy.deepcopy(e) for e in root.iter() if _local(e) == "NotificationMessage"
+            ]
+        self.counters = {
+            "requests": 0,
+            "created": 0,
+            "renewals": 0,
+            "pulls": 0,
+            "unsubscribes": 0,
+            "auth_failures": 0,
+            "faults": 0,
+            "malformed": 0,
+            "delivered": 0,
+        }
         self.pushed_at: list[float] = []  # host time of each push, for latency measurements
         self._subs: dict[str, _Sub] = {}
         self._malformed: list[tuple[str, str | None]] = []
@@ -152,7 +174,9 @@ class OnvifEventsPeer:
         """Listen on 127.0.0.1 (the same port as before after a stop())."""
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name="onvif-events-peer", daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="onvif-events-peer", daemon=True
+            )
             self._thread.start()
         self._call(self._start_site())
         return self
@@ -277,13 +301,18 @@ class OnvifEventsPeer:
 
     def _soap(self, body: str, status: int = 200) -> web.Response:
         text = f'<?xml version="1.0" encoding="UTF-8"?>\n<s:Envelope {_NSDECL}><s:Body>{body}</s:Body></s:Envelope>'
-        return web.Response(body=text.encode(), status=status, content_type="application/soap+xml", charset="utf-8")
+        return web.Response(
+            body=text.encode(), status=status, content_type="application/soap+xml", charset="utf-8"
+        )
 
     def _fault(self, code: str, subcode: str, reason: str, status: int = 400) -> web.Response:
         self.counters["faults"] += 1
-        return self._soap(f"<s:Fault><s:Code><s:Value>{code}</s:Value><s:Subcode><s:Value>{subcode}</s:Value>"
-                          f"</s:Subcode></s:Code><s:Reason><s:Text xml:lang=\"en\">{reason}</s:Text></s:Reason>"
-                          "</s:Fault>", status)
+        return self._soap(
+            f"<s:Fault><s:Code><s:Value>{code}</s:Value><s:Subcode><s:Value>{subcode}</s:Value>"
+            f'</s:Subcode></s:Code><s:Reason><s:Text xml:lang="en">{reason}</s:Text></s:Reason>'
+            "</s:Fault>",
+            status,
+        )
 
     def _authorized(self, root: etree._Element) -> bool:
         if self.username is None:
@@ -297,9 +326,12 @@ class OnvifEventsPeer:
         except ValueError:
             return False
         created = fields.get("Created", "")
-        expected = base64.b64encode(hashlib.sha1(nonce + created.encode() + (self.password or "").encode())
-                                    .digest()).decode()
-        if fields.get("Username") != self.username or not secrets.compare_digest(fields.get("Password", ""), expected):
+        expected = base64.b64encode(
+            hashlib.sha1(nonce + created.encode() + (self.password or "").encode()).digest()
+        ).decode()
+        if fields.get("Username") != self.username or not secrets.compare_digest(
+            fields.get("Password", ""), expected
+        ):
             return False
         if self.max_skew_s is not None:
             when = _parse_time(created)
@@ -310,7 +342,9 @@ class OnvifEventsPeer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.counters["requests"] += 1
         try:
-            root = etree.fromstring(await request.read(), etree.XMLParser(resolve_entities=False, no_network=True))
+            root = etree.fromstring(
+                await request.read(), etree.XMLParser(resolve_entities=False, no_network=True)
+            )
         except etree.XMLSyntaxError:
             return self._fault("s:Sender", "ter:WellFormed", "malformed request")
         body = _find(root, "Body")
@@ -327,7 +361,9 @@ class OnvifEventsPeer:
                 del self._subs[sub.id]
                 sub = None
             if sub is None:
-                return self._fault("s:Sender", "wsrf-rw:ResourceUnknownFault", "unknown or expired subscription")
+                return self._fault(
+                    "s:Sender", "wsrf-rw:ResourceUnknownFault", "unknown or expired subscription"
+                )
             if op in ("PullMessages", "Renew", "Unsubscribe", "SetSynchronizationPoint"):
                 return await getattr(self, f"_sub_{op}")(request, sub, op_el)
         elif handler is not None:
@@ -343,37 +379,49 @@ class OnvifEventsPeer:
             f"<tt:UTCDateTime><tt:Time><tt:Hour>{t.hour}</tt:Hour><tt:Minute>{t.minute}</tt:Minute>"
             f"<tt:Second>{t.second}</tt:Second></tt:Time><tt:Date><tt:Year>{t.year}</tt:Year>"
             f"<tt:Month>{t.month}</tt:Month><tt:Day>{t.day}</tt:Day></tt:Date></tt:UTCDateTime>"
-            "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>")
+            "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
+        )
 
     def _op_GetDeviceInformation(self, _el: etree._Element) -> web.Response:
-        return self._soap("<tds:GetDeviceInformationResponse><tds:Manufacturer>Porchlight</tds:Manufacturer>"
-                          "<tds:Model>events-peer</tds:Model><tds:FirmwareVersion>1.0</tds:FirmwareVersion>"
-                          "<tds:SerialNumber>PEER-0001</tds:SerialNumber><tds:HardwareId>test</tds:HardwareId>"
-                          "</tds:GetDeviceInformationResponse>")
+        return self._soap(
+            "<tds:GetDeviceInformationResponse><tds:Manufacturer>Porchlight</tds:Manufacturer>"
+            "<tds:Model>events-peer</tds:Model><tds:FirmwareVersion>1.0</tds:FirmwareVersion>"
+            "<tds:SerialNumber>PEER-0001</tds:SerialNumber><tds:HardwareId>test</tds:HardwareId>"
+            "</tds:GetDeviceInformationResponse>"
+        )
 
     def _base(self) -> str:
         return f"http://127.0.0.1:{self.port}/onvif"
 
     def _op_GetServices(self, _el: etree._Element) -> web.Response:
-        services = [("http://www.onvif.org/ver10/device/wsdl", "device_service"),
-                    ("http://www.onvif.org/ver10/events/wsdl", "events_service")]
+        services = [
+            ("http://www.onvif.org/ver10/device/wsdl", "device_service"),
+            ("http://www.onvif.org/ver10/events/wsdl", "events_service"),
+        ]
         if self.streams:
             services.append((MEDIA, "media_service"))
-        body = "".join(f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{self._base()}/{path}</tds:XAddr>"
-                       "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
-                       for ns, path in services)
+        body = "".join(
+            f"<tds:Service><tds:Namespace>{ns}</tds:Namespace><tds:XAddr>{self._base()}/{path}</tds:XAddr>"
+            "<tds:Version><tt:Major>2</tt:Major><tt:Minor>60</tt:Minor></tds:Version></tds:Service>"
+            for ns, path in services
+        )
         return self._soap(f"<tds:GetServicesResponse>{body}</tds:GetServicesResponse>")
 
     def _op_GetCapabilities(self, _el: etree._Element) -> web.Response:
         return self._soap(
             "<tds:GetCapabilitiesResponse><tds:Capabilities>"
             f"<tt:Device><tt:XAddr>{self._base()}/device_service</tt:XAddr></tt:Device>"
-            + (f"<tt:Media><tt:XAddr>{self._base()}/media_service</tt:XAddr></tt:Media>" if self.streams else "") +
-            f"<tt:Events><tt:XAddr>{self._base()}/events_service</tt:XAddr>"
+            + (
+                f"<tt:Media><tt:XAddr>{self._base()}/media_service</tt:XAddr></tt:Media>"
+                if self.streams
+                else ""
+            )
+            + f"<tt:Events><tt:XAddr>{self._base()}/events_service</tt:XAddr>"
             "<tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport>"
             "<tt:WSPullPointSupport>true</tt:WSPullPointSupport>"
             "<tt:WSPausableSubscriptionManagerInterfaceSupport>false</tt:WSPausableSubscriptionManagerInterfaceSupport>"
-            "</tt:Events></tds:Capabilities></tds:GetCapabilitiesResponse>")
+            "</tt:Events></tds:Capabilities></tds:GetCapabilitiesResponse>"
+        )
 
     # media service (with ``streams`` only)
     def _op_GetProfiles(self, _el: etree._Element) -> web.Response:
@@ -387,7 +435,8 @@ class OnvifEventsPeer:
             "<tt:Quality>5</tt:Quality><tt:RateControl><tt:FrameRateLimit>15</tt:FrameRateLimit>"
             "<tt:EncodingInterval>1</tt:EncodingInterval><tt:BitrateLimit>2048</tt:BitrateLimit></tt:RateControl>"
             "<tt:SessionTimeout>PT60S</tt:SessionTimeout></tt:VideoEncoderConfiguration></trt:Profiles>"
-            for token, (_url, w, h) in self.streams.items())
+            for token, (_url, w, h) in self.streams.items()
+        )
         return self._soap(f"<trt:GetProfilesResponse>{profiles}</trt:GetProfilesResponse>")
 
     def _uri_reply(self, el: etree._Element, op: str, uri: Callable[[str], str]) -> web.Response:
@@ -395,10 +444,12 @@ class OnvifEventsPeer:
         token = (token_el.text or "").strip() if token_el is not None else ""
         if token not in self.streams:
             return self._fault("s:Sender", "ter:InvalidArgVal", "no such profile")
-        return self._soap(f"<trt:{op}Response><trt:MediaUri><tt:Uri>{uri(token)}</tt:Uri>"
-                          "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false"
-                          "</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri>"
-                          f"</trt:{op}Response>")
+        return self._soap(
+            f"<trt:{op}Response><trt:MediaUri><tt:Uri>{uri(token)}</tt:Uri>"
+            "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false"
+            "</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri>"
+            f"</trt:{op}Response>"
+        )
 
     def _op_GetStreamUri(self, el: etree._Element) -> web.Response:
         return self._uri_reply(el, "GetStreamUri", lambda token: self.streams[token][0])
@@ -408,9 +459,11 @@ class OnvifEventsPeer:
 
     # events service
     def _op_GetServiceCapabilities(self, _el: etree._Element) -> web.Response:
-        return self._soap('<tev:GetServiceCapabilitiesResponse><tev:Capabilities WSSubscriptionPolicySupport="false" '
-                          'WSPullPointSupport="true" WSPausableSubscriptionManagerInterfaceSupport="false" '
-                          'MaxNotificationProducers="0" MaxPullPoints="8"/></tev:GetServiceCapabilitiesResponse>')
+        return self._soap(
+            '<tev:GetServiceCapabilitiesResponse><tev:Capabilities WSSubscriptionPolicySupport="false" '
+            'WSPullPointSupport="true" WSPausableSubscriptionManagerInterfaceSupport="false" '
+            'MaxNotificationProducers="0" MaxPullPoints="8"/></tev:GetServiceCapabilitiesResponse>'
+        )
 
     def _op_GetEventProperties(self, _el: etree._Element) -> web.Response:
         topic_set = etree.Element(f"{{{WSTOP}}}TopicSet", nsmap={"wstop": WSTOP})
@@ -436,7 +489,8 @@ class OnvifEventsPeer:
             "topicExpression/ConcreteSet</wsnt:TopicExpressionDialect><tev:MessageContentFilterDialect>"
             "http://www.onvif.org/ver10/tev/messageContentFilter/ItemFilter</tev:MessageContentFilterDialect>"
             "<tev:MessageContentSchemaLocation>http://www.onvif.org/onvif/ver10/schema/onvif.xsd"
-            "</tev:MessageContentSchemaLocation></tev:GetEventPropertiesResponse>")
+            "</tev:MessageContentSchemaLocation></tev:GetEventPropertiesResponse>"
+        )
 
     def _grant(self, requested: etree._Element | None) -> float:
         text = "".join(requested.itertext()) if requested is not None else None
@@ -455,7 +509,8 @@ class OnvifEventsPeer:
             "<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference>"
             f"<wsa:Address>{self._base()}/subscription/{sub.id}</wsa:Address></tev:SubscriptionReference>"
             f"<wsnt:CurrentTime>{_iso(now)}</wsnt:CurrentTime><wsnt:TerminationTime>{_iso(now + granted)}"
-            "</wsnt:TerminationTime></tev:CreatePullPointSubscriptionResponse>")
+            "</wsnt:TerminationTime></tev:CreatePullPointSubscriptionResponse>"
+        )
 
     # subscription manager
     async def _sub_Renew(self, _req: web.Request, sub: _Sub, el: etree._Element) -> web.Response:
@@ -468,8 +523,10 @@ class OnvifEventsPeer:
         sub.expires = time.time() + granted
         self.counters["renewals"] += 1
         now = self.device_now()
-        return self._soap(f"<wsnt:RenewResponse><wsnt:TerminationTime>{_iso(now + granted)}</wsnt:TerminationTime>"
-                          f"<wsnt:CurrentTime>{_iso(now)}</wsnt:CurrentTime></wsnt:RenewResponse>")
+        return self._soap(
+            f"<wsnt:RenewResponse><wsnt:TerminationTime>{_iso(now + granted)}</wsnt:TerminationTime>"
+            f"<wsnt:CurrentTime>{_iso(now)}</wsnt:CurrentTime></wsnt:RenewResponse>"
+        )
 
     async def _sub_Unsubscribe(self, _req: web.Request, sub: _Sub, _el: etree._Element) -> web.Response:
         sub.gone = True
@@ -477,18 +534,30 @@ class OnvifEventsPeer:
         self.counters["unsubscribes"] += 1
         return self._soap("<wsnt:UnsubscribeResponse/>")
 
-    async def _sub_SetSynchronizationPoint(self, _req: web.Request, _sub: _Sub, _el: etree._Element) -> web.Response:
+    async def _sub_SetSynchronizationPoint(
+        self, _req: web.Request, _sub: _Sub, _el: etree._Element
+    ) -> web.Response:
         return self._soap("<tev:SetSynchronizationPointResponse/>")
 
-    async def _sub_PullMessages(self, request: web.Request, sub: _Sub, el: etree._Element) -> web.StreamResponse:
+    async def _sub_PullMessages(
+        self, request: web.Request, sub: _Sub, el: etree._Element
+    ) -> web.StreamResponse:
         self.counters["pulls"] += 1
         if self._malformed:
             self.counters["malformed"] += 1
             return await self._bad_reply(request, *self._malformed.pop(0))
-        wait = min(self.max_pull_wait_s, _seconds("".join(_find(el, "Timeout").itertext())
-                                                 if _find(el, "Timeout") is not None else None, 0, 10.0))
+        wait = min(
+            self.max_pull_wait_s,
+            _seconds(
+                "".join(_find(el, "Timeout").itertext()) if _find(el, "Timeout") is not None else None,
+                0,
+                10.0,
+            ),
+        )
         limit_el = _find(el, "MessageLimit")
-        limit = int(limit_el.text) if limit_el is not None and (limit_el.text or "").strip().isdigit() else 100
+        limit = (
+            int(limit_el.text) if limit_el is not None and (limit_el.text or "").strip().isdigit() else 100
+        )
         deadline = time.monotonic() + wait
         while not sub.queue and not sub.gone and not self._malformed and time.monotonic() < deadline:
             sub.wake.clear()
@@ -504,27 +573,41 @@ class OnvifEventsPeer:
         batch, sub.queue[:] = sub.queue[:limit], sub.queue[limit:]
         self.counters["delivered"] += len(batch)
         now = self.device_now()
-        return self._soap(f"<tev:PullMessagesResponse><tev:CurrentTime>{_iso(now)}</tev:CurrentTime>"
-                          f"<tev:TerminationTime>{_iso(sub.expires + self.clock_offset_s)}</tev:TerminationTime>"
-                          f"{b''.join(batch).decode()}</tev:PullMessagesResponse>")
+        return self._soap(
+            f"<tev:PullMessagesResponse><tev:CurrentTime>{_iso(now)}</tev:CurrentTime>"
+            f"<tev:TerminationTime>{_iso(sub.expires + self.clock_offset_s)}</tev:TerminationTime>"
+            f"{b''.join(batch).decode()}</tev:PullMessagesResponse>"
+        )
 
     async def _bad_reply(self, request: web.Request, kind: str, payload: str | None) -> web.StreamResponse:
         """HANDMADE broken replies (not captures): what a confused or hostile device might send."""
         xml = "application/soap+xml"
         if kind == "broken":
-            return web.Response(body=b'<?xml version="1.0"?><s:Envelope xmlns:s="' + SOAP.encode()
-                                + b'"><s:Body><tev:PullMessagesResponse><wsnt:Notif', content_type=xml)
+            return web.Response(
+                body=b'<?xml version="1.0"?><s:Envelope xmlns:s="'
+                + SOAP.encode()
+                + b'"><s:Body><tev:PullMessagesResponse><wsnt:Notif',
+                content_type=xml,
+            )
         if kind == "garbage":
             return web.Response(body=self._rng.randbytes(4096), content_type=xml)
         if kind == "dtd":
-            lol = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;'
-                   '&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
-                   f'<s:Envelope xmlns:s="{SOAP}"><s:Body>&lol3;</s:Body></s:Envelope>')
+            lol = (
+                '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;'
+                '&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+                f'<s:Envelope xmlns:s="{SOAP}"><s:Body>&lol3;</s:Body></s:Envelope>'
+            )
             return web.Response(body=lol.encode(), content_type=xml)
         if kind == "huge":
             filler = b"<!-- " + b"x" * (8 * 1024 * 1024) + b" -->"
-            return web.Response(body=b'<?xml version="1.0"?><s:Envelope xmlns:s="' + SOAP.encode() + b'">'
-                                + filler + b"<s:Body/></s:Envelope>", content_type=xml)
+            return web.Response(
+                body=b'<?xml version="1.0"?><s:Envelope xmlns:s="'
+                + SOAP.encode()
+                + b'">'
+                + filler
+                + b"<s:Body/></s:Envelope>",
+                content_type=xml,
+            )
         if kind == "empty":
             return web.Response(body=b"", content_type=xml)
         if kind == "fault500":
@@ -544,8 +627,10 @@ class OnvifEventsPeer:
                 if _local(msg) == "Message" and msg.get("UtcTime") is not None:
                     msg.set("UtcTime", _iso(now, *_style_of(msg.get("UtcTime"))))
             parts.append(etree.tostring(el).decode())
-        return self._soap(f"<tev:PullMessagesResponse><tev:CurrentTime>{_iso(now)}</tev:CurrentTime>"
-                          f"{''.join(parts)}</tev:PullMessagesResponse>")
+        return self._soap(
+            f"<tev:PullMessagesResponse><tev:CurrentTime>{_iso(now)}</tev:CurrentTime>"
+            f"{''.join(parts)}</tev:PullMessagesResponse>"
+        )
 
 
 def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> None:

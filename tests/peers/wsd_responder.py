@@ -65,18 +65,31 @@ def _safe_parse(data: bytes) -> etree._Element | None:
 class WsdResponder:
     """A WS-Discovery responder in a thread; use as a context manager."""
 
-    def __init__(self, *, name: str = "Standard Cam", epr: str | None = None,
-                 xaddrs: Sequence[str] = ("http://127.0.0.1:8081/onvif/device_service",),
-                 scopes: Sequence[str] | None = None,
-                 types: Sequence[tuple[str, str]] = ((NS_DN, "NetworkVideoTransmitter"), (NS_TDS, "Device")),
-                 host: str = "127.0.0.1", second_reply_xaddrs: Sequence[str] | None = None,
-                 payload: bytes | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str = "Standard Cam",
+        epr: str | None = None,
+        xaddrs: Sequence[str] = ("http://127.0.0.1:8081/onvif/device_service",),
+        scopes: Sequence[str] | None = None,
+        types: Sequence[tuple[str, str]] = ((NS_DN, "NetworkVideoTransmitter"), (NS_TDS, "Device")),
+        host: str = "127.0.0.1",
+        second_reply_xaddrs: Sequence[str] | None = None,
+        payload: bytes | None = None,
+    ) -> None:
         self.epr = epr or uuid.uuid4().urn
         self.xaddrs = tuple(xaddrs)
-        self.scopes = tuple(scopes) if scopes is not None else (
-            "onvif://www.onvif.org/type/video_encoder", "onvif://www.onvif.org/Profile/Streaming",
-            "onvif://www.onvif.org/hardware/SR-100", "onvif://www.onvif.org/mfr/Porchlight%20Labs",
-            "onvif://www.onvif.org/name/" + name.replace("%", "%25").replace(" ", "%20"))
+        self.scopes = (
+            tuple(scopes)
+            if scopes is not None
+            else (
+                "onvif://www.onvif.org/type/video_encoder",
+                "onvif://www.onvif.org/Profile/Streaming",
+                "onvif://www.onvif.org/hardware/SR-100",
+                "onvif://www.onvif.org/mfr/Porchlight%20Labs",
+                "onvif://www.onvif.org/name/" + name.replace("%", "%25").replace(" ", "%20"),
+            )
+        )
         self.types = tuple(types)
         self.host = host
         self.second_reply_xaddrs = tuple(second_reply_xaddrs) if second_reply_xaddrs else None
@@ -94,8 +107,9 @@ class WsdResponder:
         mcast = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
         mcast.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # ipycam shares 3702 with us
         mcast.bind((GROUP, PORT))  # bound to the group: unicast to 127.0.0.1:3702 stays ipycam's
-        mreqn = struct.pack("4s4si", socket.inet_aton(GROUP), socket.inet_aton("0.0.0.0"),
-                            socket.if_nametoindex("lo"))
+        mreqn = struct.pack(
+            "4s4si", socket.inet_aton(GROUP), socket.inet_aton("0.0.0.0"), socket.if_nametoindex("lo")
+        )
         mcast.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
         mcast.setsockopt(socket.IPPROTO_IP, _IP_RECVTTL, 1)
         unicast = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
@@ -132,8 +146,14 @@ class WsdResponder:
                         data, ancdata, _flags, addr = sock.recvmsg(65536, socket.CMSG_SPACE(4))
                     except OSError:
                         continue
-                    ttl = next((int.from_bytes(d[:4], sys.byteorder) for level, kind, d in ancdata
-                                if level == socket.IPPROTO_IP and kind == _IP_TTL), None)
+                    ttl = next(
+                        (
+                            int.from_bytes(d[:4], sys.byteorder)
+                            for level, kind, d in ancdata
+                            if level == socket.IPPROTO_IP and kind == _IP_TTL
+                        ),
+                        None,
+                    )
                     try:
                         self._handle(data, addr, multicast=key.data, ttl=ttl)
                     except Exception:  # a test peer must not die silently on odd input
@@ -160,7 +180,9 @@ class WsdResponder:
             self._seen.add(message_id)
         if not all(t in self.types for t in wanted):
             return  # WS-Discovery: match only when we have every requested type
-        replies = [self.payload] if self.payload is not None else [self.probe_matches(message_id, self.xaddrs)]
+        replies = (
+            [self.payload] if self.payload is not None else [self.probe_matches(message_id, self.xaddrs)]
+        )
         if self.payload is None and self.second_reply_xaddrs is not None:
             replies.append(self.probe_matches(message_id, self.second_reply_xaddrs))
         for reply in replies:
@@ -198,18 +220,25 @@ class WsdResponder:
 def billion_laughs(levels: int = 10) -> bytes:
     """The classic exponential entity expansion (10 levels: 10^9 'lol's if expanded) in a ProbeMatch."""
     entities = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels)]
-    return ("<?xml version=\"1.0\"?><!DOCTYPE s:Envelope [" + "".join(entities) + "]>"
-            + _envelope(f"onvif://www.onvif.org/name/&lol{levels - 1};",
-                        "http://127.0.0.1:8083/onvif/device_service")).encode()
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels)
+    ]
+    return (
+        '<?xml version="1.0"?><!DOCTYPE s:Envelope ['
+        + "".join(entities)
+        + "]>"
+        + _envelope(
+            f"onvif://www.onvif.org/name/&lol{levels - 1};", "http://127.0.0.1:8083/onvif/device_service"
+        )
+    ).encode()
 
 
 def external_entity(url: str) -> bytes:
     """A ProbeMatch whose name is an external entity (``url``) and whose DTD is fetched from ``url``."""
-    return (f'<?xml version="1.0"?><!DOCTYPE s:Envelope SYSTEM "{url}" '
-            f'[<!ENTITY ext SYSTEM "{url}">]>'
-            + _envelope("onvif://www.onvif.org/name/&ext;", "http://127.0.0.1:8084/onvif/device_service")
-            ).encode()
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE s:Envelope SYSTEM "{url}" '
+        f'[<!ENTITY ext SYSTEM "{url}">]>'
+        + _envelope("onvif://www.onvif.org/name/&ext;", "http://127.0.0.1:8084/onvif/device_service")
+    ).encode()
 
 
 def oversized(size: int = 65_000) -> bytes:
@@ -221,12 +250,14 @@ def oversized(size: int = 65_000) -> bytes:
 
 
 def _envelope(scopes: str, xaddrs: str) -> str:
-    return (f'<s:Envelope xmlns:s="{NS_SOAP}" xmlns:a="{NS_WSA}" xmlns:d="{NS_D}" xmlns:dn="{NS_DN}">'
-            f"<s:Header><a:Action>{ACTION_MATCHES}</a:Action></s:Header><s:Body><d:ProbeMatches>"
-            f"<d:ProbeMatch><a:EndpointReference><a:Address>{uuid.uuid4().urn}</a:Address>"
-            f"</a:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types>"
-            f"<d:Scopes>{scopes}</d:Scopes><d:XAddrs>{xaddrs}</d:XAddrs>"
-            "<d:MetadataVersion>1</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches></s:Body></s:Envelope>")
+    return (
+        f'<s:Envelope xmlns:s="{NS_SOAP}" xmlns:a="{NS_WSA}" xmlns:d="{NS_D}" xmlns:dn="{NS_DN}">'
+        f"<s:Header><a:Action>{ACTION_MATCHES}</a:Action></s:Header><s:Body><d:ProbeMatches>"
+        f"<d:ProbeMatch><a:EndpointReference><a:Address>{uuid.uuid4().urn}</a:Address>"
+        f"</a:EndpointReference><d:Types>dn:NetworkVideoTransmitter</d:Types>"
+        f"<d:Scopes>{scopes}</d:Scopes><d:XAddrs>{xaddrs}</d:XAddrs>"
+        "<d:MetadataVersion>1</d:MetadataVersion></d:ProbeMatch></d:ProbeMatches></s:Body></s:Envelope>"
+    )
 
 
 __all__ = ["ReceivedProbe", "WsdResponder", "billion_laughs", "external_entity", "oversized"]

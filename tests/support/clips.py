@@ -91,7 +91,9 @@ class ClipSpec:
 
     def key(self) -> str:
         """Cache key: a hash of the spec and of the generator version."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items() if v is not None or not k.startswith("sub_")}
+        fields = {
+            k: v for k, v in dataclasses.asdict(self).items() if v is not None or not k.startswith("sub_")
+        }
         text = json.dumps([GENERATOR_VERSION, fields], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -179,7 +181,9 @@ def encode(spec: ClipSpec, main_path: Path, sub_path: Path) -> None:
     sub_w, sub_h = spec.sub_size
     with (
         _Encoder(main_path, spec, spec.width, spec.height, spec.bitrate) as main,
-        _Encoder(sub_path, spec, sub_w, sub_h, spec.sub_bitrate or (spec.bitrate // 4 if spec.bitrate else None)) as sub,
+        _Encoder(
+            sub_path, spec, sub_w, sub_h, spec.sub_bitrate or (spec.bitrate // 4 if spec.bitrate else None)
+        ) as sub,
     ):
         for n in range(spec.frame_count):
             y, u, v = scene.render(n)

@@ -22,7 +22,9 @@ from tests.support.hubtools import wait_for
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: RFC 3339, UTC, ``Z``, exactly three fractional digits: what every ``--json`` time must look like.
-RFC3339_MS_Z = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$")
+RFC3339_MS_Z = re.compile(
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$"
+)
 
 
 def porchlight_cmd(data_dir: Path | None, *args: str, verbose: int = 0) -> list[str]:
@@ -95,14 +97,18 @@ def fmt_z(epoch_s: float) -> str:
 class Serve:
     """A running ``porchlight serve`` (stderr goes to a file, readable at any time)."""
 
-    def __init__(self, data_dir: Path, *args: str, log: Path, verbose: int = 0,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *args: str, log: Path, verbose: int = 0, env: Mapping[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.log_path = log
         self._log: IO[bytes] = open(log, "ab")  # closed in wait()/kill()
         self.proc = subprocess.Popen(
             porchlight_cmd(data_dir, "serve", *args, verbose=verbose),
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            cwd=REPO_ROOT,
             env=dict(env) if env is not None else os.environ.copy(),
         )
 

@@ -106,8 +106,11 @@ def assert_index_matches_disk(data_dir: Path, root: Path) -> list[Segment]:
     on_disk = segment_files(root)
     assert set(paths) - on_disk == set(), f"rows without files: {sorted(set(paths) - on_disk)}"
     assert on_disk - set(paths) == set(), f"files without rows: {sorted(on_disk - set(paths))}"
-    wrong_size = [(s.path, s.bytes, (root / s.path).stat().st_size) for s in segs
-                  if (root / s.path).stat().st_size != s.bytes]
+    wrong_size = [
+        (s.path, s.bytes, (root / s.path).stat().st_size)
+        for s in segs
+        if (root / s.path).stat().st_size != s.bytes
+    ]
     assert not wrong_size, f"row size differs from the file (path, row, file): {wrong_size}"
     assert stray_files(root) == [], f"stray files in the storage folder: {stray_files(root)}"
     return segs
@@ -116,8 +119,22 @@ def assert_index_matches_disk(data_dir: Path, root: Path) -> list[Segment]:
 # -- playability ---------------------------------------------------------------------------------
 def ffprobe_clean(path: Path) -> None:
     """ffprobe reads the whole file (every packet) without a single error message."""
-    r = subprocess.run(["ffprobe", "-v", "error", "-count_packets", "-show_entries", "stream=nb_read_packets",
-                        "-of", "csv=p=0", str(path)], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_packets",
+            "-show_entries",
+            "stream=nb_read_packets",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and not r.stderr.strip(), f"ffprobe {path}: rc={r.returncode} {r.stderr.strip()}"
 
 

@@ -121,11 +121,34 @@ def decode_file(path: Path, *, read_codes: bool = True) -> DecodedFile:
 
 def ffprobe_ok(path: Path) -> dict:
     """ffprobe's view of a file; raises when ffprobe reports any error."""
-    r = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_name,codec_type",
-                        "-of", "json", str(path)], capture_output=True, text=True, timeout=30)
+    r = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name,codec_type",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 0 and not r.stderr.strip(), f"ffprobe {path}: {r.stderr}"
     return json.loads(r.stdout)
 
 
-__all__ = ["MotionSettings", "camera", "configure", "decode_file", "ffprobe_ok", "final_stats", "segments",
-           "start_hub", "state_of", "wait_for"]
+__all__ = [
+    "MotionSettings",
+    "camera",
+    "configure",
+    "decode_file",
+    "ffprobe_ok",
+    "final_stats",
+    "segments",
+    "start_hub",
+    "state_of",
+    "wait_for",
+]

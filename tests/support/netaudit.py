@@ -15,8 +15,15 @@ def main() -> int:
     log = open(sys.argv[1], "a", buffering=1)  # noqa: SIM115 - open for the process's lifetime
 
     def hook(event: str, args: tuple) -> None:
-        if event in ("socket.connect", "socket.sendto", "socket.getaddrinfo", "socket.bind",
-                     "socket.gethostbyname", "http.client.connect", "urllib.Request"):
+        if event in (
+            "socket.connect",
+            "socket.sendto",
+            "socket.getaddrinfo",
+            "socket.bind",
+            "socket.gethostbyname",
+            "http.client.connect",
+            "urllib.Request",
+        ):
             log.write(json.dumps({"event": event, "args": [repr(a) for a in args]}) + "\n")
 
     sys.addaudithook(hook)

@@ -54,11 +54,24 @@ def ipycam_python() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (IPYCAM_VENV / ".ready").exists():
             if in_netns():  # no network in here: pip cannot reach PyPI
-                raise RuntimeError("ipycam's venv is missing: run `python -m tests.support.netns --provision` "
-                                   "outside the namespace first (make test does)")
+                raise RuntimeError(
+                    "ipycam's venv is missing: run `python -m tests.support.netns --provision` "
+                    "outside the namespace first (make test does)"
+                )
             venv.create(IPYCAM_VENV, with_pip=True, clear=True)
-            subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                            f"ipycam=={IPYCAM_VERSION}"], check=True, timeout=600)
+            subprocess.run(
+                [
+                    str(py),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    f"ipycam=={IPYCAM_VERSION}",
+                ],
+                check=True,
+                timeout=600,
+            )
             (IPYCAM_VENV / ".ready").write_text(IPYCAM_VERSION)
     return py
 
@@ -75,8 +88,17 @@ def _wait_port(port: int, timeout: float) -> bool:
 class IpyCam:
     """ipycam serving a clip on 127.0.0.1 (ONVIF device + media + RTSP; no events service)."""
 
-    def __init__(self, source: Path, log_dir: Path, *, username: str = "", password: str = "",
-                 onvif_port: int = 8080, rtsp_port: int = 8554, name: str = "LabCam") -> None:
+    def __init__(
+        self,
+        source: Path,
+        log_dir: Path,
+        *,
+        username: str = "",
+        password: str = "",
+        onvif_port: int = 8080,
+        rtsp_port: int = 8554,
+        name: str = "LabCam",
+    ) -> None:
         self.source = source
         self.log_dir = log_dir
         self.username, self.password = username, password
@@ -87,20 +109,54 @@ class IpyCam:
     def __enter__(self) -> IpyCam:
         require_netns()
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        config = {"name": self.name, "local_ip": "127.0.0.1", "onvif_port": self.onvif_port,
-                  "rtsp_port": self.rtsp_port, "main_width": 640, "main_height": 360, "main_fps": 10,
-                  "main_bitrate": "1M", "sub_width": 320, "sub_height": 180, "sub_fps": 10,
-                  # "300k" crashes ipycam's GetProfiles; "300K" works (TESTING.md)
-                  "sub_bitrate": "300K", "hw_accel": "cpu", "show_timestamp": True,
-                  "username": self.username, "password": self.password}
+        config = {
+            "name": self.name,
+            "local_ip": "127.0.0.1",
+            "onvif_port": self.onvif_port,
+            "rtsp_port": self.rtsp_port,
+            "main_width": 640,
+            "main_height": 360,
+            "main_fps": 10,
+            "main_bitrate": "1M",
+            "sub_width": 320,
+            "sub_height": 180,
+            "sub_fps": 10,
+            # "300k" crashes ipycam's GetProfiles; "300K" works (TESTING.md)
+            "sub_bitrate": "300K",
+            "hw_accel": "cpu",
+            "show_timestamp": True,
+            "username": self.username,
+            "password": self.password,
+        }
         cfg = self.log_dir / "ipycam.json"
         cfg.write_text(json.dumps(config))
         log = open(self.log_dir / "ipycam.log", "ab")  # noqa: SIM115 - closed in __exit__
         self._log = log
         self.proc = subprocess.Popen(
-            [str(ipycam_python()), "-m", "ipycam", "--config", str(cfg), "--source", str(self.source),
-             "--width", "640", "--height", "360", "--fps", "10", "--hw", "cpu", "--log-level", "INFO"],
-            cwd=self.log_dir, stdout=log, stderr=log, start_new_session=True)
+            [
+                str(ipycam_python()),
+                "-m",
+                "ipycam",
+                "--config",
+                str(cfg),
+                "--source",
+                str(self.source),
+                "--width",
+                "640",
+                "--height",
+                "360",
+                "--fps",
+                "10",
+                "--hw",
+                "cpu",
+                "--log-level",
+                "INFO",
+            ],
+            cwd=self.log_dir,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         if not (_wait_port(self.onvif_port, 60) and _wait_port(self.rtsp_port, 30)):
             self.__exit__()
             raise RuntimeError(f"ipycam did not start; see {self.log_dir / 'ipycam.log'}")

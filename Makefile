@@ -40,8 +40,8 @@ run: $(VENV)/.stamp-run
 
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check hub drivers ui tests bench scripts
-	$(VENV)/bin/ruff format --check hub drivers ui tests bench scripts
+	$(VENV)/bin/ruff check hub drivers ui cli tests bench scripts
+	$(VENV)/bin/ruff format --check hub drivers ui cli tests bench scripts
 
 test: $(VENV)/.stamp-test lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)

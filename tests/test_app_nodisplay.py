@@ -22,7 +22,7 @@ def _headless_env() -> dict[str, str]:
 @pytest.mark.parametrize("how", ["module", "console-script"])
 def test_no_display_points_at_serve(tmp_path, how):
     if how == "module":
-        cmd = [sys.executable, "-m", "ui.launcher"]
+        cmd = [sys.executable, "-m", "cli"]
     else:
         script = Path(sys.executable).with_name("porchlight")
         if not script.exists():
@@ -54,7 +54,7 @@ def test_no_display_points_at_serve(tmp_path, how):
 def test_no_display_does_not_load_qt(tmp_path):
     """The check happens before PySide6 is imported (importing it is what aborts without a platform)."""
     code = (
-        "import sys, ui.launcher as l; rc = l.main(['--data-dir', sys.argv[1]]); "
+        "import sys, cli.main as l; rc = l.main(['--data-dir', sys.argv[1]]); "
         "print(rc, any(m.startswith('PySide6') for m in sys.modules))"
     )
     r = subprocess.run(

@@ -1,6 +1,6 @@
 """The ``porchlight`` command line as other tools script against it: options, JSON shapes, errors,
 ``serve`` lifecycle (duration, signals, the data-dir lock, live config changes), ``export``, ``storage set``
-and the demo camera. Every command runs as a subprocess: ``python -m ui.launcher ...``.
+and the demo camera. Every command runs as a subprocess: ``python -m cli ...``.
 """
 
 from __future__ import annotations

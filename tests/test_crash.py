@@ -109,7 +109,7 @@ def _run_crash_scenario(cam: RtspCamera, tmp: Path) -> CrashRun:
     log = tmp / "serve.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.launcher", "--data-dir", str(data), "serve"],
+            [sys.executable, "-m", "cli", "--data-dir", str(data), "serve"],
             stdin=subprocess.DEVNULL,
             stdout=fh,
             stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""Layering: ``hub/`` and ``drivers/`` never import Qt (so ``porchlight serve`` runs headless), checked
+"""Layering: ``hub/``, ``drivers/`` and ``cli/`` never import Qt (so ``porchlight serve`` runs headless), checked
 by importing every module in a fresh interpreter and by the import-linter contracts in pyproject.toml."""
 
 from __future__ import annotations
@@ -48,6 +48,15 @@ def test_hub_and_drivers_import_without_qt():
     missing = sorted(expected - set(result["imported"]))
     assert not missing, f"not imported: {missing}"
     assert len(result["imported"]) >= 40
+
+
+def test_cli_imports_without_qt():
+    """Every command module loads without Qt: only ``porchlight`` with no command opens the app."""
+    result = _probe("cli")
+    assert not result["failed"], result["failed"]
+    assert not result["qt"], f"Qt loaded by cli: {result['qt'][:10]}"
+    missing = sorted(_modules_on_disk("cli") - {"cli.__main__"} - set(result["imported"]))
+    assert not missing, f"not imported: {missing}"
 
 
 def test_probe_detects_qt():

@@ -76,7 +76,7 @@ def test_app_process_records_and_quits_cleanly_on_sigterm(tmp_path):
     (cfg,) = configure(data, [camera("Demo", None, driver="demo", mode="continuous")], segment_seconds=2.0)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ui.launcher", "--data-dir", str(data)],
+        [sys.executable, "-m", "cli", "--data-dir", str(data)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

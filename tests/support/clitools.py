@@ -1,6 +1,6 @@
 """Run ``porchlight`` as a subprocess, the way other tools script against it.
 
-Every call is ``[sys.executable, "-m", "ui.launcher", "--data-dir", DIR, ...]`` from the repo root with
+Every call is ``[sys.executable, "-m", "cli", "--data-dir", DIR, ...]`` from the repo root with
 this process's environment (conftest already points the keyring at the test FileKeyring).
 """
 
@@ -29,7 +29,7 @@ RFC3339_MS_Z = re.compile(
 
 def porchlight_cmd(data_dir: Path | None, *args: str, verbose: int = 0) -> list[str]:
     """The argv of one ``porchlight`` invocation."""
-    cmd = [sys.executable, "-m", "ui.launcher"]
+    cmd = [sys.executable, "-m", "cli"]
     if data_dir is not None:
         cmd += ["--data-dir", str(data_dir)]
     if verbose:

@@ -13,8 +13,9 @@ import pkgutil
 import sys
 
 QT_ROOTS = ("PySide6", "shiboken6", "PyQt5", "PyQt6")
-#: Alembic's env.py runs migrations at import time and only works inside ``alembic`` itself.
-NOT_IMPORTABLE = {"hub.db.migrations.env"}
+#: Alembic's env.py runs migrations at import time and only works inside ``alembic`` itself;
+#: ``cli/__main__.py`` runs the command line when imported.
+NOT_IMPORTABLE = {"hub.db.migrations.env", "cli.__main__"}
 
 
 def probe(packages: list[str]) -> dict:

@@ -27,7 +27,7 @@ def main() -> int:
             log.write(json.dumps({"event": event, "args": [repr(a) for a in args]}) + "\n")
 
     sys.addaudithook(hook)
-    from ui.launcher import main as porchlight
+    from cli.main import main as porchlight
 
     return porchlight(sys.argv[2:])
 

@@ -1,0 +1,178 @@
+"""What every command group shares: the error that becomes exit status 1, argument types, opening the
+index, finding a camera by name, credentials (URL or prompt) into the keyring, and row output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sqlalchemy.engine import Engine
+
+from hub import secrets
+from hub.db import repo_config
+from hub.db.engine import migrate, open_engine
+from hub.model import CameraConfig
+from hub.paths import DataDir
+from hub.redact import split_credentials
+from hub.timefmt import parse_rfc3339
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line (``porchlight: error: ...``), exit status 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line (``porchlight cameras add: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def command(parser: argparse.ArgumentParser, handler: Handler) -> argparse.ArgumentParser:
+    """Bind ``handler`` to the (sub-)command ``parser``; ``cli.main`` calls it with the parsed args."""
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def yes_no(text: str) -> bool:
+    """Argument type: yes/no, y/n, true/false, on/off, 1/0."""
+    if text.lower() in ("yes", "y", "true", "on", "1"):
+        return True
+    if text.lower() in ("no", "n", "false", "off", "0"):
+        return False
+    raise argparse.ArgumentTypeError("expected yes or no")
+
+
+def positive(text: str) -> float:
+    """Argument type: a number that is not negative."""
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def split_host(text: str, default_port: int) -> tuple[str, int]:
+    """``"cam.local:8080"`` -> ("cam.local", 8080); ``"[fe80::1]:80"`` and bare hosts work too."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?|([^:\s]+)(?::(\d+))?", text.strip())
+    if not m:
+        raise CliError(f"not a host or HOST:PORT: {text!r}")
+    host = m.group(1) or m.group(3)
+    port = int(m.group(2) or m.group(4) or default_port)
+    if not 0 < port < 65536:
+        raise CliError(f"not a port number: {port}")
+    return host, port
+
+
+def open_index(args: argparse.Namespace) -> tuple[Engine, DataDir]:
+    """Open (and migrate) the index named by --data-dir/--db-url."""
+    data = DataDir(Path(args.data_dir)).ensure()
+    engine = open_engine(args.db_url or data.default_db_url)
+    migrate(engine, backup_dir=data.backups)
+    return engine, data
+
+
+def camera_by_name(engine: Engine, name: str) -> CameraConfig:
+    """A camera by name (case-insensitive) or id, else a CliError listing the cameras."""
+    cam = repo_config.find_camera(engine, name) or repo_config.get_camera(engine, name)
+    if cam is None:
+        names = ", ".join(c.name for c in repo_config.list_cameras(engine)) or "none"
+        raise CliError(f"no camera named {name!r} (cameras: {names})")
+    return cam
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if not args.password_stdin:
+        return None
+    line = sys.stdin.readline()
+    if not line:
+        raise CliError("--password-stdin given but standard input is empty")
+    return line.rstrip("\r\n")
+
+
+def credentials(args: argparse.Namespace, url: str | None) -> tuple[str | None, str | None, str | None]:
+    """(credential-free URL, username, password) from the URL and/or --username/--password-stdin."""
+    clean, url_user, url_pass = split_credentials(url) if url else (None, None, None)
+    password = _read_password(args)
+    if args.password_stdin and not args.username and not url_user:
+        raise CliError("--password-stdin needs --username")
+    if (url_user or url_pass) and (args.username or password is not None):
+        raise CliError("give the credentials once: either in the URL or with --username/--password-stdin")
+    return clean, args.username or url_user, password if password is not None else url_pass
+
+
+def require_keyring(username: str | None) -> None:
+    """With a username to store, fail before touching anything when no secure keyring exists."""
+    if username is not None:
+        try:
+            secrets.backend()
+        except secrets.SecretsUnavailable as exc:
+            raise CliError(str(exc)) from None
+
+
+def store_credentials(engine: Engine, camera_id: str, username: str | None, password: str | None) -> None:
+    """Put a camera's credentials in the OS keyring (nothing when there is no username)."""
+    if username is None:
+        return
+    try:
+        secrets.set_camera_credentials(repo_config.index_id(engine), camera_id, username, password or "")
+    except secrets.SecretsUnavailable as exc:
+        raise CliError(str(exc)) from None
+
+
+def add_camera_with_credentials(
+    engine: Engine, cfg: CameraConfig, username: str | None, password: str | None
+) -> CameraConfig:
+    """Add ``cfg`` and store its credentials; a failure to store them adds nothing."""
+    try:
+        added = repo_config.add_camera(engine, cfg)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        store_credentials(engine, added.id, username, password)
+    except CliError:
+        repo_config.remove_camera(engine, added.id)
+        raise
+    print(f"added camera {added.name!r} (id {added.id})")
+    return added
+
+
+def time_arg(text: str | None, what: str) -> int | None:
+    """An RFC 3339 time argument in ms since the epoch (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return parse_rfc3339(text)
+    except ValueError as exc:
+        raise CliError(f"{what}: {exc}") from None
+
+
+def time_window(args: argparse.Namespace) -> tuple[int | None, int | None]:
+    """(--start, --end) in ms; refuses an end at or before the start."""
+    start, end = time_arg(args.start, "--start"), time_arg(args.end, "--end")
+    if start is not None and end is not None and end <= start:
+        raise CliError("--end must be after --start")
+    return start, end
+
+
+def print_json(value: Any) -> int:
+    """Print ``value`` as indented JSON (the README's shapes); exit status 0."""
+    print(json.dumps(value, indent=2))
+    return 0
+
+
+def print_rows(args: argparse.Namespace, rows: list[dict], line: Callable[[dict], str], empty: str) -> int:
+    """``--json``: the rows as a JSON array; else one line per row (``empty`` on stderr when none)."""
+    if args.json:
+        return print_json(rows)
+    for r in rows:
+        print(line(r))
+    if not rows:
+        print(empty, file=sys.stderr)
+    return 0

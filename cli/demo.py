@@ -1,0 +1,30 @@
+"""``porchlight demo-camera add``: a synthetic camera, to try Porchlight with no camera at hand."""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.common import CliError, command, open_index
+from hub.db import repo_config
+from hub.model import CameraConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``demo-camera`` group to the top-level sub-parsers."""
+    demo = sub.add_parser("demo-camera", help="the synthetic demo camera")
+    dsub = demo.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dadd = command(dsub.add_parser("add", help="add the demo camera"), demo_add)
+    dadd.add_argument("--name", default="Demo")
+    dadd.add_argument("--mode", choices=("continuous", "motion"), default="motion")
+
+
+def demo_add(args: argparse.Namespace) -> int:
+    """``demo-camera add [--name NAME] [--mode continuous|motion]``"""
+    engine, _ = open_index(args)
+    cfg = CameraConfig(id="", name=args.name, driver="demo", url=None, mode=args.mode)
+    try:
+        added = repo_config.add_camera(engine, cfg)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    print(f"added demo camera {added.name!r} (id {added.id})")
+    return 0

@@ -1,0 +1,77 @@
+"""The ``porchlight`` console script: the headless commands other tools script against, and, with no
+command, the desktop app.
+
+Every command prints one clear line to stderr and exits non-zero on error (1 for a refused command, 2 for
+a usage error, 130 when interrupted). ``--json`` output uses RFC 3339 UTC times with ``Z`` and
+milliseconds; its shapes are documented in the README. Headless commands never import Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cli import cameras, demo, devices, recordings, serve, storage
+from cli.common import CliError, Handler, Parser
+from hub.logsetup import setup_logging
+from hub.paths import default_data_dir
+
+#: The command groups, in the order ``porchlight --help`` lists them.
+GROUPS = (cameras, devices, serve, recordings, storage, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser: global options, then each group's sub-parsers."""
+    p = Parser(
+        prog="porchlight",
+        description="Privacy-first NVR: local recording, no cloud. "
+        "Without a command, the desktop app starts.",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="config, index and default recordings folder (default: %(default)s → platform user dir)",
+    )
+    p.add_argument(
+        "--db-url", default=None, help="SQLAlchemy URL of the index (default: SQLite in the data dir)"
+    )
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for group in GROUPS:
+        group.register(sub)
+    return p
+
+
+def _open_app(args: argparse.Namespace) -> int:
+    """No command: the desktop app (the only place the CLI touches ui/, imported only now)."""
+    from ui.app import run
+
+    return run(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``porchlight`` with ``argv`` (default: the process arguments); returns the exit status."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    level = logging.WARNING - 10 * args.verbose
+    if args.command == "serve":
+        level = min(level, logging.INFO)
+    setup_logging(level)
+    args.data_dir = args.data_dir or default_data_dir()
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        return _open_app(args)
+    try:
+        return handler(args)
+    except CliError as exc:
+        print(f"porchlight: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""``porchlight serve`` (record until stopped) and ``porchlight status`` (each camera's state)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+from cli.common import CliError, command, open_index, positive, print_json
+from hub.db import repo_config, repo_media
+from hub.model import CameraStatus
+from hub.storage.lock import HubLock, HubLockedError
+from hub.timefmt import format_ms, now_ms
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``serve`` and ``status`` to the top-level sub-parsers."""
+    sv = command(sub.add_parser("serve", help="record every enabled camera until stopped"), serve)
+    sv.add_argument("--duration", type=positive, metavar="S", help="stop after S seconds")
+    st = command(sub.add_parser("status", help="each camera's state"), status)
+    st.add_argument("--json", action="store_true")
+
+
+def serve(args: argparse.Namespace) -> int:
+    """``serve [--duration S]``: record until SIGINT/SIGTERM or S seconds."""
+    from hub.hub import Hub
+
+    hub = Hub(args.data_dir, args.db_url)
+    try:
+        hub.start()
+    except HubLockedError as exc:
+        raise CliError(str(exc)) from None
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+        done.set()
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        cams = [c for c in hub.cameras() if c.enabled]
+        print(
+            f"porchlight: recording {len(cams)} camera(s) into {hub.storage.root}; Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
+        )
+        done.wait(args.duration)
+    finally:
+        hub.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
+
+
+def status_json(st: CameraStatus, name: str) -> dict[str, Any]:
+    """The ``status --json`` shape of one camera."""
+    return {
+        "camera": name,
+        "id": st.camera_id,
+        "state": st.state,
+        "since": format_ms(st.since_ms),
+        "last_error": st.last_error,
+        "updated": format_ms(st.updated_ms),
+        "stats": st.stats,
+    }
+
+
+def status(args: argparse.Namespace) -> int:
+    """``status [--json]``: state of each camera as the running hub reports it."""
+    engine, data = open_index(args)
+    holder = HubLock.holder(data.root)
+    cams = {c.id: c for c in repo_config.list_cameras(engine)}
+    stored = {s.camera_id: s for s in repo_media.list_status(engine)}
+    rows = []
+    for cam_id, cam in cams.items():
+        st = stored.get(cam_id)
+        if holder is None or st is None or not cam.enabled:
+            since = st.since_ms if st else now_ms()
+            st = CameraStatus(
+                cam_id,
+                "stopped",
+                since,
+                st.last_error if st else None,
+                st.updated_ms if st else 0,
+                st.stats if st else {},
+            )
+        rows.append(status_json(st, cam.name))
+    if args.json:
+        return print_json({"hub": {"running": holder is not None, **(holder or {})}, "cameras": rows})
+    print(
+        "hub: "
+        + (
+            f"running (pid {holder.get('pid')})"
+            if holder
+            else "not running (start it with: porchlight serve)"
+        )
+    )
+    for r in rows:
+        err = f"  last error: {r['last_error']}" if r["last_error"] else ""
+        print(f"{r['camera']:20s} {r['state']:16s} since {r['since']}{err}")
+    return 0

@@ -10,11 +10,10 @@ import argparse
 import re
 from typing import Any
 
-from cli.common import CliError, split_host
+from cli.common import ONVIF_PORT, CliError, split_host
 from drivers.base import Credentials, DriverError, StreamRequest
 from hub.model import CameraConfig
 
-ONVIF_PORT = 80
 MAX_TOPICS = 64
 
 

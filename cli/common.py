@@ -23,6 +23,9 @@ from hub.timefmt import parse_rfc3339
 
 Handler = Callable[[argparse.Namespace], int]
 
+#: The port of an ONVIF device service when an address gives none.
+ONVIF_PORT = 80
+
 
 class CliError(Exception):
     """A user-facing error: printed as one line (``porchlight: error: ...``), exit status 1."""

@@ -12,10 +12,9 @@ import re
 import sys
 from typing import Any
 
-from cli.common import command, positive, print_json, split_host
+from cli.common import ONVIF_PORT, command, positive, print_json, split_host
 from drivers.base import DiscoveredDevice, DriverError
 
-ONVIF_PORT = 80
 WS_DISCOVERY_PORT = 3702
 
 

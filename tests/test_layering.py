@@ -1,5 +1,6 @@
-"""Layering: ``hub/``, ``drivers/`` and ``cli/`` never import Qt (so ``porchlight serve`` runs headless), checked
-by importing every module in a fresh interpreter and by the import-linter contracts in pyproject.toml."""
+"""Layering: ``hub/``, ``drivers/`` and ``cli/`` never import Qt (so ``porchlight serve`` runs headless),
+checked by importing every module in a fresh interpreter and by the import-linter contracts in
+pyproject.toml."""
 
 from __future__ import annotations
 

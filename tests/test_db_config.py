@@ -96,7 +96,7 @@ def test_update_camera(db_engine: Engine) -> None:
     c = repo.add_camera(db_engine, cam("Porch"))
     repo.add_camera(db_engine, cam("Garage"))
     new = repo.update_camera(
-        db_engine, c.id, name="PORCH", pre_roll_s=2.5, max_age_days=7.0, url="rtsp://10.0.0.2/main"
+        db_engine, c.id, name="PORCH", pre_roll_s=2.5, max_age_days=7.0, url="rtsp://127.0.0.1/main"
     )
     assert new == repo.get_camera(db_engine, c.id)
     assert (new.id, new.name, new.pre_roll_s, new.max_age_days) == ("porch", "PORCH", 2.5, 7.0)
@@ -112,11 +112,11 @@ def test_update_camera(db_engine: Engine) -> None:
 
 def test_credentials_never_reach_the_index(db_engine: Engine) -> None:
     with pytest.raises(ValueError, match="credentials") as info:
-        repo.add_camera(db_engine, cam("Porch", url="rtsp://admin:hunter2@10.0.0.2/live"))
+        repo.add_camera(db_engine, cam("Porch", url="rtsp://admin:hunter2@127.0.0.1/live"))
     assert "hunter2" not in str(info.value)
-    c = repo.add_camera(db_engine, cam("Porch", url="rtsp://10.0.0.2/live", has_credentials=True))
+    c = repo.add_camera(db_engine, cam("Porch", url="rtsp://127.0.0.1/live", has_credentials=True))
     with pytest.raises(ValueError, match="credentials"):
-        repo.update_camera(db_engine, c.id, sub_url="rtsp://admin:pw@10.0.0.2/sub")
+        repo.update_camera(db_engine, c.id, sub_url="rtsp://admin:pw@127.0.0.1/sub")
     assert repo.get_camera(db_engine, c.id).has_credentials is True  # type: ignore[union-attr]
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from hub.model import MotionSettings, Zone
+from hub.core.model import MotionSettings, Zone
 from hub.motion.detector import MotionDetector, shrink_luma
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 
 from cli.common import ONVIF_PORT, CliError, split_host
 from drivers.base import Credentials, DriverError, StreamRequest
-from hub.model import CameraConfig
+from hub.core.model import CameraConfig
 
 MAX_TOPICS = 64
 

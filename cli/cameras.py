@@ -22,10 +22,10 @@ from cli.common import (
     store_credentials,
     yes_no,
 )
-from hub import secrets
+from drivers.scrub import split_credentials
+from hub.core import secrets
+from hub.core.model import CameraConfig, MotionSettings, Zone
 from hub.db import repo_config
-from hub.model import CameraConfig, MotionSettings, Zone
-from hub.redact import split_credentials
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -13,13 +13,13 @@ from typing import Any, NoReturn
 
 from sqlalchemy.engine import Engine
 
-from hub import secrets
+from drivers.scrub import split_credentials
+from hub.core import secrets
+from hub.core.model import CameraConfig
+from hub.core.paths import DataDir
+from hub.core.times import parse_rfc3339
 from hub.db import repo_config
 from hub.db.engine import migrate, open_engine
-from hub.model import CameraConfig
-from hub.paths import DataDir
-from hub.redact import split_credentials
-from hub.timefmt import parse_rfc3339
 
 Handler = Callable[[argparse.Namespace], int]
 

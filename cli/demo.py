@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from cli.common import CliError, command, open_index
+from hub.core.model import CameraConfig
 from hub.db import repo_config
-from hub.model import CameraConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from cli import cameras, demo, devices, recordings, serve, storage
 from cli.common import CliError, Handler, Parser
-from hub.logsetup import setup_logging
-from hub.paths import default_data_dir
+from hub.core.logs import setup_logging
+from hub.core.paths import default_data_dir
 
 #: The command groups, in the order ``porchlight --help`` lists them.
 GROUPS = (cameras, devices, serve, recordings, storage, demo)

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from cli.common import CliError, camera_by_name, command, open_index, print_rows, time_window
+from hub.core.paths import DataDir
+from hub.core.settings import format_size
+from hub.core.times import format_ms
 from hub.db import repo_config, repo_media
-from hub.export import ExportError, export_clip
-from hub.paths import DataDir
-from hub.settings import format_size
-from hub.storage_manager import resolve_root
-from hub.timefmt import format_ms
+from hub.media.export import ExportError, export_clip
+from hub.storage.manager import resolve_root
 
 
 def register(sub: argparse._SubParsersAction) -> None:

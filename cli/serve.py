@@ -10,10 +10,10 @@ from types import FrameType
 from typing import Any
 
 from cli.common import CliError, command, open_index, positive, print_json
+from hub.core.model import CameraStatus
+from hub.core.times import format_ms, now_ms
 from hub.db import repo_config, repo_media
-from hub.model import CameraStatus
 from hub.storage.lock import HubLock, HubLockedError
-from hub.timefmt import format_ms, now_ms
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from cli.common import CliError, command, open_index, print_json
+from hub.core.settings import format_size, parse_size
 from hub.db import repo_config, repo_media
-from hub.settings import format_size, parse_size
+from hub.storage.manager import STORAGE_ID_KEY, resolve_root
 from hub.storage.marker import check_storage, disk_state, initialize_storage
-from hub.storage_manager import STORAGE_ID_KEY, resolve_root
 
 
 def register(sub: argparse._SubParsersAction) -> None:

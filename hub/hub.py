@@ -19,8 +19,8 @@ import cv2
 from drivers import get_driver
 from drivers.base import Credentials
 from drivers.onvif import loop as onvif_loop
-from hub import secrets
-from hub.bus import (
+from hub.core import secrets
+from hub.core.bus import (
     CamerasChanged,
     EventBus,
     EventEnded,
@@ -29,21 +29,21 @@ from hub.bus import (
     StatusChanged,
     StorageChanged,
 )
+from hub.core.model import CameraConfig, CameraStatus, Event, Segment
+from hub.core.paths import DataDir
+from hub.core.settings import Settings
+from hub.core.times import now_ms
 from hub.db import repo_config, repo_media
 from hub.db.engine import migrate, open_engine
 from hub.db.writer import DbWriter
-from hub.model import CameraConfig, CameraStatus, Event, Segment
-from hub.paths import DataDir
 from hub.pipeline.camera import CameraPipeline
 from hub.pipeline.context import PipelineContext
 from hub.recorder.segment import ClosedSegment
 from hub.recorder.session import StorageUnavailable
-from hub.recovery import RecoveryReport, recover
 from hub.retention.worker import RetentionWorker
-from hub.settings import Settings
 from hub.storage.lock import HubLock
-from hub.storage_manager import StorageManager, ensure_storage, resolve_root
-from hub.timefmt import now_ms
+from hub.storage.manager import StorageManager, ensure_storage, resolve_root
+from hub.storage.recovery import RecoveryReport, recover
 
 logger = logging.getLogger(__name__)
 

@@ -41,10 +41,10 @@ def inside() -> int:
     """Runs under Xvfb: build a demo hub and photograph the window."""
     from PySide6.QtWidgets import QApplication
 
+    from hub.core.model import CameraConfig
     from hub.db import repo_config
     from hub.db.engine import migrate, open_engine
     from hub.hub import Hub
-    from hub.model import CameraConfig
     from ui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])

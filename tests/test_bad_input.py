@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hub import secrets
+from hub.core import secrets
 from tests.support.clips import ClipSpec
 from tests.support.hubtools import camera, configure, segments, start_hub, state_of, wait_for
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.onvif.model import CameraEvent
-from hub.camera_events import CameraEventMerger, Ended, Started
+from hub.events.merger import CameraEventMerger, Ended, Started
 
 MOTION = "tns1:RuleEngine/CellMotionDetector/Motion"
 

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.model import Event, Segment
 from hub.db import repo_config, repo_media
 from hub.db.tx import run_write
-from hub.model import Event, Segment
-from hub.recovery import RecoveryReport
 from hub.storage.layout import parse_segment_relpath, segment_relpath
+from hub.storage.recovery import RecoveryReport
 from tests.support.clips import ClipSpec
 from tests.support.e2e import (
     QUARANTINE,
@@ -145,7 +145,7 @@ def _run_crash_scenario(cam: RtspCamera, tmp: Path) -> CrashRun:
 
     hub = start_hub(data)
     try:
-        report = hub.recovery
+        report = hub.storage.recovery
         rows_after_start = {s.path: s for s in rows(data)}
         events_after_start = {e.id: e for e in events(data)}
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 30, "recording after the restart")
@@ -349,7 +349,7 @@ def test_torn_files_are_recovered_or_quarantined(tmp_path):
 
     hub = start_hub(data)
     try:
-        report = hub.recovery
+        report = hub.storage.recovery
     finally:
         hub.stop()
     by_path = {s.path: s for s in rows(data)}

@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 from sqlalchemy import Engine, update
 
+from hub.core.model import CameraConfig, MotionSettings, Zone
+from hub.core.settings import Settings
 from hub.db import repo
 from hub.db.schema import CameraRow, SettingRow
 from hub.db.tx import run_write
-from hub.model import CameraConfig, MotionSettings, Zone
-from hub.settings import Settings
 
 pytest_plugins = ["tests.support.postgres"]
 

@@ -17,12 +17,12 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from hub.core.model import CameraConfig, Segment
 from hub.db import repo
 from hub.db.engine import default_sqlite_url, migrate, open_engine, sqlite_path
 from hub.db.schema import Base
 from hub.db.tx import run_write
 from hub.db.upgrade import MIGRATIONS_DIR, current_revision, head_revision
-from hub.model import CameraConfig, Segment
 
 pytest_plugins = ["tests.support.postgres"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
+from hub.core.model import CameraConfig, CameraStatus, Event, Segment
 from hub.db import repo
 from hub.db.tx import run_write
-from hub.model import CameraConfig, CameraStatus, Event, Segment
 
 pytest_plugins = ["tests.support.postgres"]
 
@@ -190,14 +190,14 @@ def test_sqlite_never_reuses_segment_or_event_ids(tmp_path):
     """Later records (clips, shares, the audit log) refer to ids: a deleted id never comes back."""
     import dataclasses as _dc
 
+    from hub.core.model import CameraConfig as _Cam
+    from hub.core.model import Event as _Ev
+    from hub.core.model import Segment as _Seg
     from hub.db import repo_config as _rc
     from hub.db import repo_media as _rm
     from hub.db.engine import migrate as _migrate
     from hub.db.engine import open_engine as _open
     from hub.db.tx import run_write as _run
-    from hub.model import CameraConfig as _Cam
-    from hub.model import Event as _Ev
-    from hub.model import Segment as _Seg
 
     engine = _open(f"sqlite:///{tmp_path / 'p.db'}")
     _migrate(engine)

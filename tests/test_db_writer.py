@@ -18,9 +18,9 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from hub.core.model import CameraConfig, Segment
 from hub.db import repo
 from hub.db.writer import THREAD_NAME, DbWriter
-from hub.model import CameraConfig, Segment
 
 pytest_plugins = ["tests.support.postgres"]
 
@@ -187,8 +187,8 @@ import select
 import sys
 from hub.db import repo
 from hub.db.engine import open_engine
-from hub.model import CameraConfig
-from hub.settings import Settings
+from hub.core.model import CameraConfig
+from hub.core.settings import Settings
 engine = open_engine(sys.argv[1])
 print("ready", flush=True)
 writes = 0

@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from hub.core.model import CameraConfig
 from hub.db import repo_config, repo_media
 from hub.db.engine import migrate, open_engine
 from hub.hub import Hub
-from hub.model import CameraConfig
 from tests.support.hubtools import state_of, wait_for
 
 pytest_plugins = ["tests.support.postgres"]

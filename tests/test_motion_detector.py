@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.model import MotionSettings, Zone
+from hub.core.model import MotionSettings, Zone
 from hub.motion.detector import MotionDetector, MotionResult, shrink_luma, threshold_curve
 from hub.motion.tracker import EventStarted, MotionEventTracker
 from hub.motion.zones import build_region_maps, rasterize_polygon

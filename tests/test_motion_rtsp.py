@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from hub.core.model import Event
 from hub.db import repo_media
 from hub.db.engine import open_engine
-from hub.model import Event
 from tests.support.clips import ClipSpec
 from tests.support.hubtools import camera, configure, decode_file, segments, start_hub, state_of, wait_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.model import MotionSettings
+from hub.core.model import MotionSettings
 from hub.motion.detector import MotionResult
 from hub.motion.tracker import Action, EventEnded, EventStarted, MotionEventTracker
 

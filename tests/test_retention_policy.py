@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.model import CameraConfig, Event, Segment
+from hub.core.model import CameraConfig, Event, Segment
+from hub.core.settings import GiB, Settings
 from hub.retention import (
     CameraRetention,
     DiskState,
@@ -19,7 +20,6 @@ from hub.retention import (
     from_settings,
     plan_retention,
 )
-from hub.settings import GiB, Settings
 
 T0 = 1_700_000_000_000
 S = 1000

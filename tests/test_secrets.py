@@ -230,7 +230,7 @@ def test_two_data_dirs_keep_separate_credentials(tmp_path):
 # --- which keyring ----------------------------------------------------------------------------------------
 
 _SHOW_BACKEND = (
-    "import keyring, hub.secrets as s; k = keyring.get_keyring(); b = s.backend(); "
+    "import keyring, hub.core.secrets as s; k = keyring.get_keyring(); b = s.backend(); "
     "print(type(k).__module__ + '.' + type(k).__qualname__); print(b is k)"
 )
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.times import parse_rfc3339
 from hub.storage.lock import LOCK_NAME, HubLock, HubLockedError
-from hub.timefmt import parse_rfc3339
 
 REPO = Path(__file__).resolve().parents[1]
 

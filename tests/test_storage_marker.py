@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from hub.core.times import parse_rfc3339
 from hub.storage import marker as marker_mod
 from hub.storage.marker import (
     MARKER_NAME,
@@ -18,7 +19,6 @@ from hub.storage.marker import (
     initialize_storage,
     read_marker,
 )
-from hub.timefmt import parse_rfc3339
 
 ID = str(uuid.uuid4())
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.model import Segment
+from hub.core.model import Segment
 from hub.storage.layout import encode_segment_meta, iter_segment_files, segment_relpath
 from hub.storage.probe import decode_check, probe_segment_file
 from hub.storage.scan import QUARANTINE_DIR, index_segment_file, quarantine, reconcile

@@ -17,9 +17,9 @@ import psutil
 import pytest
 
 from drivers.base import StreamRequest
+from hub.core.model import CameraConfig
 from hub.db import repo_media
 from hub.db.engine import open_engine
-from hub.model import CameraConfig
 from tests.support.hubtools import (
     camera,
     configure,

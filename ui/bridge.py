@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from hub.bus import (
+from hub.core.bus import (
     CamerasChanged,
     EventBus,
     EventEnded,
@@ -25,13 +25,13 @@ from hub.bus import (
 class HubBridge(QObject):
     """Qt signals for hub events (payloads are the hub's immutable dataclasses)."""
 
-    statusChanged = Signal(object)  # hub.model.CameraStatus
+    statusChanged = Signal(object)  # hub.core.model.CameraStatus
     camerasChanged = Signal(object)  # tuple of camera ids
-    segmentClosed = Signal(object)  # hub.model.Segment
-    eventStarted = Signal(object)  # hub.model.Event
-    eventEnded = Signal(object)  # hub.model.Event
+    segmentClosed = Signal(object)  # hub.core.model.Segment
+    eventStarted = Signal(object)  # hub.core.model.Event
+    eventEnded = Signal(object)  # hub.core.model.Event
     storageChanged = Signal(str, str)  # state, message
-    retentionRan = Signal(object)  # hub.bus.RetentionRan
+    retentionRan = Signal(object)  # hub.core.bus.RetentionRan
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
         super().__init__(parent)

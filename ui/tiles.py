@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from hub.model import CameraConfig, CameraStatus
+from hub.core.model import CameraConfig, CameraStatus
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ PropertyOperation (treated as ``Changed``); ``Deleted`` (the property is gone: i
 or unparseable UtcTime (the time of arrival is used).
 
 Pairing starts with stops (and closing a start whose stop never came) is the hub's job:
-:mod:`hub.camera_events`.
+:mod:`hub.events.merger`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rows <-> the plain dataclasses of hub/model.py, including the JSON columns.
+"""Rows <-> the plain dataclasses of hub/core/model.py, including the JSON columns.
 
 ORM rows never leave a session: repo functions convert them here before returning. JSON written by
 this module is canonical (sorted keys) and decoding is strict: an unknown key is an error (it would
@@ -12,8 +12,8 @@ import json
 import logging
 from typing import Any
 
+from hub.core.model import CameraConfig, CameraStatus, Event, MotionSettings, Segment, Zone
 from hub.db.schema import CameraRow, CameraStatusRow, EventRow, SegmentRow
-from hub.model import CameraConfig, CameraStatus, Event, MotionSettings, Segment, Zone
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The index's read and write functions in one namespace: ``from hub.db import repo``.
 
-Reads take an Engine, run a short session and return hub/model.py dataclasses (never ORM rows).
+Reads take an Engine, run a short session and return hub/core/model.py dataclasses (never ORM rows).
 Writes used by the hub take a Session and run on the DB writer (:class:`hub.db.writer.DbWriter`);
 config writes, which the CLI makes from another process, take an Engine and commit on their own.
 The implementations live in :mod:`hub.db.repo_config` and :mod:`hub.db.repo_media`.

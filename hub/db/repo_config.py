@@ -3,7 +3,7 @@
 Config writes come from the hub and from the CLI (another process), so they take an Engine and run
 their own short write transaction (retried on lock conflicts), and each one bumps meta ``config_rev``
 in the same transaction: a running hub polls :func:`config_rev` to notice changes.
-Reads take an Engine, use a short session, and return hub/model.py dataclasses.
+Reads take an Engine, use a short session, and return hub/core/model.py dataclasses.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from sqlalchemy import Engine, Integer, Text, cast, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub.core.model import MODES, CameraConfig, MotionSettings
+from hub.core.settings import Settings
+from hub.core.times import now_ms
 from hub.db.convert import camera_from_row, camera_values
 from hub.db.schema import CameraRow, CameraStatusRow, MetaRow, SettingRow
 from hub.db.tx import run_write
-from hub.model import MODES, CameraConfig, MotionSettings
-from hub.settings import Settings
-from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 

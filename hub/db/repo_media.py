@@ -2,7 +2,7 @@
 
 Write functions take a Session and are meant to run on the DB writer (``writer.submit(lambda s:
 insert_segment(s, seg))``); they are safe to re-run after a rollback. Reads take an Engine, use a
-short session and return hub/model.py dataclasses.
+short session and return hub/core/model.py dataclasses.
 
 Time windows are half-open, ``[start_ms, end_ms)``; either bound may be None (unbounded). A segment
 or event overlaps the window when ``start < end_ms`` and (``end > start_ms`` or it starts inside the
@@ -39,6 +39,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from hub.core.model import CameraStatus, Event, Segment
+from hub.core.times import now_ms
 from hub.db.convert import (
     event_from_row,
     segment_values,
@@ -48,8 +50,6 @@ from hub.db.convert import (
 from hub.db.repo_config import NotFoundError
 from hub.db.schema import CameraStatusRow, EventRow, MetaRow, SegmentRow
 from hub.db.tx import run_write
-from hub.model import CameraStatus, Event, Segment
-from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 

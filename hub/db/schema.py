@@ -33,7 +33,7 @@ class MetaRow(Base):
 
 
 class SettingRow(Base):
-    """Typed settings (see hub/settings.py), one JSON value per key."""
+    """Typed settings (see hub/core/settings.py), one JSON value per key."""
 
     __tablename__ = "setting"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

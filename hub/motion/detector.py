@@ -42,7 +42,7 @@ import math
 import cv2
 import numpy as np
 
-from hub.model import MotionSettings
+from hub.core.model import MotionSettings
 from hub.motion.zones import RegionMaps, build_region_maps
 
 logger = logging.getLogger(__name__)

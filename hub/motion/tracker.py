@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import math
 
-from hub.model import MotionSettings
+from hub.core.model import MotionSettings
 from hub.motion.detector import MotionResult
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from hub.model import Zone
+from hub.core.model import Zone
 
 logger = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ import time
 
 import av
 
-from hub.model import CameraStatus
+from hub.core.model import CameraStatus
+from hub.core.times import now_ms
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.detect_worker import DetectWorker
 from hub.pipeline.events_worker import CameraEventsWorker, SourceFactory
 from hub.pipeline.record_worker import RecordWorker
-from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 

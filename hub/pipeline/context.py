@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drivers.base import Credentials, Driver
-from hub.model import CameraConfig, CameraStatus
+from hub.core.model import CameraConfig, CameraStatus
 from hub.pipeline.retry import RetryPolicy
 from hub.recorder.segment import ClosedSegment
 

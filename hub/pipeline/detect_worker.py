@@ -22,12 +22,12 @@ import av.error
 import cv2
 
 from drivers.base import AuthError, DriverError, StreamRequest
+from hub.core.times import now_ms
 from hub.motion.detector import MotionDetector, shrink_luma
 from hub.motion.tracker import EventEnded, EventStarted, MotionEventTracker
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.options import driver_options
 from hub.recorder.clock import StreamTimeline, WallClock
-from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 

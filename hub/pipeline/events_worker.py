@@ -2,7 +2,7 @@
 events on thread ``porchlight-evt-<camera>``.
 
 The event source calls back on the ONVIF loop thread; callbacks only enqueue. This thread merges
-notifications (``hub.camera_events``), closes events whose stop never came, and remembers when the
+notifications (``hub.events.merger``), closes events whose stop never came, and remembers when the
 source was up, so that in camera-events mode footage recorded while the source was down is kept
 (nothing is lost to an unseen event).
 """
@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from drivers.onvif.model import CameraEvent
-from hub.camera_events import CameraEventMerger, Ended, Started
+from hub.core.times import now_ms
+from hub.events.merger import CameraEventMerger, Ended, Started
 from hub.pipeline.context import PipelineContext
-from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 

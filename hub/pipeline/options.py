@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.model import CameraConfig
+from hub.core.model import CameraConfig
 
 
 def driver_options(cfg: CameraConfig) -> dict[str, str]:

@@ -12,15 +12,15 @@ import av
 import av.error
 
 from drivers.base import AuthError, DriverError, StreamRequest, UnsupportedError
-from hub.model import CameraStatus
+from drivers.scrub import redact
+from hub.core.model import CameraStatus
+from hub.core.secrets import SecretsUnavailable
+from hub.core.times import now_ms
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.detect_worker import DetectWorker
 from hub.pipeline.options import driver_options
 from hub.recorder.segment import ClosedSegment
 from hub.recorder.session import RecordSession, SessionStats, StorageUnavailable
-from hub.redact import redact
-from hub.secrets import SecretsUnavailable
-from hub.timefmt import now_ms
 
 logger = logging.getLogger(__name__)
 

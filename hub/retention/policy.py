@@ -30,8 +30,8 @@ import operator
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from hub.model import MODES, CameraConfig, Event, Mode, Segment
-from hub.settings import Settings, format_size
+from hub.core.model import MODES, CameraConfig, Event, Mode, Segment
+from hub.core.settings import Settings, format_size
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from hub.bus import EventBus, RetentionRan
+from hub.core.bus import EventBus, RetentionRan
+from hub.core.model import CameraConfig, Event, Segment
+from hub.core.settings import Settings
+from hub.core.times import now_ms
 from hub.db import repo_media
 from hub.db.writer import DbWriter
-from hub.model import CameraConfig, Event, Segment
 from hub.retention.policy import (
     CameraRetention,
     DiskState,
@@ -28,9 +30,7 @@ from hub.retention.policy import (
     from_settings,
     plan_retention,
 )
-from hub.settings import Settings
-from hub.storage_manager import StorageManager
-from hub.timefmt import now_ms
+from hub.storage.manager import StorageManager
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.timefmt import format_ms, now_ms
+from hub.core.times import format_ms, now_ms
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
     import msvcrt

@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Literal
 
-from hub.timefmt import format_ms, now_ms
+from hub.core.times import format_ms, now_ms
 
 logger = logging.getLogger(__name__)
 

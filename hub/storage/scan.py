@@ -13,10 +13,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from hub.model import Segment
+from hub.core.model import Segment
+from hub.core.times import format_ms, now_ms
 from hub.storage.layout import parse_segment_relpath
 from hub.storage.probe import SegmentFileInfo, probe_segment_file
-from hub.timefmt import format_ms, now_ms
 
 logger = logging.getLogger(__name__)
 

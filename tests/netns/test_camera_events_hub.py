@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from hub.bus import EventStarted
+from hub.core.bus import EventStarted
 from hub.db import repo_media
 from hub.db.engine import open_engine
 from tests.peers.onvif_events_peer import OnvifEventsPeer
@@ -46,7 +46,7 @@ def test_camera_events_drive_motion_mode_and_doorbell(rtsp_camera, tmp_path):
         )
         hub = start_hub(data)
         seen: list = []
-        hub.bus.subscribe(lambda e: seen.append(e), EventStarted)
+        hub.core.bus.subscribe(lambda e: seen.append(e), EventStarted)
         try:
             wait_for(lambda: state_of(hub, cfg.id) == "recording", 20, "recording")
             pipeline = hub._pipelines[cfg.id]

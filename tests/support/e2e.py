@@ -18,9 +18,9 @@ import av
 import av.error
 import pytest
 
+from hub.core.model import CameraStatus, Event, Segment
 from hub.db import repo_media
 from hub.db.engine import open_engine
-from hub.model import CameraStatus, Event, Segment
 
 MARKER = ".porchlight-storage"
 QUARANTINE = ".quarantine"

@@ -12,11 +12,11 @@ from pathlib import Path
 import av
 import numpy as np
 
+from hub.core.model import CameraConfig, MotionSettings, Segment
+from hub.core.settings import Settings
 from hub.db import repo_config, repo_media
 from hub.db.engine import migrate, open_engine
 from hub.hub import Hub, HubOptions
-from hub.model import CameraConfig, MotionSettings, Segment
-from hub.settings import Settings
 from hub.storage.layout import decode_segment_meta
 from tests.support import barcode
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import av.error
 
-from hub.model import Segment
+from hub.core.model import Segment
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import queue
 import threading
 from collections.abc import Callable
 
-from hub.model import CameraStatus, Event, Segment
+from hub.core.model import CameraStatus, Event, Segment
 
 logger = logging.getLogger(__name__)
 

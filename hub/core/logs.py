@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from hub.redact import redact
+from drivers.scrub import redact
 
 
 class RedactingFormatter(logging.Formatter):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from hub.core.model import Segment
 from hub.db import repo_config, repo_media
 from hub.db.tx import run_write
-from hub.model import Segment
 from hub.storage.layout import iter_segment_files, parse_segment_relpath
 from hub.storage.scan import index_segment_file, quarantine, reconcile
 

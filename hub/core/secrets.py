@@ -14,7 +14,7 @@ import keyring.backend
 import keyring.errors
 
 from drivers.base import Credentials
-from hub.redact import register_secret
+from drivers.scrub import register_secret
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Events from the cameras themselves, merged into the hub's own events."""

@@ -145,7 +145,7 @@ def _run_crash_scenario(cam: RtspCamera, tmp: Path) -> CrashRun:
 
     hub = start_hub(data)
     try:
-        report = hub.storage.recovery
+        report = hub.recovery
         rows_after_start = {s.path: s for s in rows(data)}
         events_after_start = {e.id: e for e in events(data)}
         wait_for(lambda: state_of(hub, cfg.id) == "recording", 30, "recording after the restart")
@@ -349,7 +349,7 @@ def test_torn_files_are_recovered_or_quarantined(tmp_path):
 
     hub = start_hub(data)
     try:
-        report = hub.storage.recovery
+        report = hub.recovery
     finally:
         hub.stop()
     by_path = {s.path: s for s in rows(data)}

@@ -119,7 +119,7 @@ def test_emergency_purge_frees_space_and_recording_goes_on(rtsp_camera, mounts, 
     seen = Observed()
     hub = start_hub(data)
     try:
-        hub.core.bus.subscribe(seen.on_event)
+        hub.bus.subscribe(seen.on_event)
         with FreeSampler(store) as sampler:
             wait_for(lambda: any(p.emergency for _t, p in seen.purges), 45, "an emergency purge")
             first_purge = next(t for t, p in seen.purges if p.emergency)
@@ -179,7 +179,7 @@ def test_hub_recovers_when_the_disk_fills_mid_segment(rtsp_camera, mounts, tmp_p
     seen = Observed()
     hub = start_hub(data)
     try:
-        hub.core.bus.subscribe(seen.on_event)
+        hub.bus.subscribe(seen.on_event)
         wait_for(seen.full_at, 40, "the disk to fill up mid-segment")
         full = seen.full_at()
         # Recovery: space is freed and a whole new segment is recorded after the disk was full.
@@ -206,7 +206,7 @@ def test_segment_cut_short_by_a_full_disk_is_indexed_as_it_plays(rtsp_camera, mo
     seen = Observed(copy_dir=copies, root=store)
     hub = start_hub(data)
     try:
-        hub.core.bus.subscribe(seen.on_event)
+        hub.bus.subscribe(seen.on_event)
         wait_for(seen.full_at, 40, "the disk to fill up mid-segment")
         time.sleep(0.5)  # the bus delivers in order: the segment closed by ENOSPC was copied already
     finally:

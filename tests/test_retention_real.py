@@ -84,7 +84,7 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
 
     hub = start_hub(data)
     try:
-        assert planted in hub.storage.recovery.indexed, hub.storage.recovery
+        assert planted in hub.recovery.indexed, hub.recovery
         wait_for(lambda: hub.retention.runs >= 1, 10, "the startup retention run")
         segs = rows(data)
         assert not any(s.protected for s in segs)
@@ -97,10 +97,8 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
         expected = unprotected[:5]
         total = sum(s.bytes for s in segs)
         quota = total - sum(s.bytes for s in expected)
-        settings = dataclasses.replace(hub.core.settings, quota_bytes=quota)
-        worker = RetentionWorker(
-            hub.engine, hub.writer, hub.storage, hub.core.bus, lambda: settings, hub.cameras
-        )
+        settings = dataclasses.replace(hub.settings, quota_bytes=quota)
+        worker = RetentionWorker(hub.engine, hub.writer, hub.storage, hub.bus, lambda: settings, hub.cameras)
         plan = worker.run_once()
         again = worker.run_once()
     finally:
@@ -154,7 +152,7 @@ def test_running_hub_applies_a_shorter_max_age_and_keeps_protected(tmp_path):
 
     hub = start_hub(data)
     try:
-        assert {old_a, old_b, old_kept, recent} <= set(hub.storage.recovery.indexed), hub.storage.recovery
+        assert {old_a, old_b, old_kept, recent} <= set(hub.recovery.indexed), hub.recovery
         by_path = {s.path: s for s in rows(data)}
         repo_media.set_protected(hub.engine, [by_path[old_kept].id], True)
         time.sleep(2.5)  # two retention runs under the 30-day rule: nothing is old enough yet
@@ -274,7 +272,7 @@ def test_hub_without_the_retention_thread_stops_cleanly(tmp_path):
     except BaseException:
         # Finish the teardown Hub.stop() skipped, so that no thread or lock outlives this test.
         hub.writer.close(10)
-        hub.core.bus.stop()
+        hub.bus.stop()
         hub.engine.dispose()
         hub._lock.release()
         raise

@@ -105,7 +105,7 @@ def _unmount_scenario(m: Mounts, tmp: Path) -> UnmountRun:
     cuts = Cuts()
     hub = start_hub(data)
     try:
-        hub.core.bus.subscribe(cuts.on_event, SegmentClosed)
+        hub.bus.subscribe(cuts.on_event, SegmentClosed)
         wait_for(lambda: len(cuts.times) >= 3, 20, "three segments")
         # Unplug right after a cut: the next cut is ~2 s away, past the storage check's 1 s cache.
         cuts.wait_next()
@@ -218,7 +218,7 @@ def test_no_file_is_created_in_the_mount_point_just_after_unmount(mounts, tmp_pa
     cuts = Cuts()
     hub = start_hub(data)
     try:
-        hub.core.bus.subscribe(cuts.on_event, SegmentClosed)
+        hub.bus.subscribe(cuts.on_event, SegmentClosed)
         wait_for(lambda: len(cuts.times) >= 2, 20, "two segments")
         last = cuts.wait_next()
         time.sleep(max(0.0, last + SEGMENT_S - 0.5 - time.monotonic()))
@@ -255,7 +255,7 @@ def test_hub_started_without_the_marker_keeps_its_index(mounts, tmp_path):
 
     hub = start_hub(data)
     try:
-        report = hub.storage.recovery
+        report = hub.recovery
         wait_for(lambda: state_of(hub, cfg.id) == "storage_missing", 10, "storage_missing at startup")
         status = _status(hub, cfg.id)
         time.sleep(3)  # several retention runs (every second) and storage checks

@@ -66,7 +66,7 @@ class MainWindow(QMainWindow):
     def attach(self, hub: Hub) -> None:
         """Show a started hub (GUI thread)."""
         self.hub = hub
-        self.bridge = HubBridge(hub.core.bus, self)
+        self.bridge = HubBridge(hub.bus, self)
         self.bridge.statusChanged.connect(self._on_status)
         self.bridge.camerasChanged.connect(lambda _ids: self._rebuild())
         self.bridge.storageChanged.connect(self._on_storage)

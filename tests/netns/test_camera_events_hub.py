@@ -46,7 +46,7 @@ def test_camera_events_drive_motion_mode_and_doorbell(rtsp_camera, tmp_path):
         )
         hub = start_hub(data)
         seen: list = []
-        hub.core.bus.subscribe(lambda e: seen.append(e), EventStarted)
+        hub.bus.subscribe(lambda e: seen.append(e), EventStarted)
         try:
             wait_for(lambda: state_of(hub, cfg.id) == "recording", 20, "recording")
             pipeline = hub._pipelines[cfg.id]

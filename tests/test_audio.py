@@ -39,7 +39,11 @@ def test_g711_is_recorded_as_aac_and_drop_records_none(rtsp_camera, tmp_path):
     hub = start_hub(data)
     try:
         wait_for(lambda: all(state_of(hub, c.id) == "recording" for c in (keep, drop)), 20, "recording")
-        time.sleep(12)
+        # Stop half a segment after a cut, not near one: a file's audio lags its video, so the file
+        # before a cut is still taking its last audio packets for a moment after the cut, and a stop
+        # right then would truncate it (a sleep of three segment lengths used to land right there).
+        wait_for(lambda: len(segments(data, keep.id)) >= 3, 30, "three closed segments")
+        time.sleep(2.0)
     finally:
         hub.stop()
     kept = segments(data, keep.id)[:-1]  # the last file, cut by the stop, may end before audio came

@@ -7,7 +7,7 @@ database session, a thread or Qt; objects cross threads freely.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Literal, get_args
 
 Mode = Literal["continuous", "motion"]
 AudioPolicy = Literal["keep", "drop"]
@@ -24,17 +24,9 @@ CameraState = Literal[
 ]
 EventKind = Literal["motion", "doorbell", "camera_motion", "input", "manual"]
 
-MODES: tuple[str, ...] = ("continuous", "motion")
-CAMERA_STATES: tuple[str, ...] = (
-    "stopped",
-    "connecting",
-    "recording",
-    "reconnecting",
-    "auth_failed",
-    "offline",
-    "storage_missing",
-    "disk_full",
-)
+# The allowed values, for checks at run time: read from the types so the two never disagree.
+MODES: tuple[str, ...] = get_args(Mode)
+CAMERA_STATES: tuple[str, ...] = get_args(CameraState)
 
 
 @dataclasses.dataclass(frozen=True)

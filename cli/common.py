@@ -19,7 +19,8 @@ from hub.core.model import CameraConfig
 from hub.core.paths import DataDir
 from hub.core.times import parse_rfc3339
 from hub.db import repo_config
-from hub.db.engine import migrate, open_engine
+from hub.db.engine import open_engine
+from hub.db.upgrade import migrate
 
 Handler = Callable[[argparse.Namespace], int]
 

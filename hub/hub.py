@@ -34,7 +34,8 @@ from hub.core.paths import DataDir
 from hub.core.settings import Settings
 from hub.core.times import now_ms
 from hub.db import repo_config, repo_media
-from hub.db.engine import migrate, open_engine
+from hub.db.engine import open_engine
+from hub.db.upgrade import migrate
 from hub.db.writer import DbWriter
 from hub.pipeline.camera import CameraPipeline
 from hub.pipeline.context import PipelineContext

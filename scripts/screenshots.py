@@ -43,7 +43,8 @@ def inside() -> int:
 
     from hub.core.model import CameraConfig
     from hub.db import repo_config
-    from hub.db.engine import migrate, open_engine
+    from hub.db.engine import open_engine
+    from hub.db.upgrade import migrate
     from hub.hub import Hub
     from ui.main_window import MainWindow
 

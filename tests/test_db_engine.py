@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.core.model import CameraConfig, Segment
 from hub.db import repo
-from hub.db.engine import default_sqlite_url, migrate, open_engine, sqlite_path
+from hub.db.engine import default_sqlite_url, open_engine, sqlite_path
 from hub.db.schema import Base
 from hub.db.tx import run_write
-from hub.db.upgrade import MIGRATIONS_DIR, current_revision, head_revision
+from hub.db.upgrade import MIGRATIONS_DIR, current_revision, head_revision, migrate
 
 pytest_plugins = ["tests.support.postgres"]
 
@@ -168,7 +168,8 @@ def test_newer_index_is_refused(db_engine: Engine) -> None:
 MIGRATE_CHILD = """
 import sys, time
 from pathlib import Path
-from hub.db.engine import migrate, open_engine
+from hub.db.engine import open_engine
+from hub.db.upgrade import migrate
 url, scripts, backups, go = sys.argv[1:5]
 engine = open_engine(url)
 while not Path(go).exists():

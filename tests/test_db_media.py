@@ -195,9 +195,9 @@ def test_sqlite_never_reuses_segment_or_event_ids(tmp_path):
     from hub.core.model import Segment as _Seg
     from hub.db import repo_config as _rc
     from hub.db import repo_media as _rm
-    from hub.db.engine import migrate as _migrate
     from hub.db.engine import open_engine as _open
     from hub.db.tx import run_write as _run
+    from hub.db.upgrade import migrate as _migrate
 
     engine = _open(f"sqlite:///{tmp_path / 'p.db'}")
     _migrate(engine)

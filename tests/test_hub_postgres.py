@@ -8,7 +8,8 @@ import time
 
 from hub.core.model import CameraConfig
 from hub.db import repo_config, repo_media
-from hub.db.engine import migrate, open_engine
+from hub.db.engine import open_engine
+from hub.db.upgrade import migrate
 from hub.hub import Hub
 from tests.support.hubtools import state_of, wait_for
 

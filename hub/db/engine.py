@@ -5,7 +5,8 @@ run DDL and SELECTs outside any transaction): reads use ``BEGIN`` (deferred, nev
 writes go through :func:`write_engine` and use ``BEGIN IMMEDIATE``, so a writer takes the file's write
 lock up front and waits for it with the busy timeout instead of failing half-way through.
 
-:func:`migrate` brings the schema to the newest Alembic revision (the work is in :mod:`hub.db.upgrade`).
+:func:`hub.db.upgrade.migrate` brings the schema to the newest Alembic revision; this module knows
+nothing of migrations (upgrade imports it, never the reverse).
 """
 
 from __future__ import annotations
@@ -89,16 +90,3 @@ def _sqlite_on_begin(conn: Connection) -> None:
     """Emit BEGIN ourselves: IMMEDIATE for write connections, deferred for reads."""
     immediate = conn.get_execution_options().get(WRITE_OPTION, False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def migrate(engine: Engine, *, backup_dir: Path | None = None, script_location: Path | None = None) -> None:
-    """Upgrade the index to the newest revision; back up an existing SQLite file first.
-
-    The backup (``<db name>.bak-<from-rev>-<UTC time>``) goes to ``backup_dir``, or next to the
-    database when None. Concurrent callers (threads or processes) are serialized: one upgrades, the
-    others wait and then find nothing to do. ``script_location`` replaces the packaged migrations
-    (tests, tools).
-    """
-    from hub.db import upgrade  # here, not at the top: upgrade imports this module
-
-    upgrade.upgrade_to_head(engine, backup_dir=backup_dir, script_location=script_location)

@@ -53,10 +53,14 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade_to_head(
-    engine: Engine, *, backup_dir: Path | None = None, script_location: Path | None = None
-) -> None:
-    """Implementation of :func:`hub.db.engine.migrate`."""
+def migrate(engine: Engine, *, backup_dir: Path | None = None, script_location: Path | None = None) -> None:
+    """Upgrade the index to the newest revision; back up an existing SQLite file first.
+
+    The backup (``<db name>.bak-<from-rev>-<UTC time>``) goes to ``backup_dir``, or next to the
+    database when None. Concurrent callers (threads or processes) are serialized: one upgrades, the
+    others wait and then find nothing to do. ``script_location`` replaces the packaged migrations
+    (tests, tools).
+    """
     config = alembic_config(script_location)
     script = ScriptDirectory.from_config(config)
     heads = set(script.get_heads())

@@ -15,7 +15,8 @@ import numpy as np
 from hub.core.model import CameraConfig, MotionSettings, Segment
 from hub.core.settings import Settings
 from hub.db import repo_config, repo_media
-from hub.db.engine import migrate, open_engine
+from hub.db.engine import open_engine
+from hub.db.upgrade import migrate
 from hub.hub import Hub, HubOptions
 from hub.storage.layout import decode_segment_meta
 from tests.support import barcode

@@ -31,7 +31,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from hub.db.engine import default_sqlite_url, migrate, open_engine
+from hub.db.engine import default_sqlite_url, open_engine
+from hub.db.upgrade import migrate
 
 logger = logging.getLogger(__name__)
 

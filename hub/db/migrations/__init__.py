@@ -1,1 +1,1 @@
-"""Alembic migrations of the index (run by :func:`hub.db.engine.migrate`; no alembic.ini)."""
+"""Alembic migrations of the index (run by :func:`hub.db.upgrade.migrate`; no alembic.ini)."""

@@ -1,6 +1,6 @@
 """Alembic environment for the index.
 
-Normally run by :func:`hub.db.engine.migrate`, which passes an open connection (already inside the
+Normally run by :func:`hub.db.upgrade.migrate`, which passes an open connection (already inside the
 locked upgrade transaction) as ``config.attributes["connection"]``. For development tools a URL may
 be given instead as the main option ``sqlalchemy.url``; then an engine is opened here.
 No logging configuration happens here: the application owns logging.

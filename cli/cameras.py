@@ -26,6 +26,7 @@ from drivers.scrub import split_credentials
 from hub.core import secrets
 from hub.core.model import CameraConfig, MotionSettings, Zone
 from hub.db import repo_config
+from hub.db.tx import run_write
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -283,7 +284,7 @@ def cameras_remove(args: argparse.Namespace) -> int:
     """``cameras remove NAME``"""
     engine, _ = open_index(args)
     cam = camera_by_name(engine, args.name)
-    repo_config.remove_camera(engine, cam.id)
+    run_write(engine, repo_config.remove_camera, cam.id)
     if cam.has_credentials:
         try:
             secrets.delete_camera_credentials(repo_config.index_id(engine), cam.id)
@@ -331,7 +332,7 @@ def cameras_set(args: argparse.Namespace) -> int:
     if not changes:
         raise CliError("nothing to change (see porchlight cameras set --help)")
     try:
-        repo_config.update_camera(engine, cam.id, **changes)
+        run_write(engine, repo_config.update_camera, cam.id, **changes)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     print(f"updated camera {cam.name!r}")

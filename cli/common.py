@@ -20,6 +20,7 @@ from hub.core.paths import DataDir
 from hub.core.times import parse_rfc3339
 from hub.db import repo_config
 from hub.db.engine import open_engine
+from hub.db.tx import run_write
 from hub.db.upgrade import migrate
 
 Handler = Callable[[argparse.Namespace], int]
@@ -135,13 +136,13 @@ def add_camera_with_credentials(
 ) -> CameraConfig:
     """Add ``cfg`` and store its credentials; a failure to store them adds nothing."""
     try:
-        added = repo_config.add_camera(engine, cfg)
+        added = run_write(engine, repo_config.add_camera, cfg)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     try:
         store_credentials(engine, added.id, username, password)
     except CliError:
-        repo_config.remove_camera(engine, added.id)
+        run_write(engine, repo_config.remove_camera, added.id)
         raise
     print(f"added camera {added.name!r} (id {added.id})")
     return added

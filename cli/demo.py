@@ -7,6 +7,7 @@ import argparse
 from cli.common import CliError, command, open_index
 from hub.core.model import CameraConfig
 from hub.db import repo_config
+from hub.db.tx import run_write
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def demo_add(args: argparse.Namespace) -> int:
     engine, _ = open_index(args)
     cfg = CameraConfig(id="", name=args.name, driver="demo", url=None, mode=args.mode)
     try:
-        added = repo_config.add_camera(engine, cfg)
+        added = run_write(engine, repo_config.add_camera, cfg)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     print(f"added demo camera {added.name!r} (id {added.id})")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from cli.common import CliError, command, open_index, print_json
 from hub.core.settings import format_size, parse_size
 from hub.db import repo_config, repo_media
+from hub.db.tx import run_write
 from hub.storage.manager import STORAGE_ID_KEY, resolve_root
 from hub.storage.marker import check_storage, disk_state, initialize_storage
 
@@ -53,7 +54,7 @@ def storage_set(args: argparse.Namespace) -> int:
         new = dataclasses.replace(settings, **changes).validate()
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    repo_config.save_settings(engine, new)
+    run_write(engine, repo_config.save_settings, new)
     print("storage settings saved")
     return 0
 

@@ -255,7 +255,7 @@ class Hub:
     def _on_status(self, st: CameraStatus) -> None:
         with self._mutex:
             self._statuses[st.camera_id] = st
-        self.writer.submit(lambda s: repo_media.upsert_status(s, st))
+        self.writer.submit(repo_media.upsert_status, st)
         self.bus.publish(StatusChanged(st))
 
     def _on_segment(self, seg: ClosedSegment, unobserved: bool) -> None:
@@ -272,7 +272,7 @@ class Hub:
             False,
             unobserved,
         )
-        self.writer.submit(lambda s: repo_media.insert_segment(s, row))
+        self.writer.submit(repo_media.insert_segment, row)
         self.retention.note_segment(cam, seg.bytes)
         self.bus.publish(SegmentClosed(row))
 

@@ -44,6 +44,7 @@ def inside() -> int:
     from hub.core.model import CameraConfig
     from hub.db import repo_config
     from hub.db.engine import open_engine
+    from hub.db.tx import run_write
     from hub.db.upgrade import migrate
     from hub.hub import Hub
     from ui.main_window import MainWindow
@@ -54,7 +55,9 @@ def inside() -> int:
         engine = open_engine(f"sqlite:///{data / 'porchlight.db'}")
         migrate(engine)
         for name in ("Front door", "Driveway"):
-            repo_config.add_camera(engine, CameraConfig(id="", name=name, driver="demo", mode="motion"))
+            run_write(
+                engine, repo_config.add_camera, CameraConfig(id="", name=name, driver="demo", mode="motion")
+            )
         engine.dispose()
         hub = Hub(data)
         hub.start()

@@ -140,7 +140,7 @@ def _run_crash_scenario(cam: RtspCamera, tmp: Path) -> CrashRun:
     # The kill can land between a segment's close and the writer's commit: make that case certain.
     dropped = [committed[p] for p in files_at_kill[:-1] if p in committed][-1:]
     with index(data) as engine:
-        run_write(engine, lambda s: repo_media.delete_segments(s, [d.id for d in dropped]))
+        run_write(engine, repo_media.delete_segments, [d.id for d in dropped])
     unindexed = [p for p in files_at_kill[:-1] if p not in {s.path for s in rows(data)}]
 
     hub = start_hub(data)
@@ -316,7 +316,8 @@ def test_torn_files_are_recovered_or_quarantined(tmp_path):
     finally:
         hub.stop()
     with index(data) as engine:
-        repo_config.update_camera(engine, cfg.id, enabled=False)  # the restart only runs the startup scan
+        # the restart only runs the startup scan
+        run_write(engine, repo_config.update_camera, cfg.id, enabled=False)
     source = rows(data)[0]
     src = root / source.path
     boxes = _top_boxes(src)

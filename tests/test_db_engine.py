@@ -58,7 +58,7 @@ def test_sqlite_pragmas_on_every_connection(tmp_path: Path) -> None:
 def test_foreign_keys_enforced(db_engine: Engine) -> None:
     seg = Segment(None, "no-such-camera", "x/a.mp4", 0, 10_000, 1)
     with pytest.raises(IntegrityError):
-        run_write(db_engine, lambda s: repo.insert_segment(s, seg))
+        run_write(db_engine, repo.insert_segment, seg)
 
 
 def test_migrate_fresh_makes_no_backup(tmp_path: Path) -> None:
@@ -124,7 +124,7 @@ def test_backup_before_upgrading_an_older_index(tmp_path: Path) -> None:
     backups = tmp_path / "backups"
     try:
         migrate(engine, backup_dir=backups)  # at the packaged head
-        repo.add_camera(engine, CameraConfig(id="", name="Porch"))
+        run_write(engine, repo.add_camera, CameraConfig(id="", name="Porch"))
         migrate(engine, backup_dir=backups, script_location=_scripts_with(tmp_path, ADD_TABLE))
         assert current_revision(engine) == "9999"
         assert "extra" in inspect(engine).get_table_names()

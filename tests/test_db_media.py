@@ -14,8 +14,8 @@ pytest_plugins = ["tests.support.postgres"]
 
 @pytest.fixture
 def cams(db_engine: Engine) -> tuple[str, str]:
-    a = repo.add_camera(db_engine, CameraConfig(id="", name="Porch")).id
-    b = repo.add_camera(db_engine, CameraConfig(id="", name="Garden")).id
+    a = run_write(db_engine, repo.add_camera, CameraConfig(id="", name="Porch")).id
+    b = run_write(db_engine, repo.add_camera, CameraConfig(id="", name="Garden")).id
     return a, b
 
 
@@ -34,10 +34,10 @@ def test_insert_segment_is_idempotent_on_path(db_engine: Engine, cams: tuple[str
     assert again == first
     (stored,) = repo.all_segments(db_engine)
     assert stored == Segment(first, a, f"{a}/0.mp4", 0, 10_040, 120, 251, True, False, False)
-    assert repo.set_protected(db_engine, [first], True) == 1
+    assert run_write(db_engine, repo.set_protected, [first], True) == 1
     add_segments(db_engine, seg(a, 0, 10_040, 120))  # re-indexing keeps the protection
     assert repo.all_segments(db_engine)[0].protected is True
-    assert repo.set_protected(db_engine, [first], False) == 1
+    assert run_write(db_engine, repo.set_protected, [first], False) == 1
     assert repo.all_segments(db_engine)[0].protected is False
 
 
@@ -112,7 +112,7 @@ def test_events_round_trip_and_update(db_engine: Engine, cams: tuple[str, str]) 
         detected_ms=stored.detected_ms,
     )
     with pytest.raises(repo.NotFoundError):
-        run_write(db_engine, lambda s: repo.update_event(s, 999_999, end_ms=1))
+        run_write(db_engine, repo.update_event, 999_999, end_ms=1)
 
 
 def test_event_queries(db_engine: Engine, cams: tuple[str, str]) -> None:
@@ -141,14 +141,14 @@ def test_close_open_events(db_engine: Engine, cams: tuple[str, str]) -> None:
     a, b = cams
     add_segments(db_engine, seg(a, 0, 10_000), seg(a, 10_000, 20_000))
     ids = add_events(db_engine, ev(a, 5_000, None), ev(b, 7_000, None), ev(a, 30_000, None), ev(a, 0, 10))
-    closed = run_write(db_engine, lambda s: repo.close_open_events(s, camera_ids=[a]))
+    closed = run_write(db_engine, repo.close_open_events, camera_ids=[a])
     assert closed == 2
     ends = {e.id: e.end_ms for e in repo.list_events(db_engine)}
     # the last recorded footage after its start; no footage after the start: its start
     assert ends == {ids[0]: 20_000, ids[1]: None, ids[2]: 30_000, ids[3]: 10}
     assert run_write(db_engine, lambda s: repo.close_open_events(s, {b: 6_000})) == 1
     assert repo.list_events(db_engine, camera_id=b)[0].end_ms == 7_000  # never before its start
-    assert run_write(db_engine, lambda s: repo.close_open_events(s)) == 0
+    assert run_write(db_engine, repo.close_open_events) == 0
 
 
 def test_status(db_engine: Engine, cams: tuple[str, str]) -> None:
@@ -159,16 +159,16 @@ def test_status(db_engine: Engine, cams: tuple[str, str]) -> None:
     assert repo.list_status(db_engine) == sorted([st_a, st_b], key=lambda st: st.camera_id)
     assert {st.camera_id: st.stats for st in repo.list_status(db_engine)} == {a: st_a.stats, b: {}}
     st_a2 = CameraStatus(a, "reconnecting", 3000, "timeout", 3000)
-    run_write(db_engine, lambda s: repo.upsert_status(s, st_a2))
+    run_write(db_engine, repo.upsert_status, st_a2)
     assert {st.camera_id: st.state for st in repo.list_status(db_engine)} == {
         a: "reconnecting",
         b: "auth_failed",
     }
-    run_write(db_engine, lambda s: repo.clear_status(s, [b]))
+    run_write(db_engine, repo.clear_status, [b])
     assert [st.camera_id for st in repo.list_status(db_engine)] == [a]
-    repo.remove_camera(db_engine, a)  # a removed camera has no live status
+    run_write(db_engine, repo.remove_camera, a)  # a removed camera has no live status
     assert repo.list_status(db_engine) == []
-    run_write(db_engine, lambda s: repo.upsert_status(s, st_b))
+    run_write(db_engine, repo.upsert_status, st_b)
     run_write(db_engine, repo.clear_status)
     assert repo.list_status(db_engine) == []
 
@@ -201,7 +201,7 @@ def test_sqlite_never_reuses_segment_or_event_ids(tmp_path):
 
     engine = _open(f"sqlite:///{tmp_path / 'p.db'}")
     _migrate(engine)
-    cam = _rc.add_camera(engine, _Cam(id="", name="Cam", url="rtsp://127.0.0.1/x"))
+    cam = run_write(engine, _rc.add_camera, _Cam(id="", name="Cam", url="rtsp://127.0.0.1/x"))
     seg = _Seg(None, cam.id, f"{cam.id}/2026-01-01/00/00.00.000.mp4", 0, 10, 1)
     first = _run(engine, lambda s: _rm.insert_segment(s, seg))
     _run(engine, lambda s: _rm.delete_segments(s, [first]))

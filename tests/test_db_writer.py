@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from hub.core.model import CameraConfig, Segment
 from hub.db import repo
+from hub.db.tx import after_commit, run_write
 from hub.db.writer import THREAD_NAME, DbWriter
 
 pytest_plugins = ["tests.support.postgres"]
@@ -29,7 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def camera(db_engine: Engine) -> str:
-    return repo.add_camera(db_engine, CameraConfig(id="", name="Porch")).id
+    return run_write(db_engine, repo.add_camera, CameraConfig(id="", name="Porch")).id
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_a_bad_op_fails_alone(
 ) -> None:
     release = gate(writer)
     good1 = writer.submit(insert(camera, 1))
-    bad_fk = writer.submit(lambda s: repo.insert_segment(s, seg("no-such-camera", 2)))
+    bad_fk = writer.submit(repo.insert_segment, seg("no-such-camera", 2))
     good2 = writer.submit(insert(camera, 3))
 
     def buggy(_s: Session) -> None:
@@ -138,6 +139,42 @@ def test_transient_conflicts_are_retried(db_engine: Engine, writer: DbWriter, ca
     assert isinstance(writer.submit(flaky).result(30), int)
     assert len(calls) == 3 and writer.stats().retries == 2
     assert len(repo.all_segments(db_engine)) == 1
+
+
+def test_after_commit_runs_once_committed_and_never_for_a_failed_op(
+    db_engine: Engine, writer: DbWriter, camera: str
+) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def insert_and_note(s: Session, i: int, fail: bool = False) -> int:
+        seg_id = repo.insert_segment(s, seg(camera, i))
+        # what another connection sees when the callback runs: the row only if it was committed
+        after_commit(s, lambda: seen.append((f"op {i}", len(repo.all_segments(db_engine)))))
+        if fail:
+            raise KeyError("bug after registering")
+        return seg_id
+
+    release = gate(writer)  # batched: the failing op splits the batch, the others re-run alone
+    futures = [writer.submit(insert_and_note, 1), writer.submit(insert_and_note, 2, fail=True)]
+    futures.append(writer.submit(insert_and_note, 3))
+    release.set()
+    writer.flush(30)
+    assert isinstance(futures[1].exception(), KeyError)
+    assert sorted(name for name, _ in seen) == ["op 1", "op 3"]  # the failed op's hook never ran
+    assert all(visible >= 1 for _, visible in seen)
+
+    seen.clear()
+    attempts = []
+
+    def conflict_once(s: Session) -> int:
+        attempts.append(1)
+        seg_id = insert_and_note(s, 10 + len(attempts))
+        if len(attempts) == 1:
+            raise OperationalError("INSERT ...", {}, sqlite3.OperationalError("database is locked"))
+        return seg_id
+
+    run_write(db_engine, conflict_once)
+    assert seen == [("op 12", 3)]  # the rolled-back attempt's hook was dropped with its session
 
 
 def test_flush_waits_only_for_earlier_ops(writer: DbWriter, camera: str) -> None:
@@ -187,6 +224,7 @@ import select
 import sys
 from hub.db import repo
 from hub.db.engine import open_engine
+from hub.db.tx import run_write
 from hub.core.model import CameraConfig
 from hub.core.settings import Settings
 engine = open_engine(sys.argv[1])
@@ -194,9 +232,9 @@ print("ready", flush=True)
 writes = 0
 i = 0
 while True:
-    c = repo.add_camera(engine, CameraConfig(id="", name=f"cli {i}"))
-    repo.update_camera(engine, c.id, mode="motion", pre_roll_s=1.0 + i % 5)
-    repo.save_settings(engine, Settings(segment_seconds=5 + i % 10))
+    c = run_write(engine, repo.add_camera, CameraConfig(id="", name=f"cli {i}"))
+    run_write(engine, repo.update_camera, c.id, mode="motion", pre_roll_s=1.0 + i % 5)
+    run_write(engine, repo.save_settings, Settings(segment_seconds=5 + i % 10))
     writes += 3
     i += 1
     if i >= 10 and select.select([sys.stdin], [], [], 0)[0]:  # the parent says stop

@@ -9,6 +9,7 @@ import time
 from hub.core.model import CameraConfig
 from hub.db import repo_config, repo_media
 from hub.db.engine import open_engine
+from hub.db.tx import run_write
 from hub.db.upgrade import migrate
 from hub.hub import Hub
 from tests.support.hubtools import state_of, wait_for
@@ -19,10 +20,14 @@ pytest_plugins = ["tests.support.postgres"]
 def test_hub_records_into_a_postgresql_index(postgres_url, tmp_path):
     engine = open_engine(postgres_url)
     migrate(engine)
-    cam = repo_config.add_camera(engine, CameraConfig(id="", name="Porch", driver="demo", mode="continuous"))
+    cam = run_write(
+        engine, repo_config.add_camera, CameraConfig(id="", name="Porch", driver="demo", mode="continuous")
+    )
     settings = repo_config.load_settings(engine)
-    repo_config.save_settings(
-        engine, dataclasses.replace(settings, segment_seconds=2.0, min_free_bytes=64 * 1024**2)
+    run_write(
+        engine,
+        repo_config.save_settings,
+        dataclasses.replace(settings, segment_seconds=2.0, min_free_bytes=64 * 1024**2),
     )
     hub = Hub(tmp_path / "data", db_url=postgres_url)
     hub.start()

@@ -18,6 +18,7 @@ import pytest
 
 from hub.core.model import Segment
 from hub.db import repo_config, repo_media
+from hub.db.tx import run_write
 from hub.retention.worker import RetentionWorker
 from hub.storage.layout import segment_relpath
 from tests.support.e2e import (
@@ -48,7 +49,7 @@ def _plant(root: Path, source: Segment, start_ms: int) -> str:
 def _disable_all(data: Path) -> None:
     with index(data) as engine:
         for cam in repo_config.list_cameras(engine):
-            repo_config.update_camera(engine, cam.id, enabled=False)
+            run_write(engine, repo_config.update_camera, cam.id, enabled=False)
 
 
 def _folders(rel: str) -> tuple[str, str]:
@@ -90,7 +91,7 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
         assert not any(s.protected for s in segs)
         # Protect the 2nd and 4th oldest: the quota must step over them.
         to_protect = [segs[1], segs[3]]
-        repo_media.set_protected(hub.engine, [s.id for s in to_protect], True)
+        run_write(hub.engine, repo_media.set_protected, [s.id for s in to_protect], True)
         unprotected = sorted(
             (s for s in segs if s not in to_protect), key=lambda s: (s.start_ms, s.camera_id)
         )
@@ -154,12 +155,14 @@ def test_running_hub_applies_a_shorter_max_age_and_keeps_protected(tmp_path):
     try:
         assert {old_a, old_b, old_kept, recent} <= set(hub.recovery.indexed), hub.recovery
         by_path = {s.path: s for s in rows(data)}
-        repo_media.set_protected(hub.engine, [by_path[old_kept].id], True)
+        run_write(hub.engine, repo_media.set_protected, [by_path[old_kept].id], True)
         time.sleep(2.5)  # two retention runs under the 30-day rule: nothing is old enough yet
         assert {old_a, old_b, old_kept, recent} <= {s.path for s in rows(data)}
         with index(data) as engine:
-            repo_config.save_settings(
-                engine, dataclasses.replace(repo_config.load_settings(engine), max_age_days=1.0)
+            run_write(
+                engine,
+                repo_config.save_settings,
+                dataclasses.replace(repo_config.load_settings(engine), max_age_days=1.0),
             )
         changed_at = time.time() * 1000
         wait_for(
@@ -236,7 +239,7 @@ def test_motion_mode_keeps_event_footage_and_drops_the_rest_after_grace(tmp_path
 
         spare = [s for s in segs if not needed(s) and not s.unobserved]
         assert len(spare) >= 2, f"expected segments without motion: {segs} {evs}"
-        repo_media.set_protected(hub.engine, [spare[-1].id], True)
+        run_write(hub.engine, repo_media.set_protected, [spare[-1].id], True)
         later = max(s.end_ms for s in segs) + round(pre_ms) + round(GRACE_S * 1000) + 1000
         plan = hub.retention.run_once(now=later)
     finally:

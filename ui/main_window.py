@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from hub.core.model import CameraConfig, CameraStatus
 from hub.db import repo_config
+from hub.db.tx import run_write
 from hub.hub import Hub
 from ui.bridge import HubBridge
 from ui.tasks import run_in_background
@@ -120,7 +121,11 @@ class MainWindow(QMainWindow):
         self.demo_button.setEnabled(False)
 
         def add() -> None:
-            repo_config.add_camera(hub.engine, CameraConfig(id="", name="Demo", driver="demo", mode="motion"))
+            run_write(
+                hub.engine,
+                repo_config.add_camera,
+                CameraConfig(id="", name="Demo", driver="demo", mode="motion"),
+            )
             hub.reload()
 
         run_in_background(

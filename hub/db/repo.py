@@ -1,8 +1,11 @@
 """The index's read and write functions in one namespace: ``from hub.db import repo``.
 
 Reads take an Engine, run a short session and return hub/core/model.py dataclasses (never ORM rows).
-Writes used by the hub take a Session and run on the DB writer (:class:`hub.db.writer.DbWriter`);
-config writes, which the CLI makes from another process, take an Engine and commit on their own.
+Writes take a Session and never commit, so several compose into one transaction. The hub's hot path
+(segments, events, status) queues them on the DB writer (``writer.submit(repo.insert_segment, row)``,
+:class:`hub.db.writer.DbWriter`); everything else runs them with ``run_write(engine, repo.add_camera,
+cfg)`` (:mod:`hub.db.tx`), which commits and retries lock conflicts. The one read that may write is
+:func:`hub.db.repo_config.index_id`, which creates the index's id on first use.
 The implementations live in :mod:`hub.db.repo_config` and :mod:`hub.db.repo_media`.
 """
 

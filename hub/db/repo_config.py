@@ -1,8 +1,9 @@
 """Configuration in the index: meta facts, cameras and hub settings.
 
-Config writes come from the hub and from the CLI (another process), so they take an Engine and run
-their own short write transaction (retried on lock conflicts), and each one bumps meta ``config_rev``
-in the same transaction: a running hub polls :func:`config_rev` to notice changes.
+Config writes come from the hub and from the CLI (another process). Like every repo write they take
+a Session and never commit (run them with :func:`hub.db.tx.run_write`). Each one first takes the
+config write lock (so two processes adding cameras cannot pick the same id) and bumps meta
+``config_rev`` in the same transaction: a running hub polls :func:`config_rev` to notice changes.
 Reads take an Engine, use a short session, and return hub/core/model.py dataclasses.
 """
 
@@ -17,7 +18,6 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, Integer, Text, cast, delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.core.model import MODES, CameraConfig, MotionSettings
@@ -25,11 +25,12 @@ from hub.core.settings import Settings
 from hub.core.times import now_ms
 from hub.db.convert import camera_from_row, camera_values
 from hub.db.schema import CameraRow, CameraStatusRow, MetaRow, SettingRow
-from hub.db.tx import run_write
+from hub.db.tx import after_commit, run_write, serialize_writes
 
 logger = logging.getLogger(__name__)
 
 CONFIG_REV = "config_rev"
+CONFIG_LOCK = 0x506F7201  # PostgreSQL advisory lock id of config writes ("Por" + 1)
 SLUG_MAX = 40
 _CAMERA_FIELDS = {f.name for f in dataclasses.fields(CameraConfig)}
 
@@ -80,6 +81,7 @@ def config_rev(engine: Engine) -> int:
 
 def bump_config_rev(session: Session) -> int:
     """Add 1 to ``config_rev`` atomically (also across processes) and return the new value."""
+    serialize_writes(session, CONFIG_LOCK)  # the first bump inserts the row: two must not race
     session.flush()
     result = session.execute(
         update(MetaRow)
@@ -117,33 +119,24 @@ def unique_slug(base: str, taken: set[str]) -> str:
         n += 1
 
 
-def add_camera(engine: Engine, cfg: CameraConfig) -> CameraConfig:
+def add_camera(session: Session, cfg: CameraConfig) -> CameraConfig:
     """Store a new camera (``cfg.id`` is ignored: a fresh slug is derived from the name)."""
     cfg = dataclasses.replace(cfg, name=cfg.name.strip())
     _validate(cfg)
-
-    def op(session: Session) -> CameraConfig:
-        rows = session.scalars(select(CameraRow)).all()
-        _check_name_free(rows, cfg.name, except_id=None)
-        camera_id = unique_slug(slugify(cfg.name), {row.id for row in rows})
-        now = now_ms()
-        row = CameraRow(id=camera_id, created_ms=now, updated_ms=now, removed_ms=None, **camera_values(cfg))
-        session.add(row)
-        bump_config_rev(session)
-        return camera_from_row(row)  # as stored (roll times in whole ms, floats in polygons)
-
-    for attempt in range(3):
-        try:
-            added = run_write(engine, op)
-            break
-        except IntegrityError:  # PostgreSQL: another hub took the same id at the same moment
-            if attempt == 2:
-                raise
-    logger.info("camera %s added as %r", added.name, added.id)
+    serialize_writes(session, CONFIG_LOCK)
+    rows = session.scalars(select(CameraRow)).all()
+    _check_name_free(rows, cfg.name, except_id=None)
+    camera_id = unique_slug(slugify(cfg.name), {row.id for row in rows})
+    now = now_ms()
+    row = CameraRow(id=camera_id, created_ms=now, updated_ms=now, removed_ms=None, **camera_values(cfg))
+    session.add(row)
+    bump_config_rev(session)
+    added = camera_from_row(row)  # as stored (roll times in whole ms, floats in polygons)
+    after_commit(session, lambda: logger.info("camera %s added as %r", added.name, added.id))
     return added
 
 
-def update_camera(engine: Engine, camera_id: str, **changes: object) -> CameraConfig:
+def update_camera(session: Session, camera_id: str, **changes: object) -> CameraConfig:
     """Change fields (named as in CameraConfig) of a camera; return the new config."""
     unknown = sorted(set(changes) - _CAMERA_FIELDS)
     if unknown:
@@ -152,35 +145,29 @@ def update_camera(engine: Engine, camera_id: str, **changes: object) -> CameraCo
         raise ValueError("a camera's id never changes")
     if isinstance(changes.get("name"), str):
         changes["name"] = str(changes["name"]).strip()
-
-    def op(session: Session) -> CameraConfig:
-        row = _live_row(session, camera_id)
-        new = dataclasses.replace(camera_from_row(row), **changes)  # type: ignore[arg-type]
-        _validate(new)
-        if new.name.casefold() != row.name.casefold():
-            _check_name_free(session.scalars(select(CameraRow)).all(), new.name, except_id=camera_id)
-        for key, value in camera_values(new).items():
-            setattr(row, key, value)
-        row.updated_ms = now_ms()
-        bump_config_rev(session)
-        return camera_from_row(row)
-
-    updated = run_write(engine, op)
-    logger.info("camera %r updated: %s", camera_id, ", ".join(sorted(changes)))
-    return updated
+    serialize_writes(session, CONFIG_LOCK)
+    row = _live_row(session, camera_id)
+    new = dataclasses.replace(camera_from_row(row), **changes)  # type: ignore[arg-type]
+    _validate(new)
+    if new.name.casefold() != row.name.casefold():
+        _check_name_free(session.scalars(select(CameraRow)).all(), new.name, except_id=camera_id)
+    for key, value in camera_values(new).items():
+        setattr(row, key, value)
+    row.updated_ms = now_ms()
+    bump_config_rev(session)
+    fields = ", ".join(sorted(changes))
+    after_commit(session, lambda: logger.info("camera %r updated: %s", camera_id, fields))
+    return camera_from_row(row)
 
 
-def remove_camera(engine: Engine, camera_id: str) -> None:
+def remove_camera(session: Session, camera_id: str) -> None:
     """Soft-delete a camera: it disappears from the lists, its id is never reused, recordings stay."""
-
-    def op(session: Session) -> None:
-        row = _live_row(session, camera_id)
-        row.removed_ms = row.updated_ms = now_ms()
-        session.execute(delete(CameraStatusRow).where(CameraStatusRow.camera_id == camera_id))
-        bump_config_rev(session)
-
-    run_write(engine, op)
-    logger.info("camera %r removed", camera_id)
+    serialize_writes(session, CONFIG_LOCK)
+    row = _live_row(session, camera_id)
+    row.removed_ms = row.updated_ms = now_ms()
+    session.execute(delete(CameraStatusRow).where(CameraStatusRow.camera_id == camera_id))
+    bump_config_rev(session)
+    after_commit(session, lambda: logger.info("camera %r removed", camera_id))
 
 
 def list_cameras(engine: Engine, include_removed: bool = False) -> list[CameraConfig]:
@@ -277,14 +264,11 @@ def load_settings(engine: Engine) -> Settings:
     return Settings.from_rows(rows)
 
 
-def save_settings(engine: Engine, settings: Settings) -> None:
+def save_settings(session: Session, settings: Settings) -> None:
     """Validate and store every setting; bumps config_rev."""
     rows = settings.validate().to_rows()
-
-    def op(session: Session) -> None:
-        for key, value in rows.items():
-            session.merge(SettingRow(key=key, value=value))
-        bump_config_rev(session)
-
-    run_write(engine, op)
-    logger.info("settings saved")
+    serialize_writes(session, CONFIG_LOCK)
+    for key, value in rows.items():
+        session.merge(SettingRow(key=key, value=value))
+    bump_config_rev(session)
+    after_commit(session, lambda: logger.info("settings saved"))

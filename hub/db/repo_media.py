@@ -1,7 +1,8 @@
 """Recordings in the index: segments, events and the live camera status.
 
-Write functions take a Session and are meant to run on the DB writer (``writer.submit(lambda s:
-insert_segment(s, seg))``); they are safe to re-run after a rollback. Reads take an Engine, use a
+Write functions take a Session and never commit: the hub runs them on the DB writer
+(``writer.submit(insert_segment, seg)``), other callers with :func:`hub.db.tx.run_write`; they are safe
+to re-run after a rollback. Reads take an Engine, use a
 short session and return hub/core/model.py dataclasses.
 
 Time windows are half-open, ``[start_ms, end_ms)``; either bound may be None (unbounded). A segment
@@ -49,7 +50,6 @@ from hub.db.convert import (
 )
 from hub.db.repo_config import NotFoundError
 from hub.db.schema import CameraStatusRow, EventRow, MetaRow, SegmentRow
-from hub.db.tx import run_write
 
 logger = logging.getLogger(__name__)
 
@@ -179,22 +179,17 @@ def delete_segments(session: Session, ids: Iterable[int]) -> int:
     return deleted
 
 
-def set_protected(engine: Engine, ids: Iterable[int], protected: bool) -> int:
-    """Protect (or release) segments from retention in one transaction; return rows changed."""
-    chunks = list(_chunks(ids))
-
-    def op(session: Session) -> int:
-        changed = 0
-        for chunk in chunks:
-            result = session.execute(
-                update(SegmentRow.__table__)
-                .where(SegmentRow.__table__.c.id.in_(chunk))
-                .values(protected=bool(protected))
-            )
-            changed += result.rowcount  # type: ignore[attr-defined]
-        return changed
-
-    return run_write(engine, op)
+def set_protected(session: Session, ids: Iterable[int], protected: bool) -> int:
+    """Protect (or release) segments from retention; return rows changed."""
+    changed = 0
+    for chunk in _chunks(ids):
+        result = session.execute(
+            update(SegmentRow.__table__)
+            .where(SegmentRow.__table__.c.id.in_(chunk))
+            .values(protected=bool(protected))
+        )
+        changed += result.rowcount  # type: ignore[attr-defined]
+    return changed
 
 
 def storage_bytes(engine: Engine, camera_id: str | None = None) -> int:

@@ -1,4 +1,12 @@
-"""Write transactions with retry: what counts as a transient conflict, and a helper that retries it.
+"""Write transactions: the one way to run repo write functions outside the DB writer's thread.
+
+Every write function of the repo takes a Session and never commits, so writes compose: several go
+into one transaction. They run either on the hub's DB writer (the hot path: segments, events and
+status, batched: ``writer.submit(repo.insert_segment, row)``) or, for everything else (config
+changes, recovery, one-off commands), through :func:`run_write`, which opens a write transaction,
+commits it and re-runs it on a transient conflict. Work that must follow the commit (a log line, and
+later a published event) is registered with :func:`after_commit`; :func:`serialize_writes` orders
+writers of one kind across processes.
 
 Transient: SQLite "database is locked"/"busy" (another process held the write lock past the busy
 timeout) and PostgreSQL serialization failures, deadlocks and lock timeouts. Everything else is a
@@ -12,9 +20,9 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -23,9 +31,11 @@ from hub.db.engine import write_engine
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 RETRY_ATTEMPTS = 8
 _PG_TRANSIENT = {"40001", "40P01", "55P03"}  # serialization_failure, deadlock_detected, lock_not_available
+_AFTER_COMMIT = "porchlight_after_commit"  # session.info key: callables to run once committed
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -47,16 +57,51 @@ def new_write_session(engine: Engine) -> Session:
     return Session(write_engine(engine), expire_on_commit=False, autoflush=True)
 
 
-def run_write(engine: Engine, fn: Callable[[Session], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
-    """Run ``fn(session)`` in its own write transaction and commit; re-run it on transient conflicts."""
-    for attempt in range(attempts):
+def run_write(
+    engine: Engine, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run ``fn(session, *args, **kwargs)`` in its own write transaction and commit; return its result.
+
+    A transient conflict re-runs the whole transaction (each attempt has a fresh session, so work
+    registered with :func:`after_commit` by a failed attempt is dropped). Other errors roll back and
+    are raised as they are.
+    """
+    for attempt in range(RETRY_ATTEMPTS):
         try:
-            with new_write_session(engine) as session, session.begin():
-                return fn(session)
+            with new_write_session(engine) as session:
+                with session.begin():
+                    result = fn(session, *args, **kwargs)
+                run_after_commit(session)
+                return result
         except DBAPIError as exc:
-            if not is_transient(exc) or attempt == attempts - 1:
+            if not is_transient(exc) or attempt == RETRY_ATTEMPTS - 1:
                 raise
             delay = backoff_s(attempt)
             logger.warning("write conflict (%s); retrying in %.2f s", exc.orig, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def after_commit(session: Session, fn: Callable[[], object]) -> None:
+    """Run ``fn()`` once this session's transaction has committed; never if it rolls back."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(fn)
+
+
+def run_after_commit(session: Session) -> None:
+    """Run (and forget) what was registered with :func:`after_commit`; for the transaction's owner."""
+    for fn in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - the data is committed; a failed follow-up must not hide that
+            logger.exception("after-commit callback %r failed", fn)
+
+
+def serialize_writes(session: Session, key: int) -> None:
+    """Hold ``key``'s lock until this transaction ends, so writers of one kind run one at a time.
+
+    SQLite needs nothing: a write transaction (``BEGIN IMMEDIATE``) already holds the file's only
+    write lock. PostgreSQL takes a transaction-level advisory lock: a second writer waits for the first
+    to commit and then reads what it wrote (READ COMMITTED), so check-then-insert stays correct.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

@@ -1,6 +1,6 @@
 """The one DB writer thread: every hub write goes through it, batched into few transactions.
 
-``submit(fn)`` queues ``fn(session)`` and returns a Future. The thread (``porchlight-db-writer``)
+``submit(fn, *args)`` queues ``fn(session, *args)`` and returns a Future. The thread (``porchlight-db-writer``)
 blocks on the queue while idle. When an op arrives it starts a transaction, runs it, and keeps
 pulling whatever is already queued into the same transaction (at most ``max_batch`` ops or
 ``max_batch_s`` seconds), then commits once: a burst of segment inserts costs one commit. Futures are
@@ -26,24 +26,30 @@ import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from hub.db.tx import RETRY_ATTEMPTS, backoff_s, is_transient, new_write_session
+from hub.db.tx import RETRY_ATTEMPTS, backoff_s, is_transient, new_write_session, run_after_commit
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 THREAD_NAME = "porchlight-db-writer"
 
 
 @dataclasses.dataclass
 class _Op:
-    fn: Callable[[Session], Any]
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
     future: Future[Any]
+
+    def run(self, session: Session) -> Any:
+        return self.fn(session, *self.args, **self.kwargs)
 
 
 @dataclasses.dataclass
@@ -80,13 +86,15 @@ class DbWriter:
         self._thread.start()
         _open_writers.add(self)
 
-    def submit(self, fn: Callable[[Session], T]) -> Future[T]:
-        """Queue ``fn(session)`` for the next transaction; the Future resolves after its commit."""
+    def submit(
+        self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> Future[T]:
+        """Queue ``fn(session, *args, **kwargs)`` for the next transaction; the Future resolves after its commit."""
         future: Future[T] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the DB writer is closed")
-            self._queue.put(_Op(fn, future))
+            self._queue.put(_Op(fn, args, kwargs, future))
         return future
 
     def flush(self, timeout: float | None = None) -> None:
@@ -165,7 +173,7 @@ class DbWriter:
                     started = time.monotonic()
                     index = 0
                     while True:
-                        results.append(batch[index].fn(session))
+                        results.append(batch[index].run(session))
                         session.flush()
                         index += 1
                         if index < len(batch):
@@ -182,6 +190,7 @@ class DbWriter:
                         batch.append(leftover)
                         leftover = None
                 self._stats.commits += 1
+                run_after_commit(session)
             except DBAPIError as exc:
                 if is_transient(exc) and attempt < RETRY_ATTEMPTS - 1:
                     self._stats.retries += 1
@@ -227,8 +236,10 @@ class DbWriter:
     def _run_single(self, op: _Op) -> None:
         for attempt in range(RETRY_ATTEMPTS):
             try:
-                with new_write_session(self._engine) as session, session.begin():
-                    result = op.fn(session)
+                with new_write_session(self._engine) as session:
+                    with session.begin():
+                        result = op.run(session)
+                    run_after_commit(session)
             except BaseException as exc:  # an op's own bug must fail its future, not the thread
                 if isinstance(exc, DBAPIError) and is_transient(exc) and attempt < RETRY_ATTEMPTS - 1:
                     self._stats.retries += 1
@@ -245,7 +256,7 @@ class DbWriter:
 
 
 def _op_name(op: _Op) -> str:
-    return getattr(op.fn, "__qualname__", None) or repr(op.fn)
+    return getattr(op.fn, "__qualname__", None) or type(op.fn).__name__  # never its arguments
 
 
 _open_writers: weakref.WeakSet[DbWriter] = weakref.WeakSet()

@@ -195,7 +195,7 @@ class RetentionWorker:
                 continue
             ids.append(d.segment_id)
             dirs.add(path.parent)
-        self.writer.submit(lambda s: repo_media.delete_segments(s, ids)).result(60)
+        self.writer.submit(repo_media.delete_segments, ids).result(60)
         for directory in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
             _prune_empty(directory, root)
         reasons: dict[str, int] = {}

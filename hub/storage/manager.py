@@ -44,7 +44,7 @@ def ensure_storage(engine: Engine, root: Path) -> str:
     if storage_id is None:
         storage_id = uuid.uuid4().hex
         initialize_storage(root, storage_id)
-        run_write(engine, lambda s: repo_config.set_meta(s, STORAGE_ID_KEY, storage_id))
+        run_write(engine, repo_config.set_meta, STORAGE_ID_KEY, storage_id)
         logger.info("storage folder initialized at %s", root)
     return storage_id
 

@@ -36,7 +36,7 @@ def recover(engine: Engine, root: Path, *, storage_ok: bool) -> RecoveryReport:
     """Reconcile index and files; close events a crash left open. Run before recording starts."""
     report = RecoveryReport()
     if not storage_ok:
-        report.events_closed = run_write(engine, lambda s: repo_media.close_open_events(s))
+        report.events_closed = run_write(engine, repo_media.close_open_events)
         logger.warning("storage folder unavailable: startup scan skipped, nothing purged from the index")
         return report
     known = {c.id for c in repo_config.list_cameras(engine, include_removed=True)}
@@ -60,11 +60,11 @@ def recover(engine: Engine, root: Path, *, storage_ok: bool) -> RecoveryReport:
         run_write(engine, lambda s: [repo_media.insert_segment(s, seg) for seg in new_rows])
     if plan.rows_without_files:
         ids = list(plan.rows_without_files)
-        run_write(engine, lambda s: repo_media.delete_segments(s, ids))
+        run_write(engine, repo_media.delete_segments, ids)
         report.rows_removed = len(ids)
     # After the files are indexed again: an event left open by a crash ends with the footage
     # recorded until the crash (close_open_events ends it at the camera's last segment).
-    report.events_closed = run_write(engine, lambda s: repo_media.close_open_events(s))
+    report.events_closed = run_write(engine, repo_media.close_open_events)
     if report.indexed or report.quarantined or report.rows_removed or report.events_closed:
         logger.info(
             "startup scan: %d files indexed, %d quarantined, %d stale rows removed, %d open events closed",

@@ -16,6 +16,7 @@ from hub.core.model import CameraConfig, MotionSettings, Segment
 from hub.core.settings import Settings
 from hub.db import repo_config, repo_media
 from hub.db.engine import open_engine
+from hub.db.tx import run_write
 from hub.db.upgrade import migrate
 from hub.hub import Hub, HubOptions
 from hub.storage.layout import decode_segment_meta
@@ -29,8 +30,8 @@ def configure(data_dir: Path, cameras: list[CameraConfig], **settings: object) -
     migrate(engine)
     base = dict(min_free_bytes=64 * 1024**2)
     base.update(settings)
-    repo_config.save_settings(engine, dataclasses.replace(Settings(), **base))
-    out = [repo_config.add_camera(engine, c) for c in cameras]
+    run_write(engine, repo_config.save_settings, dataclasses.replace(Settings(), **base))
+    out = [run_write(engine, repo_config.add_camera, c) for c in cameras]
     engine.dispose()
     return out
 

@@ -1,0 +1,126 @@
+"""Where the pipelines' reports go: into the index (through the DB writer) and onto the bus.
+
+The camera threads call these methods (they are the PipelineContext callbacks); each returns at once
+and the rows are written on the DB writer's thread. An event is written twice, at its start and at
+its end; the id the index gave it at the start is kept here until the end updates that row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from sqlalchemy.orm import Session
+
+from hub.core.bus import EventBus, EventEnded, EventStarted, SegmentClosed, StatusChanged
+from hub.core.model import CameraStatus, Event, Segment
+from hub.core.times import now_ms
+from hub.db import repo_media
+from hub.db.writer import DbWriter
+from hub.recorder.segment import ClosedSegment
+from hub.storage.thumbnails import Thumbnails
+
+logger = logging.getLogger(__name__)
+
+EventKey = tuple[str, str, int]  # (camera, kind, start ms): unique per camera and kind
+
+
+class IndexSink:
+    """Turns status changes, closed segments and events into index writes and bus messages."""
+
+    def __init__(
+        self,
+        writer: DbWriter,
+        bus: EventBus,
+        thumbnails: Thumbnails,
+        note_segment: Callable[[str, int], None] = lambda _cam, _bytes: None,
+    ) -> None:
+        self._writer = writer
+        self._bus = bus
+        self._thumbnails = thumbnails
+        self._note_segment = note_segment  # the retention worker counts the bytes written
+        self._event_ids: dict[EventKey, int] = {}  # touched on the writer thread only
+
+    def status(self, st: CameraStatus) -> None:
+        self._writer.submit(repo_media.upsert_status, st)
+        self._bus.publish(StatusChanged(st))
+
+    def statuses(self, statuses: Iterable[CameraStatus]) -> None:
+        """Write several status rows in one op (the heartbeat, the final state at stop)."""
+        self._writer.submit(_upsert_statuses, tuple(statuses))
+
+    def segment(self, seg: ClosedSegment, unobserved: bool) -> None:
+        cam = seg.relpath.split("/", 1)[0]
+        row = Segment(
+            None,
+            cam,
+            seg.relpath,
+            seg.start_ms,
+            seg.end_ms,
+            seg.bytes,
+            seg.frames,
+            seg.has_audio,
+            False,
+            unobserved,
+        )
+        self._writer.submit(repo_media.insert_segment, row)
+        self._note_segment(cam, seg.bytes)
+        self._bus.publish(SegmentClosed(row))
+
+    def event_started(
+        self,
+        cam: str,
+        start_ms: int,
+        score: float,
+        zones: tuple[str, ...],
+        jpeg: bytes | None,
+        *,
+        kind: str = "motion",
+        source: str = "local",
+    ) -> None:
+        thumb = self._thumbnails.save(cam, start_ms, jpeg)
+        detected = now_ms()
+        ev = Event(None, cam, kind, start_ms, None, score, zones, thumb, source, detected)
+        self._writer.submit(self._insert_started, (cam, kind, start_ms), ev, detected)
+        self._bus.publish(EventStarted(ev))
+
+    def event_ended(
+        self,
+        cam: str,
+        start_ms: int,
+        end_ms: int,
+        score: float,
+        zones: tuple[str, ...],
+        jpeg: bytes | None,
+        *,
+        kind: str = "motion",
+        source: str = "local",
+    ) -> None:
+        thumb = self._thumbnails.save(cam, start_ms, jpeg)
+        ended = Event(None, cam, kind, start_ms, end_ms, score, zones, thumb, source)
+        self._writer.submit(self._write_ended, (cam, kind, start_ms), ended)
+        self._bus.publish(EventEnded(ended))
+
+    # -- on the writer thread ----------------------------------------------------------------------
+    def _insert_started(self, session: Session, key: EventKey, ev: Event, detected_ms: int) -> None:
+        self._event_ids[key] = repo_media.insert_event(session, ev, detected_ms)
+
+    def _write_ended(self, session: Session, key: EventKey, ended: Event) -> None:
+        event_id = self._event_ids.pop(key, None)
+        if event_id is None:  # its insert failed or the hub restarted: insert the whole event
+            repo_media.insert_event(session, ended, now_ms())
+            return
+        repo_media.update_event(
+            session,
+            event_id,
+            end_ms=ended.end_ms,
+            score=ended.score,
+            zones=ended.zones,
+            # keep the start's thumbnail unless a better one came
+            thumbnail=repo_media.KEEP if ended.thumbnail is None else ended.thumbnail,
+        )
+
+
+def _upsert_statuses(session: Session, statuses: tuple[CameraStatus, ...]) -> None:
+    for st in statuses:
+        repo_media.upsert_status(session, st)

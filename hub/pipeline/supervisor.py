@@ -1,0 +1,101 @@
+"""The running camera pipelines, kept in step with the configured cameras.
+
+:meth:`Supervisor.apply` is given the cameras as the index has them now; it stops the pipelines of
+cameras that were removed, disabled or changed, and starts one for every enabled camera without one.
+A pipeline is stopped at once but joined on a thread of its own: a camera stuck connecting never
+holds up the others or the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+
+import av
+
+from hub.core.model import CameraConfig, CameraStatus
+from hub.core.times import now_ms
+from hub.pipeline.camera import CameraPipeline
+from hub.pipeline.context import PipelineContext
+
+logger = logging.getLogger(__name__)
+
+
+class Supervisor:
+    """Owns one CameraPipeline per enabled camera; every method is thread-safe."""
+
+    def __init__(self, make_context: Callable[[CameraConfig], PipelineContext]) -> None:
+        self._make_context = make_context
+        self._pipelines: dict[str, CameraPipeline] = {}
+        self._configs: dict[str, CameraConfig] = {}
+        self._mutex = threading.RLock()
+
+    def apply(self, cameras: Iterable[CameraConfig]) -> tuple[str, ...]:
+        """Match the pipelines to ``cameras``; return the ids of cameras added, changed or removed."""
+        wanted = {c.id: c for c in cameras}
+        with self._mutex:
+            old = self._configs
+            for cam_id, p in list(self._pipelines.items()):
+                cfg = wanted.get(cam_id)
+                # A config write may carry a new password (kept in the keyring, not in cfg):
+                # a camera that failed to authenticate tries again at once.
+                retry_auth = p.status().state == "auth_failed"
+                if cfg is None or not cfg.enabled or cfg != old.get(cam_id) or retry_auth:
+                    self._stop(cam_id)
+            changed = sorted((set(old) ^ set(wanted)) | {c for c in wanted if wanted[c] != old.get(c)})
+            self._configs = wanted
+            for cfg in wanted.values():
+                if cfg.enabled and cfg.id not in self._pipelines:
+                    self._start(cfg)
+        return tuple(changed)
+
+    def cameras(self) -> list[CameraConfig]:
+        """Configured cameras (enabled or not), as last applied."""
+        with self._mutex:
+            return list(self._configs.values())
+
+    def pipelines(self) -> list[CameraPipeline]:
+        """The running pipelines."""
+        with self._mutex:
+            return list(self._pipelines.values())
+
+    def statuses(self) -> list[CameraStatus]:
+        """Live status of every configured camera ("stopped" for one without a pipeline)."""
+        with self._mutex:
+            pipelines = dict(self._pipelines)
+            configs = list(self._configs)
+        out = []
+        for cam_id in configs:
+            p = pipelines.get(cam_id)
+            out.append(p.status() if p else CameraStatus(cam_id, "stopped", now_ms(), None, now_ms()))
+        return out
+
+    def latest_frame(self, camera_id: str) -> tuple[int, av.VideoFrame] | None:
+        """Newest decoded frame of a camera for live tiles (None when none yet)."""
+        with self._mutex:
+            p = self._pipelines.get(camera_id)
+        return p.latest_frame() if p else None
+
+    def stop_all(self, timeout: float) -> list[CameraStatus]:
+        """Stop every pipeline and wait for them (open segments are finalized); return their last status."""
+        with self._mutex:
+            pipelines = list(self._pipelines.values())
+            self._pipelines.clear()
+        for p in pipelines:
+            p.stop()
+        for p in pipelines:
+            p.join(timeout)
+        return [p.status() for p in pipelines]  # "stopped", with the counters of the whole run
+
+    def _start(self, cfg: CameraConfig) -> None:
+        pipeline = CameraPipeline(self._make_context(cfg))
+        self._pipelines[cfg.id] = pipeline
+        pipeline.start()
+
+    def _stop(self, cam_id: str) -> None:
+        p = self._pipelines.pop(cam_id, None)
+        if p is None:
+            return
+        p.stop()
+        threading.Thread(target=p.join, name=f"porchlight-join-{cam_id}", daemon=True).start()

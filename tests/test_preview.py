@@ -26,7 +26,7 @@ def test_preview_decoder_runs_only_while_watched(tmp_path, monkeypatch):
         ts, img = frame
         assert img.width == 640 and abs(ts - time.time() * 1000) < 5000
         assert _det_threads(cfg.id)
-        pipeline = hub._pipelines[cfg.id]
+        pipeline = hub._supervisor.pipeline(cfg.id)
         monkeypatch.setattr(camera_module, "PREVIEW_IDLE_S", 0.5)
         time.sleep(1.0)  # nobody asks any more
         pipeline.reap_idle_preview()

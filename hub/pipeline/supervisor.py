@@ -60,6 +60,11 @@ class Supervisor:
         with self._mutex:
             return list(self._pipelines.values())
 
+    def pipeline(self, camera_id: str) -> CameraPipeline | None:
+        """The running pipeline of a camera (None when it has none)."""
+        with self._mutex:
+            return self._pipelines.get(camera_id)
+
     def statuses(self) -> list[CameraStatus]:
         """Live status of every configured camera ("stopped" for one without a pipeline)."""
         with self._mutex:
@@ -73,8 +78,7 @@ class Supervisor:
 
     def latest_frame(self, camera_id: str) -> tuple[int, av.VideoFrame] | None:
         """Newest decoded frame of a camera for live tiles (None when none yet)."""
-        with self._mutex:
-            p = self._pipelines.get(camera_id)
+        p = self.pipeline(camera_id)
         return p.latest_frame() if p else None
 
     def stop_all(self, timeout: float) -> list[CameraStatus]:

@@ -49,7 +49,7 @@ def test_camera_events_drive_motion_mode_and_doorbell(rtsp_camera, tmp_path):
         hub.bus.subscribe(lambda e: seen.append(e), EventStarted)
         try:
             wait_for(lambda: state_of(hub, cfg.id) == "recording", 20, "recording")
-            pipeline = hub._pipelines[cfg.id]
+            pipeline = hub._supervisor.pipeline(cfg.id)
             wait_for(lambda: pipeline.events.state == "ok", 20, "the camera's event subscription")
             t_ok = time.time() * 1000
             # Camera-events-only: nothing decodes the video for detection.

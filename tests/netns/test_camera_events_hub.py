@@ -80,7 +80,13 @@ def test_camera_events_drive_motion_mode_and_doorbell(rtsp_camera, tmp_path):
             peer.start()
             wait_for(lambda: pipeline.events.state == "ok", 60, "the event source back")
             t_up = time.time() * 1000
-            time.sleep(4)
+            # Until a whole segment recorded after the source came back is in the index: a fixed
+            # sleep of one segment length could end before any cut after t_up + 500 ms.
+            wait_for(
+                lambda: any(s.start_ms > t_up + 500 for s in segments(data, cfg.id)),
+                20,
+                "a segment recorded after the source came back",
+            )
         finally:
             hub.stop()
 

@@ -1,9 +1,9 @@
 """Recordings in the index: segments, events and the live camera status.
 
 Write functions take a Session and never commit: the hub runs them on the DB writer
-(``writer.submit(insert_segment, seg)``), other callers with :func:`hub.db.tx.run_write`; they are safe
-to re-run after a rollback. Reads take an Engine, use a
-short session and return hub/core/model.py dataclasses.
+(``writer.submit(insert_segment, seg)``), other callers with :func:`hub.db.tx.run_write`; they are
+safe to re-run after a rollback. Reads take an Engine, use a short session and return
+hub/core/model.py dataclasses.
 
 Time windows are half-open, ``[start_ms, end_ms)``; either bound may be None (unbounded). A segment
 or event overlaps the window when ``start < end_ms`` and (``end > start_ms`` or it starts inside the

@@ -74,7 +74,8 @@ def qtbot_button():
 def test_app_process_records_and_quits_cleanly_on_sigterm(tmp_path):
     data = tmp_path / "data"
     (cfg,) = configure(data, [camera("Demo", None, driver="demo", mode="continuous")], segment_seconds=2.0)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    # PYTHONFAULTHANDLER: if the app hangs on the way out, SIGABRT prints every thread's stack.
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONFAULTHANDLER="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "--data-dir", str(data)],
         env=env,
@@ -87,7 +88,12 @@ def test_app_process_records_and_quits_cleanly_on_sigterm(tmp_path):
         assert proc.poll() is None, proc.communicate()
         time.sleep(1.0)  # mid-segment
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _out, stacks = proc.communicate(timeout=10)
+            pytest.fail(f"the app did not quit within 30 s of SIGTERM; its threads were:\n{stacks}")
     finally:
         if proc.poll() is None:
             proc.kill()

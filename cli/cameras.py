@@ -261,10 +261,7 @@ def cameras_probe(args: argparse.Namespace) -> int:
     cam = camera_by_name(engine, args.name)
     creds = None
     if cam.has_credentials:
-        try:
-            creds = secrets.get_camera_credentials(repo_config.index_id(engine), cam.id)
-        except secrets.SecretsUnavailable as exc:
-            raise CliError(str(exc)) from None
+        creds = secrets.get_camera_credentials(repo_config.index_id(engine), cam.id)
     out = camera_sources.probe(cam, creds)
     if args.json:
         return print_json(out)
@@ -331,9 +328,6 @@ def cameras_set(args: argparse.Namespace) -> int:
         changes["has_credentials"] = True
     if not changes:
         raise CliError("nothing to change (see porchlight cameras set --help)")
-    try:
-        run_write(engine, repo_config.update_camera, cam.id, **changes)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    run_write(engine, repo_config.update_camera, cam.id, **changes)
     print(f"updated camera {cam.name!r}")
     return 0

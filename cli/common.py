@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from drivers.scrub import split_credentials
 from hub.core import secrets
+from hub.core.errors import HubError, ValidationError
 from hub.core.model import CameraConfig
 from hub.core.paths import DataDir
 from hub.core.times import parse_rfc3339
@@ -30,7 +31,10 @@ ONVIF_PORT = 80
 
 
 class CliError(Exception):
-    """A user-facing error: printed as one line (``porchlight: error: ...``), exit status 1."""
+    """A refused command: printed as one line (``porchlight: error: ...``), exit status 1.
+
+    The hub's own errors (hub.core.errors.HubError) end the same way; raise CliError only for what the
+    CLI itself checks, or to add the command's context to a hub error's message."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -115,33 +119,24 @@ def credentials(args: argparse.Namespace, url: str | None) -> tuple[str | None, 
 def require_keyring(username: str | None) -> None:
     """With a username to store, fail before touching anything when no secure keyring exists."""
     if username is not None:
-        try:
-            secrets.backend()
-        except secrets.SecretsUnavailable as exc:
-            raise CliError(str(exc)) from None
+        secrets.backend()  # SecretsUnavailable when there is no secure keyring
 
 
 def store_credentials(engine: Engine, camera_id: str, username: str | None, password: str | None) -> None:
     """Put a camera's credentials in the OS keyring (nothing when there is no username)."""
     if username is None:
         return
-    try:
-        secrets.set_camera_credentials(repo_config.index_id(engine), camera_id, username, password or "")
-    except secrets.SecretsUnavailable as exc:
-        raise CliError(str(exc)) from None
+    secrets.set_camera_credentials(repo_config.index_id(engine), camera_id, username, password or "")
 
 
 def add_camera_with_credentials(
     engine: Engine, cfg: CameraConfig, username: str | None, password: str | None
 ) -> CameraConfig:
     """Add ``cfg`` and store its credentials; a failure to store them adds nothing."""
-    try:
-        added = run_write(engine, repo_config.add_camera, cfg)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    added = run_write(engine, repo_config.add_camera, cfg)
     try:
         store_credentials(engine, added.id, username, password)
-    except CliError:
+    except HubError:
         run_write(engine, repo_config.remove_camera, added.id)
         raise
     print(f"added camera {added.name!r} (id {added.id})")
@@ -153,8 +148,8 @@ def time_arg(text: str | None, what: str) -> int | None:
     if text is None:
         return None
     try:
-        return parse_rfc3339(text)
-    except ValueError as exc:
+        return parse_rfc3339(text, field=what)
+    except ValidationError as exc:
         raise CliError(f"{what}: {exc}") from None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import CliError, command, open_index
+from cli.common import command, open_index
 from hub.core.model import CameraConfig
 from hub.db import repo_config
 from hub.db.tx import run_write
@@ -23,9 +23,6 @@ def demo_add(args: argparse.Namespace) -> int:
     """``demo-camera add [--name NAME] [--mode continuous|motion]``"""
     engine, _ = open_index(args)
     cfg = CameraConfig(id="", name=args.name, driver="demo", url=None, mode=args.mode)
-    try:
-        added = run_write(engine, repo_config.add_camera, cfg)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    added = run_write(engine, repo_config.add_camera, cfg)
     print(f"added demo camera {added.name!r} (id {added.id})")
     return 0

@@ -2,8 +2,10 @@
 command, the desktop app.
 
 Every command prints one clear line to stderr and exits non-zero on error (1 for a refused command, 2 for
-a usage error, 130 when interrupted). ``--json`` output uses RFC 3339 UTC times with ``Z`` and
-milliseconds; its shapes are documented in the README. Headless commands never import Qt.
+a usage error, 130 when interrupted). A refused command is a CliError (the CLI's own checks) or any error
+of the hub's family (hub.core.errors), whose message is printed as it is. ``--json`` output uses RFC 3339
+UTC times with ``Z`` and milliseconds; its shapes are documented in the README. Headless commands never
+import Qt.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from cli import cameras, demo, devices, recordings, serve, storage
 from cli.common import CliError, Handler, Parser
+from hub.core.errors import HubError
 from hub.core.logs import setup_logging
 from hub.core.paths import default_data_dir
 
@@ -66,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _open_app(args)
     try:
         return handler(args)
-    except CliError as exc:
+    except (CliError, HubError) as exc:
         print(f"porchlight: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

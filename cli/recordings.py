@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from cli.common import CliError, camera_by_name, command, open_index, print_rows, time_window
+from hub.core.errors import NotFoundError, StorageError
 from hub.core.paths import DataDir
 from hub.core.settings import format_size
 from hub.core.times import format_ms
 from hub.db import repo_config, repo_media
-from hub.media.export import ExportError, export_clip
+from hub.media.export import export_clip
 from hub.storage.manager import resolve_root
 
 
@@ -131,7 +132,7 @@ def export(args: argparse.Namespace) -> int:
     segs = repo_media.list_segments(engine, camera_id=cam.id, start_ms=start, end_ms=end)
     try:
         report = export_clip(_root(engine, data), segs, start, end, args.out)
-    except ExportError as exc:
+    except (NotFoundError, StorageError) as exc:
         raise CliError(f"{exc}: {cam.name} between {format_ms(start)} and {format_ms(end)}") from None
     print(
         f"exported {report.frames} frames from {report.segments} segment(s), {format_ms(report.start_ms)} → "

@@ -9,11 +9,11 @@ import threading
 from types import FrameType
 from typing import Any
 
-from cli.common import CliError, command, open_index, positive, print_json
+from cli.common import command, open_index, positive, print_json
 from hub.core.model import CameraStatus
 from hub.core.times import format_ms, now_ms
 from hub.db import repo_config, repo_media
-from hub.storage.lock import HubLock, HubLockedError
+from hub.storage.lock import HubLock
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,10 +29,7 @@ def serve(args: argparse.Namespace) -> int:
     from hub.hub import Hub
 
     hub = Hub(args.data_dir, args.db_url)
-    try:
-        hub.start()
-    except HubLockedError as exc:
-        raise CliError(str(exc)) from None
+    hub.start()  # HubLockedError (a HubError) names the hub that runs already
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001

@@ -9,11 +9,11 @@ import uuid
 
 import pytest
 
+from hub.core.errors import StorageError
 from hub.core.times import parse_rfc3339
 from hub.storage import marker as marker_mod
 from hub.storage.marker import (
     MARKER_NAME,
-    StorageError,
     check_storage,
     disk_state,
     initialize_storage,

@@ -15,6 +15,7 @@ import keyring.errors
 
 from drivers.base import Credentials
 from drivers.scrub import register_secret
+from hub.core.errors import UnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,8 @@ NO_BACKEND_MESSAGE = (
 )
 
 
-class SecretsUnavailable(RuntimeError):
-    """No secure keyring backend is usable."""
+class SecretsUnavailable(UnavailableError):
+    """No secure keyring backend is usable, or the keyring refused to store or read a secret."""
 
 
 def _insecure(backend: keyring.backend.KeyringBackend) -> bool:

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from hub.core.errors import ValidationError
+
 GiB = 1024**3
 
 
@@ -94,16 +96,26 @@ class Settings:
     )
 
     def validate(self) -> Settings:
-        """Raise ValueError naming the field when a value is out of bounds; return self."""
+        """Raise a ValidationError about the first field whose value is out of bounds; return self.
+
+        Its message names the setting by its title, as the settings dialog shows it."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if value is None or isinstance(value, str):
                 continue
             if lo is not None and value < lo:
-                raise ValueError(f"{f.metadata['title']} must be at least {lo} {f.metadata['unit']}".strip())
+                raise ValidationError(
+                    f"{f.metadata['title']} must be at least {lo} {f.metadata['unit']}".strip(),
+                    field=f.name,
+                    rule="min",
+                )
             if hi is not None and value > hi:
-                raise ValueError(f"{f.metadata['title']} must be at most {hi} {f.metadata['unit']}".strip())
+                raise ValidationError(
+                    f"{f.metadata['title']} must be at most {hi} {f.metadata['unit']}".strip(),
+                    field=f.name,
+                    rule="max",
+                )
         return self
 
     def to_rows(self) -> dict[str, str]:
@@ -123,11 +135,12 @@ class Settings:
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 
 
-def parse_size(text: str) -> int:
-    """``"500M"``, ``"20GiB"``, ``"1.5T"``, ``"1048576"`` -> bytes (binary multiples)."""
+def parse_size(text: str, *, field: str = "size") -> int:
+    """``"500M"``, ``"20GiB"``, ``"1.5T"``, ``"1048576"`` -> bytes (binary multiples); text that is not a
+    size raises a ValidationError about ``field``."""
     m = _SIZE.match(text)
     if not m:
-        raise ValueError(f"not a size (like 500M or 20G): {text!r}")
+        raise ValidationError(f"not a size (like 500M or 20G): {text!r}", field=field, rule="format")
     number, unit = float(m.group(1)), m.group(2).lower()
     return int(number * 1024 ** " kmgt".index(unit or " "))
 

@@ -6,6 +6,8 @@ import datetime as _dt
 import re
 import time
 
+from hub.core.errors import ValidationError
+
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|z|[+-]\d{2}:\d{2})$"
 )
@@ -24,14 +26,17 @@ def format_ms(ms: int | None) -> str | None:
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
-def parse_rfc3339(text: str) -> int:
+def parse_rfc3339(text: str, *, field: str = "time") -> int:
     """Parse an RFC 3339 date-time (with ``Z`` or an offset) into ms since the epoch.
 
-    Dates without a time, basic formats and missing offsets are refused with ValueError.
+    Dates without a time, basic formats and missing offsets are refused with a ValidationError about
+    ``field``.
     """
     m = _RFC3339.match(text.strip())
     if not m:
-        raise ValueError(f"not an RFC 3339 time (like 2026-11-20T01:30:00Z): {text!r}")
+        raise ValidationError(
+            f"not an RFC 3339 time (like 2026-11-20T01:30:00Z): {text!r}", field=field, rule="format"
+        )
     y, mo, d, h, mi, s, frac, tz = m.groups()
     if tz in ("Z", "z"):
         tzinfo = _dt.UTC
@@ -41,6 +46,6 @@ def parse_rfc3339(text: str) -> int:
     try:
         dt = _dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=tzinfo)
     except ValueError as exc:
-        raise ValueError(f"not a valid time: {text!r} ({exc})") from None
+        raise ValidationError(f"not a valid time: {text!r} ({exc})", field=field, rule="format") from None
     ms = int((frac or ".0")[1:].ljust(3, "0")[:3])
     return int(dt.timestamp()) * 1000 + ms

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 
+from hub.core.errors import NotFoundError
 from hub.db.repo_config import (
     CONFIG_REV,
-    NotFoundError,
     add_camera,
     bump_config_rev,
     config_rev,

@@ -15,14 +15,15 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, Integer, Text, cast, delete, select, update
 from sqlalchemy.orm import Session
 
-from hub.core.model import MODES, CameraConfig, MotionSettings
+from hub.core.errors import NotFoundError, ValidationError
+from hub.core.model import CameraConfig
 from hub.core.settings import Settings
 from hub.core.times import now_ms
+from hub.core.validation import validate_camera, with_field_changes
 from hub.db.convert import camera_from_row, camera_values
 from hub.db.schema import CameraRow, CameraStatusRow, MetaRow, SettingRow
 from hub.db.tx import after_commit, run_write, serialize_writes
@@ -32,11 +33,6 @@ logger = logging.getLogger(__name__)
 CONFIG_REV = "config_rev"
 CONFIG_LOCK = 0x506F7201  # PostgreSQL advisory lock id of config writes ("Por" + 1)
 SLUG_MAX = 40
-_CAMERA_FIELDS = {f.name for f in dataclasses.fields(CameraConfig)}
-
-
-class NotFoundError(LookupError):
-    """The camera (or event) does not exist, or the camera was removed."""
 
 
 # --- meta ---------------------------------------------------------------------------------------
@@ -122,7 +118,7 @@ def unique_slug(base: str, taken: set[str]) -> str:
 def add_camera(session: Session, cfg: CameraConfig) -> CameraConfig:
     """Store a new camera (``cfg.id`` is ignored: a fresh slug is derived from the name)."""
     cfg = dataclasses.replace(cfg, name=cfg.name.strip())
-    _validate(cfg)
+    validate_camera(cfg)
     serialize_writes(session, CONFIG_LOCK)
     rows = session.scalars(select(CameraRow)).all()
     _check_name_free(rows, cfg.name, except_id=None)
@@ -138,17 +134,12 @@ def add_camera(session: Session, cfg: CameraConfig) -> CameraConfig:
 
 def update_camera(session: Session, camera_id: str, **changes: object) -> CameraConfig:
     """Change fields (named as in CameraConfig) of a camera; return the new config."""
-    unknown = sorted(set(changes) - _CAMERA_FIELDS)
-    if unknown:
-        raise ValueError(f"unknown camera field(s): {', '.join(unknown)}")
-    if "id" in changes and changes["id"] != camera_id:
-        raise ValueError("a camera's id never changes")
     if isinstance(changes.get("name"), str):
         changes["name"] = str(changes["name"]).strip()
     serialize_writes(session, CONFIG_LOCK)
     row = _live_row(session, camera_id)
-    new = dataclasses.replace(camera_from_row(row), **changes)  # type: ignore[arg-type]
-    _validate(new)
+    new = with_field_changes(camera_from_row(row), changes)
+    validate_camera(new)
     if new.name.casefold() != row.name.casefold():
         _check_name_free(session.scalars(select(CameraRow)).all(), new.name, except_id=camera_id)
     for key, value in camera_values(new).items():
@@ -215,43 +206,7 @@ def _check_name_free(rows: Iterable[CameraRow], name: str, *, except_id: str | N
     wanted = name.casefold()
     for row in rows:
         if row.removed_ms is None and row.id != except_id and row.name.casefold() == wanted:
-            raise ValueError(f"a camera named '{name}' already exists")
-
-
-def _validate(cfg: CameraConfig) -> None:
-    if not cfg.name:
-        raise ValueError("a camera needs a name")
-    if len(cfg.name) > 200:
-        raise ValueError("a camera name has at most 200 characters")
-    if not cfg.driver or len(cfg.driver) > 32:
-        raise ValueError("a camera needs a driver name (at most 32 characters)")
-    if cfg.mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}")
-    if cfg.audio not in ("keep", "drop"):
-        raise ValueError("audio must be 'keep' or 'drop'")
-    if cfg.events not in ("local", "camera", "both"):
-        raise ValueError("events must be 'local', 'camera' or 'both'")
-    if not isinstance(cfg.device, dict):
-        raise ValueError("device must be a dict of driver settings")
-    if cfg.pre_roll_s < 0 or cfg.post_roll_s < 0:
-        raise ValueError("pre-roll and post-roll cannot be negative")
-    if cfg.max_age_days is not None and cfg.max_age_days <= 0:
-        raise ValueError("max_age_days must be positive (or None for the global setting)")
-    if not isinstance(cfg.motion, MotionSettings):
-        raise ValueError("motion must be a MotionSettings")
-    for field in ("url", "sub_url"):
-        url = getattr(cfg, field)
-        if url is not None and _has_userinfo(url):
-            # never echo the URL: it carries a secret
-            raise ValueError(f"{field} must not contain credentials (they belong in the keyring)")
-
-
-def _has_userinfo(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "@" in url
-    return parts.username is not None or parts.password is not None
+            raise ValidationError(f"a camera named '{name}' already exists", field="name", rule="unique")
 
 
 # --- settings -----------------------------------------------------------------------------------

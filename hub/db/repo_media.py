@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from hub.core.errors import NotFoundError
 from hub.core.model import CameraStatus, Event, Segment
 from hub.core.times import now_ms
 from hub.db.convert import (
@@ -48,7 +49,6 @@ from hub.db.convert import (
     status_from_row,
     zones_to_json,
 )
-from hub.db.repo_config import NotFoundError
 from hub.db.schema import CameraStatusRow, EventRow, MetaRow, SegmentRow
 
 logger = logging.getLogger(__name__)

@@ -16,15 +16,12 @@ from pathlib import Path
 import av
 import av.error
 
+from hub.core.errors import NotFoundError, StorageError
 from hub.core.model import Segment
 
 logger = logging.getLogger(__name__)
 
 GAP_MS = 1000  # recordings further apart than this are reported as a gap
-
-
-class ExportError(Exception):
-    """Nothing could be exported (one clear line for the user)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,12 +117,15 @@ class _Writer:
 
 
 def export_clip(root: Path, segments: list[Segment], start_ms: int, end_ms: int, out: Path) -> ExportReport:
-    """Write ``out`` from ``segments`` (one camera, any order) covering [start_ms, end_ms)."""
+    """Write ``out`` from ``segments`` (one camera, any order) covering [start_ms, end_ms).
+
+    Raises NotFoundError when nothing was recorded in the window and StorageError when none of its
+    recordings could be read; ``out`` is then left untouched."""
     segs = sorted(
         (s for s in segments if s.end_ms > start_ms and s.start_ms < end_ms), key=lambda s: s.start_ms
     )
     if not segs:
-        raise ExportError("nothing was recorded in that window")
+        raise NotFoundError("nothing was recorded in that window")
     out = Path(out)
     tmp = out.with_name(out.name + ".part")
     w = _Writer(tmp)
@@ -177,7 +177,7 @@ def export_clip(root: Path, segments: list[Segment], start_ms: int, end_ms: int,
         raise
     if w.frames == 0 or w.first_ms is None:
         tmp.unlink(missing_ok=True)
-        raise ExportError("the recordings in that window could not be read")
+        raise StorageError("the recordings in that window could not be read")
     os.replace(tmp, out)
     gaps = tuple(find_gaps(segs, start_ms, end_ms))
     return ExportReport(

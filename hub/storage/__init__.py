@@ -15,7 +15,6 @@ from hub.storage.layout import (
 from hub.storage.lock import HubLock, HubLockedError
 from hub.storage.marker import (
     StorageCheck,
-    StorageError,
     check_storage,
     disk_state,
     initialize_storage,
@@ -26,7 +25,6 @@ __all__ = [
     "HubLock",
     "HubLockedError",
     "StorageCheck",
-    "StorageError",
     "check_storage",
     "decode_segment_meta",
     "disk_state",

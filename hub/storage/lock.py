@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hub.core.errors import ConflictError
 from hub.core.times import format_ms, now_ms
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
@@ -33,7 +34,7 @@ LOCK_NAME = "hub.lock"
 _WIN_LOCK_OFFSET = 1 << 30  # Windows: the locked byte, well past the JSON content
 
 
-class HubLockedError(RuntimeError):
+class HubLockedError(ConflictError):
     """Another hub process already uses this data folder."""
 
     def __init__(self, data_dir: Path, info: dict[str, Any] | None) -> None:

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Literal
 
+from hub.core.errors import StorageError
 from hub.core.times import format_ms, now_ms
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ logger = logging.getLogger(__name__)
 MARKER_NAME = ".porchlight-storage"
 StorageState = Literal["ok", "missing", "foreign", "unwritable", "full"]
 _NOTE = "This folder holds Porchlight recordings. Do not delete or edit this file."
-
-
-class StorageError(RuntimeError):
-    """The storage folder cannot be set up (e.g. it belongs to another Porchlight index)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,6 +21,7 @@ NAME_MAX = 200
 DRIVER_MAX = 32
 ZONES_MAX = 64  # zones and masks of one camera together
 POLYGON_MAX = 256  # vertices of one polygon
+_CAMERA_FIELDS = frozenset(f.name for f in dataclasses.fields(CameraConfig))
 
 #: MotionSettings' numbers: field -> (lowest, highest, whether the lowest itself is allowed).
 _MOTION_BOUNDS: dict[str, tuple[float, float, bool]] = {
@@ -107,8 +108,7 @@ def _validate_zone(zone: Zone, where: str) -> None:
 def with_field_changes(cfg: CameraConfig, changes: dict[str, object]) -> CameraConfig:
     """``cfg`` with ``changes`` (named as CameraConfig's fields) applied; unknown fields and a changed
     id are refused."""
-    known = {f.name for f in dataclasses.fields(CameraConfig)}
-    unknown = sorted(set(changes) - known)
+    unknown = sorted(set(changes) - _CAMERA_FIELDS)
     if unknown:
         _refuse(unknown[0], "unknown", f"unknown camera field(s): {', '.join(unknown)}")
     if "id" in changes and changes["id"] != cfg.id:

@@ -70,10 +70,11 @@ class Supervisor:
         with self._mutex:
             pipelines = dict(self._pipelines)
             configs = list(self._configs)
+        now = now_ms()
         out = []
         for cam_id in configs:
             p = pipelines.get(cam_id)
-            out.append(p.status() if p else CameraStatus(cam_id, "stopped", now_ms(), None, now_ms()))
+            out.append(p.status() if p else CameraStatus(cam_id, "stopped", now, None, now))
         return out
 
     def latest_frame(self, camera_id: str) -> tuple[int, av.VideoFrame] | None:

@@ -156,7 +156,7 @@ def _onvif_probe(cam: CameraConfig, creds: Credentials | None) -> dict[str, Any]
 
 
 def _stream_probe(cam: CameraConfig, creds: Credentials | None) -> dict[str, Any]:
-    from drivers import get_driver
+    from drivers.registry import get_driver
 
     driver = get_driver(cam.driver)
     options = {str(k): str(v) for k, v in cam.device.items()}

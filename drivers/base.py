@@ -1,7 +1,10 @@
-"""The one protocol every camera driver implements, and the typed errors drivers raise.
+"""The one protocol every camera driver implements, the plain data it returns, and its errors.
 
-Drivers never import Qt and never import the hub. A driver translates its library's exceptions
-into the errors below, with messages a homeowner understands and with no secret in them.
+Drivers never import Qt and never import the hub; the hub never names a driver. A driver is found by
+its kind in :mod:`drivers.registry`, and says for itself what it can do: discover devices, describe
+one, open its streams, and (when its devices have them) subscribe to the camera's own events. A
+driver translates its library's exceptions into the errors below, with messages a homeowner
+understands and with no secret in them.
 """
 
 from __future__ import annotations
@@ -94,6 +97,39 @@ class PacketSource(Protocol):
 
 FrameListener = Callable[["av.VideoFrame"], None]
 
+CameraEventKind = Literal["motion", "doorbell", "input"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraEvent:
+    """One event a camera reported itself (motion, a doorbell press, an input), as a driver parsed it."""
+
+    kind: CameraEventKind
+    active: bool  # motion/input: True while on; doorbell: True for a press
+    utc_ms: int  # when it happened, on the host's clock (device time corrected by the clock offset)
+    topic: str  # what the device called it, e.g. "tns1:RuleEngine/CellMotionDetector/Motion"
+    source: str | None = None  # which input or video source, when the device says
+    initialized: bool = False  # the current state at subscription time, not a change
+
+
+#: Called with each event, on a thread of the driver's choosing: it must only hand the event on.
+EventListener = Callable[[CameraEvent], None]
+#: Called with ``(state, reason)`` when the subscription's health changes: ``"ok"`` once events
+#: flow, ``"down"`` while it retries (reason says why), ``"failed"`` when it gave up.
+StatusListener = Callable[[str, str | None], None]
+
+
+class EventSubscription(Protocol):
+    """A subscription to a camera's own events; connects in the background once started."""
+
+    def start(self) -> None:
+        """Begin subscribing (returns at once; health is reported to the status listener)."""
+        ...
+
+    def stop(self) -> None:
+        """Unsubscribe and release the connection; safe to call twice."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class StreamInfo:
@@ -130,9 +166,12 @@ class DiscoveredDevice:
 
 
 class Driver(Protocol):
-    """A camera driver: find devices, describe one, open its streams."""
+    """A camera driver: find devices, describe one, open its streams, hear its events."""
 
+    #: The camera's ``driver`` setting, e.g. "rtsp".
     kind: ClassVar[str]
+    #: What the owner reads, e.g. "ONVIF camera or doorbell".
+    title: ClassVar[str]
 
     def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
         """Find devices of this kind (only when the owner asks)."""
@@ -145,3 +184,51 @@ class Driver(Protocol):
     def open_stream(self, request: StreamRequest) -> PacketSource:
         """Open one stream; raises AuthError/UnreachableError/UnsupportedError/StreamError."""
         ...
+
+    def has_events(self, options: Mapping[str, str]) -> bool:
+        """Whether a camera with these driver settings has events of its own (answers without I/O)."""
+        ...
+
+    def open_events(
+        self,
+        options: Mapping[str, str],
+        credentials: Credentials | None,
+        on_event: EventListener,
+        on_status: StatusListener,
+    ) -> EventSubscription:
+        """A subscription to the camera's own events, not yet started (no I/O here); raises
+        UnsupportedError when ``has_events(options)`` is False."""
+        ...
+
+    def close(self) -> None:
+        """Release what the driver shares across cameras (threads, loops); a later call starts them
+        again. Called when the hub stops."""
+        ...
+
+
+class BaseDriver:
+    """Defaults for a driver whose devices cannot be discovered and have no events of their own."""
+
+    kind: ClassVar[str]
+    title: ClassVar[str]
+
+    def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
+        """Nothing to discover."""
+        return []
+
+    def has_events(self, options: Mapping[str, str]) -> bool:
+        """No events of its own."""
+        return False
+
+    def open_events(
+        self,
+        options: Mapping[str, str],
+        credentials: Credentials | None,
+        on_event: EventListener,
+        on_status: StatusListener,
+    ) -> EventSubscription:
+        """Refused: see has_events."""
+        raise UnsupportedError(f"{self.title} cameras report no events of their own")
+
+    def close(self) -> None:
+        """Nothing shared to release."""

@@ -17,7 +17,7 @@ import av
 import cv2
 import numpy as np
 
-from drivers.base import DiscoveredDevice, ProbeResult, StreamInfo, StreamRequest
+from drivers.base import BaseDriver, ProbeResult, StreamInfo, StreamRequest
 
 DEFAULTS = {"width": "640", "height": "360", "fps": "10", "period_s": "30", "visit_s": "6"}
 
@@ -102,14 +102,11 @@ class DemoSource:
         self._closed.set()
 
 
-class DemoDriver:
-    """The synthetic demo camera."""
+class DemoDriver(BaseDriver):
+    """The synthetic demo camera: added explicitly, never discovered."""
 
     kind = "demo"
-
-    def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
-        """The demo camera is added explicitly, never discovered."""
-        return []
+    title = "Demo camera"
 
     def probe(self, request: StreamRequest) -> ProbeResult:
         """Describe the synthetic stream."""

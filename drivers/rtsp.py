@@ -19,7 +19,7 @@ import av.error
 
 from drivers.base import (
     AuthError,
-    DiscoveredDevice,
+    BaseDriver,
     DriverError,
     ProbeResult,
     StreamError,
@@ -187,14 +187,12 @@ class RtspSource:
                 logger.debug("closing %s failed", _describe(self.request.url), exc_info=True)
 
 
-class RtspDriver:
-    """Driver for plain stream URLs."""
+class RtspDriver(BaseDriver):
+    """Driver for plain stream URLs (anything FFmpeg opens). They cannot be discovered (ONVIF
+    discovery finds cameras) and have no events of their own."""
 
     kind = "rtsp"
-
-    def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
-        """Plain URLs cannot be discovered (ONVIF discovery finds cameras)."""
-        return []
+    title = "Stream URL"
 
     def probe(self, request: StreamRequest) -> ProbeResult:
         """Open the stream once and report what it carries."""

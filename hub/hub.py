@@ -25,9 +25,8 @@ from pathlib import Path
 import av
 import cv2
 
-from drivers import get_driver
+from drivers import registry
 from drivers.base import Credentials
-from drivers.onvif import loop as onvif_loop
 from hub.core import secrets
 from hub.core.bus import CamerasChanged, EventBus
 from hub.core.model import CameraConfig, CameraStatus
@@ -69,7 +68,7 @@ class Hub:
         self.options = options or HubOptions()
         self.bus = EventBus()
         self._lock = HubLock(self.data.root)
-        self._supervisor = Supervisor(self._pipeline_context)
+        self._supervisor = Supervisor(self._pipeline_context, on_status=self._report_status)
         self._sync_lock = threading.Lock()  # the housekeeper and reload() may both sync
         self._config_rev = -1
         self._housekeeper: Housekeeper | None = None
@@ -130,7 +129,7 @@ class Hub:
             self._housekeeper.stop(timeout)
         final = self._supervisor.stop_all(timeout)
         self._sink.statuses(final)
-        onvif_loop.shutdown()  # the ONVIF calls' loop thread (started on first use)
+        registry.close_all()  # threads the drivers share across cameras (started on first use)
         self._teardown()
         self._started = False
 
@@ -180,7 +179,7 @@ class Hub:
     def _pipeline_context(self, cfg: CameraConfig) -> PipelineContext:
         return PipelineContext(
             config=cfg,
-            driver=get_driver(cfg.driver),
+            driver=registry.get_driver(cfg.driver),
             storage_root=lambda: self.storage.root,
             check_storage=self._check_storage_for_segment,
             credentials=lambda: self._credentials(cfg),
@@ -193,6 +192,10 @@ class Hub:
             open_timeout_s=self.options.open_timeout_s,
             read_timeout_s=self.options.read_timeout_s,
         )
+
+    def _report_status(self, status: CameraStatus) -> None:
+        if self._sink is not None:
+            self._sink.status(status)
 
     def _credentials(self, cfg: CameraConfig) -> Credentials | None:
         return secrets.get_camera_credentials(self.index_id, cfg.id) if cfg.has_credentials else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.onvif.model import CameraEvent
+from drivers.base import CameraEvent
 from hub.events.merger import CameraEventMerger, Ended, Started
 
 MOTION = "tns1:RuleEngine/CellMotionDetector/Motion"

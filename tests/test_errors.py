@@ -33,6 +33,7 @@ BAD_CAMERA_CHANGES: dict[str, tuple[dict[str, object], str, str]] = {
     "name taken": ({"name": "GARAGE"}, "name", "unique"),
     "no driver": ({"driver": ""}, "driver", "required"),
     "long driver": ({"driver": "d" * 33}, "driver", "too_long"),
+    "unknown driver": ({"driver": "lidar"}, "driver", "one_of"),
     "mode": ({"mode": "sometimes"}, "mode", "one_of"),
     "audio": ({"audio": "loud"}, "audio", "one_of"),
     "events": ({"events": "cloud"}, "events", "one_of"),

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drivers.onvif.model import CameraEvent
+from drivers.base import CameraEvent
 from drivers.onvif.notifications import (
     MAX_BYTES,
     MAX_MESSAGES,

@@ -366,8 +366,8 @@ def _texts_of(e: BaseException) -> str:
 def test_driver_error_text_has_no_password():
     import traceback
 
-    from drivers import get_driver
     from drivers.base import Credentials, DriverError, StreamRequest
+    from drivers.registry import get_driver
 
     pw = "Narwhal-Ember_2718"
     req = StreamRequest(
@@ -380,8 +380,8 @@ def test_driver_error_text_has_no_password():
 
 
 def test_driver_error_chain_has_no_password():
-    from drivers import get_driver
     from drivers.base import Credentials, DriverError, StreamRequest
+    from drivers.registry import get_driver
 
     pw = "Narwhal-Ember_2718"
     req = StreamRequest(

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import urllib.parse
+from collections.abc import Mapping
 from typing import ClassVar
 
-from drivers.base import DiscoveredDevice, ProbeResult, StreamInfo, StreamRequest, UnsupportedError
+from drivers.base import (
+    Credentials,
+    DiscoveredDevice,
+    EventListener,
+    ProbeResult,
+    StatusListener,
+    StreamInfo,
+    StreamRequest,
+    UnsupportedError,
+)
+from drivers.onvif import loop
 from drivers.onvif.device import probe_device
+from drivers.onvif.events import OnvifEventSource
 from drivers.onvif.model import OnvifDevice, OnvifProfile
 from drivers.rtsp import RtspSource
 
@@ -54,11 +67,14 @@ def stream_infos(device: OnvifDevice) -> tuple[StreamInfo, ...]:
 class OnvifDriver:
     """Driver for ONVIF cameras (see drivers.base.Driver).
 
-    ``StreamRequest.options``: ``host`` = ``"host:port"`` of the device service; optional
-    ``profile`` = a profile token overriding the automatic choice for the request's role.
+    Driver settings (``StreamRequest.options``): ``host`` = ``"host:port"`` of the device service;
+    optional ``profile`` = a profile token overriding the automatic choice for the request's role;
+    ``clock_offset_s`` = the device clock minus the host's, as the probe measured it (event times
+    are corrected by it).
     """
 
     kind: ClassVar[str] = "onvif"
+    title: ClassVar[str] = "ONVIF camera or doorbell"
 
     def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
         """WS-Discovery on the local network (only when the owner asks)."""
@@ -93,3 +109,32 @@ class OnvifDriver:
                 raise UnsupportedError(f"the camera at {device.host} has no stream for profile {token!r}")
             request = dataclasses.replace(request, url=uri)
         return RtspSource(request)
+
+    def has_events(self, options: Mapping[str, str]) -> bool:
+        """Every ONVIF device we know the address of may publish events (PullPoint)."""
+        return bool(options.get("host"))
+
+    def open_events(
+        self,
+        options: Mapping[str, str],
+        credentials: Credentials | None,
+        on_event: EventListener,
+        on_status: StatusListener,
+    ) -> OnvifEventSource:
+        """A PullPoint subscription to the device at ``options["host"]`` (see OnvifEventSource)."""
+        if not self.has_events(options):
+            raise UnsupportedError("the camera's ONVIF address is not known, so its events cannot be read")
+        host, port = split_host(options["host"])
+        try:
+            offset = float(options.get("clock_offset_s") or 0.0)
+        except ValueError:
+            offset = math.nan
+        if not math.isfinite(offset):
+            raise UnsupportedError(f"the stored clock offset of the camera at {host} is not a number")
+        return OnvifEventSource(
+            host, port, credentials, clock_offset_s=offset, on_event=on_event, on_status=on_status
+        )
+
+    def close(self) -> None:
+        """Stop the thread that runs every ONVIF call of the process (a later call starts it again)."""
+        loop.shutdown()

@@ -42,10 +42,9 @@ import aiohttp
 import zeep.exceptions
 from lxml import etree
 
-from drivers.base import AuthError, Credentials, DriverError, UnsupportedError
+from drivers.base import AuthError, CameraEvent, Credentials, DriverError, UnsupportedError
 from drivers.onvif import loop as onvif_loop
 from drivers.onvif.errors import import_onvif, is_auth_fault, translate
-from drivers.onvif.model import CameraEvent
 from drivers.onvif.notifications import (
     MAX_BYTES,
     MalformedNotification,

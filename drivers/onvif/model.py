@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,18 +44,3 @@ class OnvifDevice:
     event_topics: tuple[str, ...] = ()
     doorbell: bool = False  # publishes a visitor / call-button topic
     warnings: tuple[str, ...] = ()  # homeowner-readable remarks (clock far off, no sub stream...)
-
-
-EventKind = Literal["motion", "doorbell", "input"]
-
-
-@dataclasses.dataclass(frozen=True)
-class CameraEvent:
-    """One parsed ONVIF notification that matters to the hub."""
-
-    kind: EventKind
-    active: bool  # motion/input: True while on; doorbell: True for a press
-    utc_ms: int  # when it happened, on the host's clock (device time corrected by the clock offset)
-    topic: str  # e.g. "tns1:RuleEngine/CellMotionDetector/Motion"
-    source: str | None = None  # e.g. the VideoSourceConfigurationToken / InputToken
-    initialized: bool = False  # PropertyOperation "Initialized": the current state, not a change

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Literal
 
-from drivers.onvif.model import CameraEvent, EventKind
+from drivers.base import CameraEvent, CameraEventKind
 from drivers.onvif.notifications import Notification
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def _source(note: Notification, names: tuple[str, ...]) -> str | None:
 
 
 def _event(
-    note: Notification, kind: EventKind, active: bool, source: str | None, received_ms: int | None
+    note: Notification, kind: CameraEventKind, active: bool, source: str | None, received_ms: int | None
 ) -> CameraEvent:
     when = (
         note.utc_ms

@@ -11,17 +11,25 @@ from __future__ import annotations
 import logging
 import sys
 
-from drivers.base import DiscoveredDevice, ProbeResult, StreamInfo, StreamRequest, UnsupportedError
+from drivers.base import (
+    BaseDriver,
+    DiscoveredDevice,
+    ProbeResult,
+    StreamInfo,
+    StreamRequest,
+    UnsupportedError,
+)
 from drivers.usb import platforms, v4l2
 from drivers.usb.source import CaptureSettings, UsbSource, prepare
 
 logger = logging.getLogger(__name__)
 
 
-class UsbDriver:
+class UsbDriver(BaseDriver):
     """Local capture devices, encoded to H.264 by Porchlight."""
 
     kind = "usb"
+    title = "USB camera"
 
     def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
         """Capture devices attached now (V4L2 on Linux, FFmpeg's listing on Windows/macOS)."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import NoReturn, get_args
 from urllib.parse import urlsplit
 
+from drivers import registry
 from hub.core.errors import Rule, ValidationError
 from hub.core.model import MODES, AudioPolicy, CameraConfig, EventSource, MotionSettings, Zone
 
@@ -45,6 +46,7 @@ def validate_camera(cfg: CameraConfig) -> None:
         rule: Rule = "required" if not cfg.driver else "too_long"
         _refuse("driver", rule, f"a camera needs a driver name (at most {DRIVER_MAX} characters)")
     for field, value, choices in (
+        ("driver", cfg.driver, registry.KINDS),
         ("mode", cfg.mode, MODES),
         ("audio", cfg.audio, get_args(AudioPolicy)),
         ("events", cfg.events, get_args(EventSource)),

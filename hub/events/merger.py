@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from drivers.onvif.model import CameraEvent
+from drivers.base import CameraEvent
 
 _KIND = {"motion": "camera_motion", "input": "input"}
 

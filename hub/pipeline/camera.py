@@ -14,11 +14,13 @@ import time
 
 import av
 
+from drivers.base import EventListener, EventSubscription, StatusListener
 from hub.core.model import CameraStatus
 from hub.core.times import now_ms
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.detect_worker import DetectWorker
 from hub.pipeline.events_worker import CameraEventsWorker, SourceFactory
+from hub.pipeline.options import driver_options
 from hub.pipeline.record_worker import RecordWorker
 
 logger = logging.getLogger(__name__)
@@ -27,23 +29,13 @@ PREVIEW_IDLE_S = 15.0
 
 
 def event_source_factory(ctx: PipelineContext) -> SourceFactory | None:
-    """How to subscribe to this camera's own events (None: its driver has none)."""
-    cfg = ctx.config
-    if cfg.driver != "onvif" or not cfg.device.get("host"):
+    """How to subscribe to this camera's own events (None: it has none)."""
+    options = driver_options(ctx.config)
+    if not ctx.driver.has_events(options):
         return None
-    host, _, port = str(cfg.device["host"]).rpartition(":")
 
-    def make(on_event, on_status):
-        from drivers.onvif.events import OnvifEventSource
-
-        return OnvifEventSource(
-            host or str(cfg.device["host"]),
-            int(port or 80),
-            ctx.credentials(),
-            clock_offset_s=float(cfg.device.get("clock_offset_s") or 0.0),
-            on_event=on_event,
-            on_status=on_status,
-        )
+    def make(on_event: EventListener, on_status: StatusListener) -> EventSubscription:
+        return ctx.driver.open_events(options, ctx.credentials(), on_event, on_status)
 
     return make
 

@@ -1,7 +1,7 @@
-"""A camera's own events (ONVIF PullPoint): subscribed while the camera runs, merged into hub
-events on thread ``porchlight-evt-<camera>``.
+"""A camera's own events (the driver's subscription, e.g. ONVIF PullPoint): subscribed while the
+camera runs, merged into hub events on thread ``porchlight-evt-<camera>``.
 
-The event source calls back on the ONVIF loop thread; callbacks only enqueue. This thread merges
+The subscription calls back on a thread of the driver's; callbacks only enqueue. This thread merges
 notifications (``hub.events.merger``), closes events whose stop never came, and remembers when the
 source was up, so that in camera-events mode footage recorded while the source was down is kept
 (nothing is lost to an unseen event).
@@ -14,9 +14,9 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from drivers.onvif.model import CameraEvent
+from drivers.base import CameraEvent, EventListener, EventSubscription, StatusListener
 from hub.core.times import now_ms
 from hub.events.merger import CameraEventMerger, Ended, Started
 from hub.pipeline.context import PipelineContext
@@ -26,15 +26,8 @@ logger = logging.getLogger(__name__)
 TICK_S = 1.0
 
 
-class EventSource(Protocol):
-    """What the worker needs from a driver's event subscription."""
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-SourceFactory = Callable[[Callable[[CameraEvent], None], Callable[[str, str | None], None]], EventSource]
+#: Makes the (unstarted) subscription, on the worker's thread: it may read the keyring.
+SourceFactory = Callable[[EventListener, StatusListener], EventSubscription]
 
 
 class CameraEventsWorker:
@@ -57,7 +50,7 @@ class CameraEventsWorker:
         self.state = "starting"
         self.error: str | None = None
         self.counters = {"notifications": 0, "events": 0, "outages": 0}
-        self._source: EventSource | None = None
+        self._source: EventSubscription | None = None
 
     # -- control ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -74,7 +67,7 @@ class CameraEventsWorker:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    # -- callbacks (ONVIF loop thread): enqueue only ----------------------------------------------
+    # -- callbacks (the driver's thread): enqueue only ----------------------------------------------
     def _on_event(self, ev: CameraEvent) -> None:
         self._q.put(("event", ev))
 

@@ -3,7 +3,8 @@
 :meth:`Supervisor.apply` is given the cameras as the index has them now; it stops the pipelines of
 cameras that were removed, disabled or changed, and starts one for every enabled camera without one.
 A pipeline is stopped at once but joined on a thread of its own: a camera stuck connecting never
-holds up the others or the caller.
+holds up the others or the caller. A camera whose driver this build does not have (an index shared
+with a newer hub) is shown offline with the reason, and the others start.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 import av
 
+from drivers.base import DriverError
 from hub.core.model import CameraConfig, CameraStatus
 from hub.core.times import now_ms
 from hub.pipeline.camera import CameraPipeline
@@ -25,10 +27,18 @@ logger = logging.getLogger(__name__)
 class Supervisor:
     """Owns one CameraPipeline per enabled camera; every method is thread-safe."""
 
-    def __init__(self, make_context: Callable[[CameraConfig], PipelineContext]) -> None:
+    def __init__(
+        self,
+        make_context: Callable[[CameraConfig], PipelineContext],
+        on_status: Callable[[CameraStatus], None],
+    ) -> None:
+        """``on_status`` hears the state of a camera that could not be started (its pipeline
+        reports the state of one that runs through its own context)."""
         self._make_context = make_context
+        self._on_status = on_status
         self._pipelines: dict[str, CameraPipeline] = {}
         self._configs: dict[str, CameraConfig] = {}
+        self._unstartable: dict[str, CameraStatus] = {}  # camera -> why it has no pipeline
         self._mutex = threading.RLock()
 
     def apply(self, cameras: Iterable[CameraConfig]) -> tuple[str, ...]:
@@ -45,8 +55,10 @@ class Supervisor:
                     self._stop(cam_id)
             changed = sorted((set(old) ^ set(wanted)) | {c for c in wanted if wanted[c] != old.get(c)})
             self._configs = wanted
+            for cam_id in [c for c in self._unstartable if wanted.get(c) != old.get(c)]:
+                del self._unstartable[cam_id]
             for cfg in wanted.values():
-                if cfg.enabled and cfg.id not in self._pipelines:
+                if cfg.enabled and cfg.id not in self._pipelines and cfg.id not in self._unstartable:
                     self._start(cfg)
         return tuple(changed)
 
@@ -69,12 +81,15 @@ class Supervisor:
         """Live status of every configured camera ("stopped" for one without a pipeline)."""
         with self._mutex:
             pipelines = dict(self._pipelines)
+            unstartable = dict(self._unstartable)
             configs = list(self._configs)
         now = now_ms()
         out = []
         for cam_id in configs:
-            p = pipelines.get(cam_id)
-            out.append(p.status() if p else CameraStatus(cam_id, "stopped", now, None, now))
+            if p := pipelines.get(cam_id):
+                out.append(p.status())
+            else:
+                out.append(unstartable.get(cam_id) or CameraStatus(cam_id, "stopped", now, None, now))
         return out
 
     def latest_frame(self, camera_id: str) -> tuple[int, av.VideoFrame] | None:
@@ -94,7 +109,15 @@ class Supervisor:
         return [p.status() for p in pipelines]  # "stopped", with the counters of the whole run
 
     def _start(self, cfg: CameraConfig) -> None:
-        pipeline = CameraPipeline(self._make_context(cfg))
+        try:
+            ctx = self._make_context(cfg)
+        except DriverError as exc:
+            logger.warning("%s: not started: %s", cfg.id, exc)
+            now = now_ms()
+            status = self._unstartable[cfg.id] = CameraStatus(cfg.id, "offline", now, str(exc), now)
+            self._on_status(status)
+            return
+        pipeline = CameraPipeline(ctx)
         self._pipelines[cfg.id] = pipeline
         pipeline.start()
 

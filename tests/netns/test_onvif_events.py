@@ -16,10 +16,9 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from drivers.base import Credentials
+from drivers.base import CameraEvent, Credentials
 from drivers.onvif import loop as onvif_loop
 from drivers.onvif.events import OnvifEventSource
-from drivers.onvif.model import CameraEvent
 from drivers.onvif.topics import is_doorbell, topic_kind
 from tests.peers.onvif_events_peer import MALFORMED_KINDS, OnvifEventsPeer
 from tests.support.hubtools import wait_for

@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from drivers import get_driver
 from drivers.base import AuthError, Credentials, StreamRequest, UnreachableError, UnsupportedError
 from drivers.onvif import device as onvif_device
 from drivers.onvif import loop
 from drivers.onvif.device import device_needs_auth, probe_device
 from drivers.onvif.driver import OnvifDriver
+from drivers.registry import get_driver
 
 PASSWORD = "Porch-Light_42"
 RIGHT = Credentials("admin", PASSWORD)

@@ -1,0 +1,62 @@
+"""Every driver this build has, by kind: the one place that names them.
+
+The list is static, so what a build supports is read here and nowhere else; each driver's module is
+imported only when a camera of its kind is used (the ONVIF stack costs about half a second to
+import). One instance per kind serves every camera: drivers keep no per-camera state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import threading
+
+from drivers.base import Driver, UnsupportedError
+
+
+@dataclasses.dataclass(frozen=True)
+class DriverEntry:
+    """Where a driver lives."""
+
+    kind: str  # the camera's ``driver`` setting
+    module: str
+    cls: str
+
+
+DRIVERS: tuple[DriverEntry, ...] = (
+    DriverEntry("rtsp", "drivers.rtsp", "RtspDriver"),
+    DriverEntry("onvif", "drivers.onvif.driver", "OnvifDriver"),
+    DriverEntry("usb", "drivers.usb.driver", "UsbDriver"),
+    DriverEntry("demo", "drivers.demo", "DemoDriver"),
+)
+KINDS: tuple[str, ...] = tuple(e.kind for e in DRIVERS)
+
+_lock = threading.Lock()
+_loaded: dict[str, Driver] = {}
+
+
+def get_driver(kind: str) -> Driver:
+    """The driver for cameras of ``kind``; UnsupportedError when this build has none or cannot
+    load it."""
+    with _lock:
+        driver = _loaded.get(kind)
+        if driver is None:
+            entry = next((e for e in DRIVERS if e.kind == kind), None)
+            if entry is None:
+                raise UnsupportedError(
+                    f"this version of Porchlight has no {kind!r} camera driver (it knows {', '.join(KINDS)})"
+                )
+            try:
+                module = importlib.import_module(entry.module)
+            except ImportError as exc:  # a build without the driver's library
+                raise UnsupportedError(f"the {kind!r} camera driver cannot be loaded: {exc}") from exc
+            driver = _loaded[kind] = getattr(module, entry.cls)()
+        return driver
+
+
+def close_all() -> None:
+    """Release what the drivers used so far share across cameras (see Driver.close)."""
+    with _lock:
+        drivers = list(_loaded.values())
+    for driver in drivers:
+        driver.close()

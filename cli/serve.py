@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -43,7 +45,12 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        done.wait(args.duration)
+        # Wait in short steps: a signal that the kernel hands to one of the hub's threads reaches
+        # Python's handler only when the main thread next wakes, so a wait without a timeout could
+        # miss it for good.
+        end = math.inf if args.duration is None else time.monotonic() + args.duration
+        while not done.is_set() and (left := end - time.monotonic()) > 0:
+            done.wait(min(left, 0.5))
     finally:
         hub.stop()
         for s, h in old.items():

@@ -109,7 +109,8 @@ class Serve:
             stdout=self._log,
             stderr=self._log,
             cwd=REPO_ROOT,
-            env=dict(env) if env is not None else os.environ.copy(),
+            # A hang at stop then shows every thread's stack in the log (see stop()).
+            env={**(env if env is not None else os.environ), "PYTHONFAULTHANDLER": "1"},
         )
 
     @property
@@ -133,10 +134,24 @@ class Serve:
                 self._log.close()
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 60) -> int:
-        """Signal and wait; return the exit status."""
+        """Signal and wait; return the exit status. A serve that does not stop within ``timeout``
+        is aborted with SIGABRT, so the failure shows where each of its threads was."""
         if self.proc.poll() is None:
             self.send(signum)
-        return self.wait(timeout)
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.send(signal.SIGABRT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+            self._log.close()
+            raise AssertionError(
+                f"serve did not stop within {timeout:g} s of signal {signum}; its log ends:\n"
+                + self.output()[-12000:]
+            ) from None
 
     def kill(self) -> None:
         """Last resort at teardown."""

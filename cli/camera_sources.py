@@ -10,49 +10,26 @@ import argparse
 import re
 from typing import Any
 
-from cli.common import ONVIF_PORT, CliError, split_host
-from drivers.base import Credentials, DriverError, StreamRequest
+from cli.common import CliError
+from drivers.base import Credentials, ProbeResult
+from hub import devices
 from hub.core.model import CameraConfig
-
-MAX_TOPICS = 64
 
 
 def onvif_camera(
     args: argparse.Namespace, username: str | None, password: str | None, settings: dict[str, Any]
 ) -> CameraConfig:
     """Ask the ONVIF device at ``--onvif`` for its streams, roles and events; a wrong password adds nothing."""
-    from drivers.onvif.device import probe_device
-
     creds = Credentials(username, password or "") if username else None
-    host, port = split_host(args.onvif, ONVIF_PORT)
-    try:
-        dev = probe_device(host, port, creds)
-    except DriverError as exc:
-        raise CliError(str(exc)) from None
-    profiles = {p.token: p for p in dev.profiles}
-    record = profiles.get(dev.record_profile or "")
-    detect = profiles.get(dev.detect_profile or "")
-    if record is None:
-        raise CliError(f"{host} offers no stream Porchlight can record")
-    events = args.events or ("both" if dev.events_supported else "local")
-    if events != "local" and not dev.events_supported:
-        raise CliError(f"{host} has no ONVIF events service: use --events local")
-    device = {
-        "host": f"{host}:{port}",
-        "xaddr": dev.xaddr,
-        "manufacturer": dev.manufacturer,
-        "model": dev.model,
-        "serial": dev.serial,
-        "firmware": dev.firmware,
-        "record_profile": record.token,
-        "detect_profile": detect.token if detect else None,
-        "clock_offset_s": dev.clock_offset_s,
-        "snapshot_uri": record.snapshot_uri,
-        "events_supported": dev.events_supported,
-        "event_topics": list(dev.event_topics[:MAX_TOPICS]),
-        "warnings": list(dev.warnings),
-    }
-    doorbell = dev.doorbell if args.doorbell is None else bool(args.doorbell)
+    desc = devices.describe("onvif", {"host": args.onvif}, creds)
+    record, detect = desc.profile("record"), desc.profile("detect")
+    where = desc.address or args.onvif
+    if record is None or not record.stream_uri:
+        raise CliError(f"{where} offers no stream Porchlight can record")
+    events = args.events or ("both" if desc.events else "local")
+    if events != "local" and not desc.events:
+        raise CliError(f"{where} has no ONVIF events service: use --events local")
+    doorbell = desc.doorbell if args.doorbell is None else bool(args.doorbell)
     return CameraConfig(
         id="",
         name=args.name,
@@ -61,7 +38,7 @@ def onvif_camera(
         sub_url=detect.stream_uri if detect else args.sub_url,
         events=events,
         doorbell=doorbell,
-        device={k: v for k, v in device.items() if v is not None},
+        device=dict(desc.settings),
         has_credentials=creds is not None,
         **settings,
     )
@@ -69,8 +46,6 @@ def onvif_camera(
 
 def usb_camera(args: argparse.Namespace, settings: dict[str, Any]) -> CameraConfig:
     """A USB camera at ``--usb``, checked to deliver the asked ``--size``/``--fps``."""
-    from drivers.usb.driver import UsbDriver
-
     options: dict[str, str] = {}
     if args.size:
         if not re.fullmatch(r"\d{2,5}x\d{2,5}", args.size):
@@ -78,10 +53,7 @@ def usb_camera(args: argparse.Namespace, settings: dict[str, Any]) -> CameraConf
         options["size"] = args.size
     if args.fps:
         options["fps"] = f"{args.fps:g}"
-    try:
-        UsbDriver().probe(StreamRequest(url=args.usb, options=options))  # a size it cannot do says so
-    except DriverError as exc:
-        raise CliError(str(exc)) from None
+    devices.describe("usb", options, url=args.usb)  # a size it cannot do says so
     if args.events not in (None, "local"):
         raise CliError("a USB camera has no events of its own: use --events local")
     return CameraConfig(
@@ -115,28 +87,28 @@ def describe(cfg: CameraConfig) -> list[str]:
 
 
 def probe(cam: CameraConfig, creds: Credentials | None) -> dict[str, Any]:
-    """``cameras probe --json``: ONVIF profiles with roles and topics, or the streams of other drivers."""
-    try:
-        return _onvif_probe(cam, creds) if cam.driver == "onvif" else _stream_probe(cam, creds)
-    except DriverError as exc:
-        raise CliError(str(exc)) from None
+    """``cameras probe --json``: a device's profiles with their roles, events and clock, when its driver
+    knows profiles (ONVIF); else the streams of the camera's URL and sub-stream URL."""
+    options = {str(k): str(v) for k, v in cam.device.items()}
+    desc = devices.describe(cam.driver, options, creds, url=cam.url)
+    if desc.profiles:
+        return _profiles_json(desc)
+    streams = _streams_json(desc, "record")
+    if cam.sub_url is not None:
+        streams += _streams_json(devices.describe(cam.driver, options, creds, url=cam.sub_url), "detect")
+    return {"streams": streams}
 
 
-def _onvif_probe(cam: CameraConfig, creds: Credentials | None) -> dict[str, Any]:
-    from drivers.onvif.device import probe_device
-
-    host, port = split_host(str(cam.device.get("host", "")), ONVIF_PORT)
-    dev = probe_device(host, port, creds)
-    roles = {cam.device.get("record_profile"): "record", cam.device.get("detect_profile"): "detect"}
+def _profiles_json(desc: ProbeResult) -> dict[str, Any]:
     return {
-        "manufacturer": dev.manufacturer,
-        "model": dev.model,
-        "firmware": dev.firmware,
-        "clock_offset_s": dev.clock_offset_s,
-        "events_supported": dev.events_supported,
-        "doorbell": dev.doorbell,
-        "event_topics": list(dev.event_topics),
-        "warnings": list(dev.warnings),
+        "manufacturer": desc.manufacturer,
+        "model": desc.model,
+        "firmware": desc.firmware,
+        "clock_offset_s": desc.clock_offset_s,
+        "events_supported": desc.events,
+        "doorbell": desc.doorbell,
+        "event_topics": list(desc.event_topics),
+        "warnings": list(desc.warnings),
         "profiles": [
             {
                 "token": p.token,
@@ -148,35 +120,23 @@ def _onvif_probe(cam: CameraConfig, creds: Credentials | None) -> dict[str, Any]
                 "bitrate_kbps": p.bitrate_kbps,
                 "url": p.stream_uri,
                 "snapshot": p.snapshot_uri,
-                "role": roles.get(p.token),
+                "role": desc.role_of(p.token),
             }
-            for p in dev.profiles
+            for p in desc.profiles
         ],
     }
 
 
-def _stream_probe(cam: CameraConfig, creds: Credentials | None) -> dict[str, Any]:
-    from drivers.registry import get_driver
-
-    driver = get_driver(cam.driver)
-    options = {str(k): str(v) for k, v in cam.device.items()}
-    streams = []
-    for url, role in ((cam.url, "record"), (cam.sub_url, "detect")):
-        if url is None and cam.driver != "demo":
-            continue
-        result = driver.probe(StreamRequest(url=url, credentials=creds, options=options))
-        streams += [
-            {
-                "url": s.url,
-                "codec": s.codec,
-                "width": s.width,
-                "height": s.height,
-                "fps": s.fps,
-                "audio": s.audio_codec,
-                "role": role,
-            }
-            for s in result.streams
-        ]
-        if cam.driver == "demo":
-            break
-    return {"streams": streams}
+def _streams_json(desc: ProbeResult, role: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "url": s.url,
+            "codec": s.codec,
+            "width": s.width,
+            "height": s.height,
+            "fps": s.fps,
+            "audio": s.audio_codec,
+            "role": role,
+        }
+        for s in desc.streams
+    ]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +26,6 @@ from hub.db.upgrade import migrate
 Handler = Callable[[argparse.Namespace], int]
 
 #: The port of an ONVIF device service when an address gives none.
-ONVIF_PORT = 80
 
 
 class CliError(Exception):
@@ -65,18 +63,6 @@ def positive(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
     return value
-
-
-def split_host(text: str, default_port: int) -> tuple[str, int]:
-    """``"cam.local:8080"`` -> ("cam.local", 8080); ``"[fe80::1]:80"`` and bare hosts work too."""
-    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d+))?|([^:\s]+)(?::(\d+))?", text.strip())
-    if not m:
-        raise CliError(f"not a host or HOST:PORT: {text!r}")
-    host = m.group(1) or m.group(3)
-    port = int(m.group(2) or m.group(4) or default_port)
-    if not 0 < port < 65536:
-        raise CliError(f"not a port number: {port}")
-    return host, port
 
 
 def open_index(args: argparse.Namespace) -> tuple[Engine, DataDir]:

@@ -7,15 +7,12 @@ nothing in the hub ever discovers in the background.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import re
 import sys
 from typing import Any
 
-from cli.common import ONVIF_PORT, command, positive, print_json, split_host
-from drivers.base import DiscoveredDevice, DriverError
-
-WS_DISCOVERY_PORT = 3702
+from cli.common import CliError, command, positive, print_json
+from drivers.base import DiscoveredDevice
+from hub import devices
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,41 +40,13 @@ def _device_json(d: DiscoveredDevice) -> dict[str, Any]:
     }
 
 
-def _with_auth_check(devices: list[DiscoveredDevice], timeout_s: float) -> list[DiscoveredDevice]:
-    """Ask each ONVIF device (in parallel) whether it wants a password; fill model details."""
-    from drivers.onvif.device import device_needs_auth
-
-    def check(d: DiscoveredDevice) -> DiscoveredDevice:
-        if d.kind != "onvif" or not d.xaddr:
-            return d
-        host, port = split_host(re.sub(r"^\w+://", "", d.xaddr).split("/", 1)[0], ONVIF_PORT)
-        needs: bool | None
-        try:
-            needs = device_needs_auth(host, port, timeout_s=timeout_s)
-        except DriverError:
-            needs = None
-        return DiscoveredDevice(d.kind, d.name, d.manufacturer, d.model, d.xaddr, d.device, needs)
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="porchlight-cli") as pool:
-        return list(pool.map(check, devices))
-
-
 def discover(args: argparse.Namespace) -> int:
     """``discover [--timeout S] [--json]`` and ``discover --host HOST[:PORT] [--json]``."""
-    from drivers.onvif import discovery
-
-    if args.host:
-        host, port = split_host(args.host, WS_DISCOVERY_PORT)
-        found = discovery.probe_host(host, port, timeout_s=args.timeout)
-    else:
-        found = discovery.discover(timeout_s=args.timeout)
-        from drivers.usb.driver import UsbDriver
-
-        try:
-            found += UsbDriver().discover(args.timeout)
-        except DriverError as exc:
-            print(f"porchlight: note: USB cameras could not be listed: {exc}", file=sys.stderr)
-    found = _with_auth_check(found, timeout_s=min(5.0, args.timeout + 2))
+    found, problems = devices.discover(args.timeout, args.host)
+    if args.host and problems and not found:  # e.g. not an address at all
+        raise CliError("; ".join(problems))
+    for problem in problems:
+        print(f"porchlight: note: {problem}", file=sys.stderr)
     if args.json:
         return print_json([_device_json(d) for d in found])
     if not found:

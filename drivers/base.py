@@ -143,13 +143,67 @@ class StreamInfo:
     audio_codec: str | None = None
 
 
+#: Encodings (as devices name them, upper case) that an MP4 segment can carry by stream copy.
+RECORDABLE_ENCODINGS = frozenset({"H264", "H265"})
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaProfile:
+    """One stream configuration a device offers by name (an ONVIF media profile)."""
+
+    token: str
+    name: str
+    encoding: str  # "H264", "H265", "JPEG", "MPEG4", ... (as the device reports it, upper case)
+    width: int
+    height: int
+    fps: float | None = None
+    bitrate_kbps: int | None = None
+    stream_uri: str | None = None  # credential-free stream URL
+    snapshot_uri: str | None = None  # credential-free still-image URL
+
+    @property
+    def recordable(self) -> bool:
+        """H.264 and H.265 with a known stream URL can be stream-copied into MP4."""
+        return self.encoding in RECORDABLE_ENCODINGS and bool(self.stream_uri)
+
+
 @dataclasses.dataclass(frozen=True)
 class ProbeResult:
-    """What a device offers."""
+    """What a device offers, as its driver describes it; fields a driver cannot know stay empty.
+
+    ``settings`` is what a camera made from this device stores as its driver settings
+    (``CameraConfig.device``): the driver reads them back from ``StreamRequest.options``.
+    """
 
     streams: tuple[StreamInfo, ...]
     manufacturer: str | None = None
     model: str | None = None
+    firmware: str | None = None
+    #: Where the device answered, as the owner would type it (``"host:port"``), when it has an address.
+    address: str | None = None
+    #: The stream configurations the device offers by name (ONVIF profiles), recordable or not.
+    profiles: tuple[MediaProfile, ...] = ()
+    #: Which profile (by token) plays which role for a camera with the probed settings.
+    roles: Mapping[Role, str] = dataclasses.field(default_factory=dict)
+    #: Device clock minus host clock, in seconds, when the device tells its time.
+    clock_offset_s: float | None = None
+    #: Whether the device reports events of its own (see Driver.open_events), and their topics.
+    events: bool = False
+    event_topics: tuple[str, ...] = ()
+    #: Whether the device has a doorbell button (publishes a visitor or call-button topic).
+    doorbell: bool = False
+    #: Remarks for the owner (clock far off, credentials removed from URLs, no sub stream...).
+    warnings: tuple[str, ...] = ()
+    settings: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+    def profile(self, role: Role) -> MediaProfile | None:
+        """The profile playing ``role``, or None."""
+        token = self.roles.get(role)
+        return next((p for p in self.profiles if p.token == token), None)
+
+    def role_of(self, token: str) -> Role | None:
+        """The role the profile ``token`` plays, or None."""
+        return next((role for role, t in self.roles.items() if t == token), None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,12 +227,15 @@ class Driver(Protocol):
     #: What the owner reads, e.g. "ONVIF camera or doorbell".
     title: ClassVar[str]
 
-    def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
-        """Find devices of this kind (only when the owner asks)."""
+    def discover(self, timeout_s: float, address: str | None = None) -> list[DiscoveredDevice]:
+        """Find devices of this kind (only ever when the owner asks): on the local network or this
+        machine, or only at ``address`` (``"host[:port]"``) when given; a driver that cannot ask one
+        address returns nothing for it."""
         ...
 
     def probe(self, request: StreamRequest) -> ProbeResult:
-        """Describe what a device offers; raises AuthError/UnreachableError/UnsupportedError."""
+        """Describe what a device offers (connects; may take up to ``request.open_timeout_s``);
+        raises AuthError/UnreachableError/UnsupportedError."""
         ...
 
     def open_stream(self, request: StreamRequest) -> PacketSource:
@@ -212,7 +269,7 @@ class BaseDriver:
     kind: ClassVar[str]
     title: ClassVar[str]
 
-    def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
+    def discover(self, timeout_s: float, address: str | None = None) -> list[DiscoveredDevice]:
         """Nothing to discover."""
         return []
 

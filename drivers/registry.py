@@ -7,11 +7,12 @@ import). One instance per kind serves every camera: drivers keep no per-camera s
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import importlib
 import threading
 
-from drivers.base import Driver, UnsupportedError
+from drivers.base import DiscoveredDevice, Driver, DriverError, UnsupportedError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,3 +61,21 @@ def close_all() -> None:
         drivers = list(_loaded.values())
     for driver in drivers:
         driver.close()
+
+
+def discover(timeout_s: float, address: str | None = None) -> tuple[list[DiscoveredDevice], list[str]]:
+    """Ask every driver, in parallel, for its devices (see Driver.discover): only ever when the owner
+    asks. Returns the devices in driver order and one line per driver that failed (the others'
+    devices are still returned)."""
+
+    def ask(kind: str) -> list[DiscoveredDevice] | str:
+        try:
+            driver = get_driver(kind)
+            return driver.discover(timeout_s, address)
+        except DriverError as exc:
+            return f"{kind} devices could not be listed: {exc}"
+
+    with concurrent.futures.ThreadPoolExecutor(len(KINDS), thread_name_prefix="porchlight-discover") as pool:
+        answers = list(pool.map(ask, KINDS))
+    found = [d for a in answers if not isinstance(a, str) for d in a]
+    return found, [a for a in answers if isinstance(a, str)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import re
 import threading
 import time
 import urllib.parse
@@ -28,33 +27,18 @@ from drivers.base import (
     UnreachableError,
     UnsupportedError,
 )
+from drivers.scrub import inject_credentials, redact, strip_credentials
 
 logger = logging.getLogger(__name__)
 
 #: Video codecs an MP4 segment can carry by stream copy.
 RECORDABLE_VIDEO = frozenset({"h264", "hevc", "mjpeg", "mpeg4", "av1", "vp9"})
 
-_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s'\"]*@")
-
-
-def _clean(text: object) -> str:
-    # Local, dependency-free masking (drivers do not import the hub); the hub redacts again.
-    return _USERINFO.sub(lambda m: m.group(0).split("://", 1)[0] + "://***@", str(text))
-
-
-def _with_credentials(url: str, request: StreamRequest) -> str:
-    creds = request.credentials
-    if creds is None or not creds.username:
-        return url
-    parts = urllib.parse.urlsplit(url)
-    userinfo = urllib.parse.quote(creds.username, safe="") + ":" + urllib.parse.quote(creds.password, safe="")
-    netloc = userinfo + "@" + parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
 
 def _describe(url: str | None) -> str:
-    parts = urllib.parse.urlsplit(url or "")
-    return parts.netloc.rpartition("@")[2] or (url or "?")
+    """Where ``url`` points (``host:port``), for messages; never its credentials."""
+    clean, _ = strip_credentials(url)
+    return urllib.parse.urlsplit(clean or "").netloc or redact(url or "?")
 
 
 def translate_open_error(exc: BaseException, request: StreamRequest, elapsed_s: float = 0.0) -> DriverError:
@@ -76,7 +60,7 @@ def translate_open_error(exc: BaseException, request: StreamRequest, elapsed_s: 
     if isinstance(exc, av.error.HTTPNotFoundError):
         return UnsupportedError(f"{where} has no stream at this path (404 Not Found): check the URL")
     if isinstance(exc, av.error.HTTPError):
-        return UnreachableError(f"{where} answered with an error: {_clean(exc.strerror or exc)}")
+        return UnreachableError(f"{where} answered with an error: {redact(exc.strerror or exc)}")
     if isinstance(exc, ConnectionRefusedError):
         return UnreachableError(f"{where} refused the connection (nothing listens on that port)")
     if isinstance(exc, av.error.ExitError | TimeoutError):
@@ -86,13 +70,13 @@ def translate_open_error(exc: BaseException, request: StreamRequest, elapsed_s: 
     if isinstance(exc, av.error.InvalidDataError):
         return UnsupportedError(f"{where} did not send a video stream we can read")
     if isinstance(exc, av.error.ProtocolNotFoundError):
-        return UnsupportedError(f"unsupported kind of address: {_clean(request.url)}")
+        return UnsupportedError(f"unsupported kind of address: {redact(request.url)}")
     if isinstance(exc, av.error.FFmpegError):
-        text = _clean(getattr(exc, "strerror", None) or exc)
+        text = redact(getattr(exc, "strerror", None) or exc)
         if "resolve" in text.lower() or "name or service" in text.lower():
             return UnreachableError(f"{where}: the host name could not be resolved")
         return UnreachableError(f"{where}: {text}")
-    return UnreachableError(f"{where}: {_clean(exc)}")
+    return UnreachableError(f"{where}: {redact(exc)}")
 
 
 def _open_options(url: str, request: StreamRequest) -> dict[str, str]:
@@ -117,7 +101,10 @@ class RtspSource:
         if not request.url:
             raise UnsupportedError("no stream URL configured")
         self.request = request
-        url = _with_credentials(request.url, request)
+        creds = request.credentials
+        url = inject_credentials(
+            request.url, creds.username if creds else None, creds.password if creds else None
+        )
         t0 = time.monotonic()
         error: DriverError | None = None
         # PyAV's read timeout is a per-read deadline: it also catches a camera whose session stays
@@ -171,7 +158,7 @@ class RtspSource:
         except av.error.FFmpegError as exc:
             if self._closed.is_set():
                 return
-            raise StreamError(f"stream broke: {_clean(getattr(exc, 'strerror', None) or exc)}") from None
+            raise StreamError(f"stream broke: {redact(getattr(exc, 'strerror', None) or exc)}") from None
         if not self._closed.is_set():
             raise StreamError("the camera ended the stream")
 

@@ -1,7 +1,10 @@
-"""Keep secrets out of every message: URLs with ``user:pass@`` and known passwords.
+"""The one place that knows how credentials hide in URLs and text, and keeps them out.
 
-Everything that can carry a URL (PyAV/FFmpeg errors and log lines included) passes through
-:func:`redact` before it is logged, stored as a status or shown.
+A URL carries a secret in its userinfo (``rtsp://user:pass@host/``) or, on some cameras, in query
+fields (``?user=admin&password=...``). Everything that can carry a URL (driver and PyAV/FFmpeg errors,
+log lines, statuses) passes through :func:`redact` before it is logged, stored or shown; URLs a
+device hands out are cleaned with :func:`strip_credentials` before they are stored; the owner's own
+URL is split with :func:`split_credentials` so the password goes to the keyring.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ import re
 import threading
 import urllib.parse
 
+#: Query fields that carry a username or password on the cameras that put them in URLs.
+SECRET_QUERY_KEYS = frozenset({"user", "username", "usr", "login", "password", "passwd", "pass", "pwd"})
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s'\"]*)@")
+_SECRET_QUERY = re.compile(r"(?i)(?P<key>[?&;](?:" + "|".join(sorted(SECRET_QUERY_KEYS)) + r")=)[^&;#\s'\"]*")
 _lock = threading.Lock()
 _secrets: frozenset[str] = frozenset()
 
@@ -26,13 +32,36 @@ def register_secret(secret: str | None) -> None:
 
 
 def redact(text: object) -> str:
-    """Return ``text`` as a string with credentials in URLs and registered secrets masked."""
+    """``text`` as a string with URL credentials (userinfo, secret query fields) and registered
+    secrets masked."""
     s = str(text)
     s = _USERINFO.sub(lambda m: m.group("scheme") + "***@", s)
+    s = _SECRET_QUERY.sub(lambda m: m.group("key") + "***", s)
     for secret in _secrets:
         if secret in s:
             s = s.replace(secret, "***")
     return s
+
+
+def has_credentials(url: str) -> bool:
+    """Whether ``url`` carries a username or password in its userinfo."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "@" in url
+    return parts.username is not None or parts.password is not None
+
+
+def strip_credentials(url: str | None) -> tuple[str | None, bool]:
+    """``url`` without userinfo or secret query fields, and whether it had any (None for no URL)."""
+    if not url:
+        return None, False
+    parts = urllib.parse.urlsplit(url.strip())
+    netloc = parts.netloc.rpartition("@")[2]
+    fields = [f for f in parts.query.split("&") if f]
+    kept = [f for f in fields if f.split("=", 1)[0].lower() not in SECRET_QUERY_KEYS]
+    found = netloc != parts.netloc or len(kept) != len(fields)
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), parts.fragment)), found
 
 
 def split_credentials(url: str) -> tuple[str, str | None, str | None]:

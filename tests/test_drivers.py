@@ -153,3 +153,78 @@ def test_camera_with_a_driver_this_build_lacks_is_offline_and_the_others_record(
     finally:
         engine.dispose()
     assert row.state == "offline" and "lidar" in row.last_error
+
+
+# --- the ONVIF driver's description of a device (pure: built from what a probe learned) ---------
+
+
+def _onvif_device(**kw):
+    from drivers.base import MediaProfile
+    from drivers.onvif.model import OnvifDevice
+
+    profiles = (
+        MediaProfile("main", "Main", "H264", 1920, 1080, 15.0, 4096, "rtsp://cam/main", "http://cam/snap"),
+        MediaProfile("sub", "Sub", "H264", 640, 360, 15.0, 512, "rtsp://cam/sub"),
+        MediaProfile("jpeg", "Stills", "JPEG", 640, 360, 1.0, None, "http://cam/mjpeg"),
+    )
+    fields = dict(
+        host="127.0.0.1:8080",
+        xaddr="http://127.0.0.1:8080/onvif/device_service",
+        manufacturer="PythonCam",
+        model="VirtualCam-1",
+        serial=None,
+        profiles=profiles,
+        record_profile="main",
+        detect_profile="sub",
+        clock_offset_s=-1.25,
+        events_supported=True,
+        event_topics=tuple(f"tns1:Device/Trigger/Relay{i}" for i in range(100)),
+        doorbell=True,
+        warnings=("the camera's clock is off",),
+    )
+    fields.update(kw)
+    return OnvifDevice(**fields)
+
+
+def test_onvif_description_has_every_profile_with_its_role_and_what_a_camera_stores():
+    from drivers.onvif.driver import describe
+
+    desc = describe(_onvif_device(), {})
+    assert [p.token for p in desc.profiles] == ["main", "sub", "jpeg"]  # not only the recordable ones
+    assert [s.url for s in desc.streams] == ["rtsp://cam/main", "rtsp://cam/sub"]
+    assert dict(desc.roles) == {"record": "main", "detect": "sub"}
+    assert [desc.role_of(t) for t in ("main", "sub", "jpeg")] == ["record", "detect", None]
+    assert desc.profile("detect") is desc.profiles[1]
+    assert (desc.address, desc.clock_offset_s, desc.events, desc.doorbell) == (
+        "127.0.0.1:8080",
+        -1.25,
+        True,
+        True,
+    )
+    assert len(desc.event_topics) == 100
+    # the settings a camera made from it stores: today's CameraConfig.device keys, no None values
+    assert desc.settings == {
+        "host": "127.0.0.1:8080",
+        "xaddr": "http://127.0.0.1:8080/onvif/device_service",
+        "manufacturer": "PythonCam",
+        "model": "VirtualCam-1",
+        "record_profile": "main",
+        "detect_profile": "sub",
+        "clock_offset_s": -1.25,
+        "snapshot_uri": "http://cam/snap",
+        "events_supported": True,
+        "event_topics": [f"tns1:Device/Trigger/Relay{i}" for i in range(64)],  # at most 64 stored
+        "warnings": ["the camera's clock is off"],
+    }
+
+
+def test_onvif_roles_follow_the_profiles_a_camera_stored():
+    from drivers.onvif.driver import describe
+
+    stored = describe(_onvif_device(), {"host": "127.0.0.1:8080", "record_profile": "sub"})
+    assert dict(stored.roles) == {"record": "sub"}  # no detect profile stored: none is guessed
+    assert stored.profile("detect") is None
+    gone = describe(_onvif_device(), {"record_profile": "removed-on-the-camera"})
+    assert gone.profile("record") is None and [gone.role_of(p.token) for p in gone.profiles] == [None] * 3
+    single = describe(_onvif_device(detect_profile=None), {})
+    assert dict(single.roles) == {"record": "main"}

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from drivers.base import AuthError, DriverError, UnreachableError, UnsupportedError
-from drivers.onvif.device import H265_ONLY, choose_roles, flatten_topics, strip_credentials
+from drivers.base import AuthError, DriverError, MediaProfile, UnreachableError, UnsupportedError
+from drivers.onvif.device import H265_ONLY, choose_roles, clean_uri, flatten_topics
 from drivers.onvif.driver import split_host
-from drivers.onvif.errors import ONVIFAuthError, ONVIFError, ONVIFTimeoutError, redact, translate
-from drivers.onvif.model import OnvifProfile
+from drivers.onvif.errors import ONVIFAuthError, ONVIFError, ONVIFTimeoutError, translate
+from drivers.scrub import redact
 
 WHERE = "the camera at 192.0.2.10:80"
 
@@ -184,8 +184,8 @@ def test_no_password_from_any_url_reaches_a_message(password):
 # --- stream roles ---------------------------------------------------------------------------------
 
 
-def _p(token, enc="H264", w=1920, h=1080, fps=15.0, kbps=None, uri=True) -> OnvifProfile:
-    return OnvifProfile(
+def _p(token, enc="H264", w=1920, h=1080, fps=15.0, kbps=None, uri=True) -> MediaProfile:
+    return MediaProfile(
         token=token,
         name=token,
         encoding=enc,
@@ -274,8 +274,8 @@ def test_no_profiles_and_no_stream_address_are_explained():
         ("", None, False),
     ],
 )
-def test_strip_credentials(uri, clean, had):
-    assert strip_credentials(uri) == (clean, had)
+def test_clean_uri(uri, clean, had):
+    assert clean_uri(uri) == (clean, had)
 
 
 @pytest.mark.parametrize(

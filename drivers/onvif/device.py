@@ -16,7 +16,6 @@ import datetime as dt
 import email.utils
 import logging
 import time
-import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
@@ -24,11 +23,12 @@ import aiohttp
 import zeep.exceptions
 from lxml import etree
 
-from drivers.base import Credentials, DriverError, UnreachableError, UnsupportedError
+from drivers.base import Credentials, DriverError, MediaProfile, UnreachableError, UnsupportedError
 from drivers.onvif import loop
 from drivers.onvif.errors import import_onvif, is_auth_fault, translate
-from drivers.onvif.model import OnvifDevice, OnvifProfile
+from drivers.onvif.model import OnvifDevice
 from drivers.onvif.topics import is_doorbell
+from drivers.scrub import strip_credentials
 
 logger = logging.getLogger(__name__)
 onvif = import_onvif()
@@ -51,7 +51,6 @@ H265_ONLY = (
     "through ONVIF: add it with --url"
 )
 _ENCODINGS = {"H.264": "H264", "AVC": "H264", "H.265": "H265", "HEVC": "H265", "MJPEG": "JPEG"}
-_SECRET_KEYS = frozenset({"user", "username", "usr", "login", "password", "passwd", "pass", "pwd"})
 _GET_TIME = (
     b'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-'
     b'envelope"><s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/>'
@@ -91,22 +90,16 @@ def format_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
-def strip_credentials(uri: str | None) -> tuple[str | None, bool]:
-    """``uri`` without userinfo or user/password query fields, and whether any were there."""
+def clean_uri(uri: str | None) -> tuple[str | None, bool]:
+    """A URI the device handed out, normalized (onvif's fix-ups) and without credentials, and whether
+    it had any."""
     if not uri:
         return None, False
-    uri = onvif.util.normalize_url(uri.strip()) or uri.strip()
-    parts = urllib.parse.urlsplit(uri)
-    netloc = parts.netloc.rpartition("@")[2]
-    fields = [f for f in parts.query.split("&") if f] if parts.query else []
-    kept = [f for f in fields if f.split("=", 1)[0].lower() not in _SECRET_KEYS]
-    found = netloc != parts.netloc or len(kept) != len(fields)
-    clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), parts.fragment))
-    return clean, found
+    return strip_credentials(onvif.util.normalize_url(uri.strip()) or uri.strip())
 
 
 def choose_roles(
-    profiles: Iterable[OnvifProfile], where: str = "the camera", *, media2: bool = False
+    profiles: Iterable[MediaProfile], where: str = "the camera", *, media2: bool = False
 ) -> tuple[str, str | None]:
     """(record token, detect token or None): the largest recordable profile records, the smallest
     smaller one detects. Ties: higher fps, then higher bitrate, then H.264 over H.265, then the
@@ -116,7 +109,7 @@ def choose_roles(
     if not usable:
         raise UnsupportedError(_unsupported_message(profiles, where, media2))
 
-    def rank(p: OnvifProfile) -> tuple[int, float, int, int]:
+    def rank(p: MediaProfile) -> tuple[int, float, int, int]:
         return (p.width * p.height, p.fps or 0.0, p.bitrate_kbps or 0, p.encoding == "H264")
 
     record = max(usable, key=rank)  # max() keeps the first of equals: the device's order
@@ -172,7 +165,7 @@ def _elements(obj: Any) -> list[Any]:
     return _elements(getattr(obj, "_value_1", None))
 
 
-def _unsupported_message(profiles: list[OnvifProfile], where: str, media2: bool) -> str:
+def _unsupported_message(profiles: list[MediaProfile], where: str, media2: bool) -> str:
     who = where[:1].upper() + where[1:]
     encodings = sorted({p.encoding for p in profiles if p.encoding})
     if (not encodings and media2) or encodings == ["H265"]:
@@ -358,9 +351,9 @@ class _Probe:
                     xaddrs.setdefault(namespace, onvif.util.normalize_url(str(xaddr)))
         return xaddrs
 
-    async def profiles(self, media: Any, warnings: list[str]) -> list[OnvifProfile]:
+    async def profiles(self, media: Any, warnings: list[str]) -> list[MediaProfile]:
         """Media1 video profiles with credential-free stream and snapshot URIs."""
-        result: list[OnvifProfile] = []
+        result: list[MediaProfile] = []
         stripped = False
         for prof in list(await self.call(media, "GetProfiles") or [])[:MAX_PROFILES]:
             vec = getattr(prof, "VideoEncoderConfiguration", None)
@@ -368,7 +361,7 @@ class _Probe:
             if vec is None or token is None:
                 continue  # audio-only or metadata profile
             encoding = (_text(getattr(vec, "Encoding", None)) or "").upper()
-            stream_uri, had = strip_credentials(
+            stream_uri, had = clean_uri(
                 await self.uri(
                     media,
                     "GetStreamUri",
@@ -378,13 +371,13 @@ class _Probe:
                     },
                 )
             )
-            snapshot_uri, had_too = strip_credentials(
+            snapshot_uri, had_too = clean_uri(
                 await self.uri(media, "GetSnapshotUri", {"ProfileToken": token})
             )
             stripped = stripped or had or had_too
             fps, kbps = _num(vec, "RateControl", "FrameRateLimit"), _num(vec, "RateControl", "BitrateLimit")
             result.append(
-                OnvifProfile(
+                MediaProfile(
                     token=token,
                     name=_text(getattr(prof, "Name", None)) or token,
                     encoding=_ENCODINGS.get(encoding, encoding),

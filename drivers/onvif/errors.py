@@ -19,11 +19,10 @@ import aiohttp
 import zeep.exceptions
 
 from drivers.base import AuthError, DriverError, UnreachableError, UnsupportedError
+from drivers.scrub import redact
 
 logger = logging.getLogger(__name__)
 
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'\"]*@")
-_SECRET_QUERY = re.compile(r"(?i)([?&;](?:user|username|usr|login|password|passwd|pass|pwd)=)[^&;#\s'\"]*")
 _AUTH_TEXT = re.compile(
     r"(?i)not\s*authori[sz]ed|unauthori[sz]ed|authenticat|authority\s*failure|access\s*denied"
     r"|permission\s*denied|invalid\s*(?:user|password|credential)|wrong\s*(?:user|password)"
@@ -56,12 +55,6 @@ def import_onvif() -> Any:
 
 _onvif = import_onvif()
 from onvif.exceptions import ONVIFAuthError, ONVIFError, ONVIFTimeoutError  # noqa: E402
-
-
-def redact(text: object) -> str:
-    """``text`` with credentials removed from any URL in it (userinfo and user/password queries)."""
-    out = _USERINFO.sub(r"\1***@", str(text))
-    return _SECRET_QUERY.sub(r"\1***", out)
 
 
 def _short(text: object, limit: int = 120) -> str:
@@ -210,6 +203,5 @@ __all__ = [
     "ONVIFTimeoutError",
     "import_onvif",
     "is_auth_fault",
-    "redact",
     "translate",
 ]

@@ -4,25 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-
-@dataclasses.dataclass(frozen=True)
-class OnvifProfile:
-    """One media profile of a device."""
-
-    token: str
-    name: str
-    encoding: str  # "H264", "H265", "JPEG", "MPEG4", ... (as the device reports it, upper case)
-    width: int
-    height: int
-    fps: float | None = None
-    bitrate_kbps: int | None = None
-    stream_uri: str | None = None  # credential-free RTSP URI (GetStreamUri)
-    snapshot_uri: str | None = None  # credential-free (GetSnapshotUri)
-
-    @property
-    def recordable(self) -> bool:
-        """H.264 (and H.265 when a stream URI is known) can be stream-copied into MP4."""
-        return self.encoding in ("H264", "H265") and bool(self.stream_uri)
+from drivers.base import MediaProfile
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +18,7 @@ class OnvifDevice:
     firmware: str | None = None
     serial: str | None = None
     hardware_id: str | None = None
-    profiles: tuple[OnvifProfile, ...] = ()
+    profiles: tuple[MediaProfile, ...] = ()
     record_profile: str | None = None  # token chosen to record (highest resolution H.264/H.265)
     detect_profile: str | None = None  # token chosen to detect (smallest)
     clock_offset_s: float | None = None  # device clock minus host clock (GetSystemDateAndTime)

@@ -31,8 +31,11 @@ class UsbDriver(BaseDriver):
     kind = "usb"
     title = "USB camera"
 
-    def discover(self, timeout_s: float) -> list[DiscoveredDevice]:
-        """Capture devices attached now (V4L2 on Linux, FFmpeg's listing on Windows/macOS)."""
+    def discover(self, timeout_s: float, address: str | None = None) -> list[DiscoveredDevice]:
+        """Capture devices attached now (V4L2 on Linux, FFmpeg's listing on Windows/macOS); none at a
+        network address."""
+        if address:
+            return []
         if sys.platform.startswith("linux"):
             return v4l2.list_devices()
         return platforms.list_devices()

@@ -12,9 +12,9 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from typing import NoReturn, get_args
-from urllib.parse import urlsplit
 
 from drivers import registry
+from drivers.scrub import has_credentials
 from hub.core.errors import Rule, ValidationError
 from hub.core.model import MODES, AudioPolicy, CameraConfig, EventSource, MotionSettings, Zone
 
@@ -65,7 +65,7 @@ def validate_camera(cfg: CameraConfig) -> None:
     validate_motion(cfg.motion)
     for field in ("url", "sub_url"):
         url = getattr(cfg, field)
-        if url is not None and _has_userinfo(url):
+        if url is not None and has_credentials(url):
             # never echo the URL: it carries a secret
             _refuse(
                 field, "no_credentials", f"{field} must not contain credentials (they belong in the keyring)"
@@ -129,11 +129,3 @@ def _unit(value: object) -> bool:
 def _one_of(choices: Iterable[str]) -> str:
     quoted = [f"'{c}'" for c in choices]
     return ", ".join(quoted[:-1]) + f" or {quoted[-1]}"
-
-
-def _has_userinfo(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "@" in url
-    return parts.username is not None or parts.password is not None

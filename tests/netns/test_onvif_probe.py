@@ -129,6 +129,35 @@ def test_driver_probe_and_streams_open_with_pyav(ipycam):
         ("rtsp://127.0.0.1:8554/video_sub", "h264", 320, 180, 10.0),
     ]
     assert (result.manufacturer, result.model) == ("PythonCam", "VirtualCam-1")
+    # the description carries what a camera made from it needs: roles, profiles, clock, events
+    assert result.address == "127.0.0.1:8080"
+    record, detect = result.profile("record"), result.profile("detect")
+    assert (
+        record
+        and detect
+        and (record.stream_uri, detect.stream_uri)
+        == (
+            "rtsp://127.0.0.1:8554/video_main",
+            "rtsp://127.0.0.1:8554/video_sub",
+        )
+    )
+    assert {p.token for p in result.profiles} >= {record.token, detect.token}
+    assert result.clock_offset_s is not None and abs(result.clock_offset_s) < 5
+    assert result.settings["host"] == "127.0.0.1:8080"
+    assert result.settings["record_profile"] == record.token
+    assert result.settings["detect_profile"] == detect.token
+    assert result.settings["events_supported"] is result.events
+    assert all(v is not None for v in result.settings.values())
+    # a camera that stored its own choice of profiles gets those roles back
+    swapped = driver.probe(
+        StreamRequest(
+            url=None,
+            options={"host": "127.0.0.1:8080", "record_profile": detect.token},
+            open_timeout_s=10,
+        )
+    )
+    assert dict(swapped.roles) == {"record": detect.token}
+    assert swapped.role_of(record.token) is None
 
     # the stored URI (record role) ...
     src, _ = timed(

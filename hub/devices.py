@@ -1,0 +1,44 @@
+"""Devices before they are cameras: find them, and describe one, through the drivers.
+
+The hub's side of the drivers' ``discover`` and ``probe``, for the clients that add cameras (the CLI
+today; the Hub API and the app next). Nothing here runs unless the owner asks: the hub never
+discovers in the background. A driver's error leaves as the hub's own: :class:`AuthError` when the
+device refused the credentials, :class:`DeviceError` for every other way it failed, with the driver's
+message (one line, no secret in it) unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from drivers import registry
+from drivers.base import AuthError as DriverAuthError
+from drivers.base import Credentials, DiscoveredDevice, DriverError, ProbeResult, StreamRequest
+from hub.core.errors import AuthError, DeviceError
+
+
+def device_error(exc: DriverError) -> DeviceError:
+    """The hub error for a driver's: AuthError when the device refused the credentials."""
+    return (AuthError if isinstance(exc, DriverAuthError) else DeviceError)(str(exc))
+
+
+def describe(
+    kind: str,
+    options: Mapping[str, str],
+    credentials: Credentials | None = None,
+    *,
+    url: str | None = None,
+) -> ProbeResult:
+    """What the device of driver ``kind`` with these driver settings (and stream ``url``, for drivers
+    that open one) offers now; raises AuthError/DeviceError."""
+    try:
+        driver = registry.get_driver(kind)
+        return driver.probe(StreamRequest(url=url, credentials=credentials, options=options))
+    except DriverError as exc:
+        raise device_error(exc) from None
+
+
+def discover(timeout_s: float, address: str | None = None) -> tuple[list[DiscoveredDevice], list[str]]:
+    """Devices every driver finds (on the network and this machine, or at ``address`` only), and a
+    line for each driver that could not look."""
+    return registry.discover(timeout_s, address)

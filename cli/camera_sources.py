@@ -89,13 +89,12 @@ def describe(cfg: CameraConfig) -> list[str]:
 def probe(cam: CameraConfig, creds: Credentials | None) -> dict[str, Any]:
     """``cameras probe --json``: a device's profiles with their roles, events and clock, when its driver
     knows profiles (ONVIF); else the streams of the camera's URL and sub-stream URL."""
-    options = {str(k): str(v) for k, v in cam.device.items()}
-    desc = devices.describe(cam.driver, options, creds, url=cam.url)
+    desc = devices.describe_camera(cam, creds)
     if desc.profiles:
         return _profiles_json(desc)
     streams = _streams_json(desc, "record")
     if cam.sub_url is not None:
-        streams += _streams_json(devices.describe(cam.driver, options, creds, url=cam.sub_url), "detect")
+        streams += _streams_json(devices.describe_camera(cam, creds, "detect"), "detect")
     return {"streams": streams}
 
 

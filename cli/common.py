@@ -25,8 +25,6 @@ from hub.db.upgrade import migrate
 
 Handler = Callable[[argparse.Namespace], int]
 
-#: The port of an ONVIF device service when an address gives none.
-
 
 class CliError(Exception):
     """A refused command: printed as one line (``porchlight: error: ...``), exit status 1.

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 
 from drivers import registry
 from drivers.base import AuthError as DriverAuthError
-from drivers.base import Credentials, DiscoveredDevice, DriverError, ProbeResult, StreamRequest
+from drivers.base import Credentials, DiscoveredDevice, DriverError, ProbeResult, Role, StreamRequest
 from hub.core.errors import AuthError, DeviceError
+from hub.core.model import CameraConfig
+from hub.pipeline.options import driver_options
 
 
 def device_error(exc: DriverError) -> DeviceError:
@@ -36,6 +38,13 @@ def describe(
         return driver.probe(StreamRequest(url=url, credentials=credentials, options=options))
     except DriverError as exc:
         raise device_error(exc) from None
+
+
+def describe_camera(cfg: CameraConfig, credentials: Credentials | None, role: Role = "record") -> ProbeResult:
+    """What a configured camera's device offers now: its driver settings, and the URL of ``role``
+    (the main stream, or the sub stream for ``"detect"``); raises AuthError/DeviceError."""
+    url = cfg.sub_url if role == "detect" else cfg.url
+    return describe(cfg.driver, driver_options(cfg), credentials, url=url)
 
 
 def discover(timeout_s: float, address: str | None = None) -> tuple[list[DiscoveredDevice], list[str]]:

@@ -18,7 +18,7 @@ from drivers.base import BaseDriver, Credentials, DiscoveredDevice, UnreachableE
 from hub import devices
 from hub.core.errors import AuthError, DeviceError, HubError
 from tests.support.clips import ClipSpec
-from tests.support.clitools import assert_one_line_error, run_cli
+from tests.support.clitools import assert_one_line_error, cli_json, ok, run_cli
 
 SPEC = ClipSpec(seconds=20, passages=())
 
@@ -140,3 +140,16 @@ def test_one_driver_failing_to_look_does_not_hide_the_others(test_drivers):
     ]
     found, _ = devices.discover(0.1, "porch.example")  # handed to each driver; nothing is sent
     assert [d.name for d in found] == ["porch.example"]
+
+
+@pytest.mark.rtsp
+def test_cameras_probe_lists_the_main_and_sub_stream_of_a_url_camera(rtsp_camera, tmp_path):
+    """``cameras probe --json`` for a camera without profiles: each of its URLs, with its role."""
+    cam = rtsp_camera(SPEC)
+    data = tmp_path / "data"
+    ok(run_cli(data, "cameras", "add", "Porch", "--url", cam.url, "--sub-url", cam.sub_url))
+    probe = cli_json(data, "cameras", "probe", "Porch")
+    assert [(s["url"], s["codec"], s["width"], s["height"], s["role"]) for s in probe["streams"]] == [
+        (cam.url, "h264", SPEC.width, SPEC.height, "record"),
+        (cam.sub_url, "h264", SPEC.width // 2, SPEC.height // 2, "detect"),
+    ]

@@ -11,9 +11,10 @@ import re
 from typing import Any
 
 from cli.common import CliError
-from drivers.base import Credentials, ProbeResult
 from hub import devices
 from hub.core.model import CameraConfig
+from hub.core.secrets import Credentials
+from hub.devices import ProbeResult
 
 
 def onvif_camera(

@@ -22,7 +22,6 @@ from cli.common import (
     store_credentials,
     yes_no,
 )
-from drivers.scrub import split_credentials
 from hub.core import secrets
 from hub.core.model import CameraConfig, MotionSettings, Zone
 from hub.db import repo_config
@@ -170,7 +169,9 @@ def cameras_add(args: argparse.Namespace) -> int:
     _check_url(args.url, "--url")
     _check_url(args.sub_url, "--sub-url")
     url, username, password = credentials(args, args.url)
-    sub_url, sub_user, sub_pass = split_credentials(args.sub_url) if args.sub_url else (None, None, None)
+    sub_url, sub_user, sub_pass = (
+        secrets.split_credentials(args.sub_url) if args.sub_url else (None, None, None)
+    )
     if sub_user and (sub_user, sub_pass) != (username, password):
         raise CliError("the sub stream must use the same credentials as the main stream")
     require_keyring(username)
@@ -305,7 +306,7 @@ def cameras_set(args: argparse.Namespace) -> int:
     if args.sub_url is not None:
         if args.sub_url:
             _check_url(args.sub_url, "--sub-url")
-        changes["sub_url"] = split_credentials(args.sub_url)[0] if args.sub_url else None
+        changes["sub_url"] = secrets.split_credentials(args.sub_url)[0] if args.sub_url else None
     for arg, field in (
         ("mode", "mode"),
         ("pre_roll", "pre_roll_s"),

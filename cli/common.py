@@ -12,7 +12,6 @@ from typing import Any, NoReturn
 
 from sqlalchemy.engine import Engine
 
-from drivers.scrub import split_credentials
 from hub.core import secrets
 from hub.core.errors import HubError, ValidationError
 from hub.core.model import CameraConfig
@@ -91,7 +90,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 def credentials(args: argparse.Namespace, url: str | None) -> tuple[str | None, str | None, str | None]:
     """(credential-free URL, username, password) from the URL and/or --username/--password-stdin."""
-    clean, url_user, url_pass = split_credentials(url) if url else (None, None, None)
+    clean, url_user, url_pass = secrets.split_credentials(url) if url else (None, None, None)
     password = _read_password(args)
     if args.password_stdin and not args.username and not url_user:
         raise CliError("--password-stdin needs --username")

@@ -11,8 +11,8 @@ import sys
 from typing import Any
 
 from cli.common import CliError, command, positive, print_json
-from drivers.base import DiscoveredDevice
 from hub import devices
+from hub.devices import DiscoveredDevice
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -18,6 +18,16 @@ from hub.core.errors import AuthError, DeviceError
 from hub.core.model import CameraConfig
 from hub.pipeline.options import driver_options
 
+__all__ = [
+    "Credentials",
+    "DiscoveredDevice",
+    "ProbeResult",
+    "describe",
+    "describe_camera",
+    "device_error",
+    "discover",
+]
+
 
 def device_error(exc: DriverError) -> DeviceError:
     """The hub error for a driver's: AuthError when the device refused the credentials."""

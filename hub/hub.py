@@ -29,18 +29,19 @@ from drivers import registry
 from drivers.base import Credentials
 from hub.core import secrets
 from hub.core.bus import CamerasChanged, EventBus
+from hub.core.errors import StorageUnavailable, UnavailableError
 from hub.core.model import CameraConfig, CameraStatus
 from hub.core.paths import DataDir
 from hub.core.settings import Settings
 from hub.db import repo_config
 from hub.db.engine import open_engine
+from hub.db.tx import run_write
 from hub.db.upgrade import migrate
 from hub.db.writer import DbWriter
 from hub.housekeeper import Housekeeper
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.sink import IndexSink
 from hub.pipeline.supervisor import Supervisor
-from hub.recorder.session import StorageUnavailable
 from hub.retention.worker import RetentionWorker
 from hub.storage.lock import HubLock
 from hub.storage.manager import StorageManager, ensure_storage, resolve_root
@@ -159,6 +160,16 @@ class Hub:
     def reload(self) -> None:
         """Apply configuration changes now (instead of within a second)."""
         self._sync_config()
+
+    # -- changes (any thread but the GUI's: they write to the index) -------------------------------
+    def add_camera(self, cfg: CameraConfig) -> CameraConfig:
+        """Store a new camera (its id is derived from the name) and start it now; returns it as
+        stored. Raises ValidationError or ConflictError (the name is taken)."""
+        if self.engine is None:
+            raise UnavailableError("the hub is not running")
+        added = run_write(self.engine, repo_config.add_camera, cfg)
+        self._sync_config()
+        return added
 
     # -- configuration -----------------------------------------------------------------------------
     def _sync_config(self) -> None:

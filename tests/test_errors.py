@@ -10,14 +10,20 @@ import pytest
 from sqlalchemy import Engine
 
 from hub.core import errors, secrets
-from hub.core.errors import ConflictError, HubError, NotFoundError, StorageError, ValidationError
+from hub.core.errors import (
+    ConflictError,
+    HubError,
+    NotFoundError,
+    StorageError,
+    StorageUnavailable,
+    ValidationError,
+)
 from hub.core.model import CameraConfig, MotionSettings, Zone
 from hub.core.settings import Settings, parse_size
 from hub.core.times import parse_rfc3339
 from hub.db import repo
 from hub.db.tx import run_write
 from hub.media.export import export_clip
-from hub.recorder.session import StorageUnavailable
 from hub.storage.lock import HubLock, HubLockedError
 from hub.storage.marker import initialize_storage
 from tests.support.clitools import assert_one_line_error, ok, run_cli

@@ -75,3 +75,129 @@ def test_import_linter_contracts_hold():
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "0 broken" in r.stdout and "hub and drivers never import Qt KEPT" in r.stdout, r.stdout[-2000:]
+
+
+# -- import cycles ----------------------------------------------------------------------------------
+# Counted with grimp (import-linter's graph), which sees imports inside functions too: an import
+# moved into a function to dodge a cycle is still a cycle. Imports under ``if TYPE_CHECKING:`` are
+# left out; they never run.
+
+PACKAGES = ("hub", "drivers", "ui", "cli")
+
+
+def _graph(*packages: str):
+    import grimp
+
+    return grimp.build_graph(*packages, cache_dir=None, exclude_type_checking_imports=True)
+
+
+def _strongly_connected(nodes: set[str], edges: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of nodes that reach each other (Tarjan), only those of two or more."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in sorted(nodes):
+        if v not in index:
+            visit(v)
+    return sorted(groups)
+
+
+def _module_edges(graph) -> dict[str, set[str]]:
+    return {
+        m: {w for w in graph.find_modules_directly_imported_by(m) if w in graph.modules}
+        for m in graph.modules
+    }
+
+
+def _subsystem(graph, module: str) -> str:
+    """A module's folder: a package stands for itself, a plain module for the package it is in."""
+    return module if graph.find_children(module) or "." not in module else module.rsplit(".", 1)[0]
+
+
+def module_cycles(graph) -> list[list[str]]:
+    return _strongly_connected(set(graph.modules), _module_edges(graph))
+
+
+def subsystem_cycles(graph) -> list[list[str]]:
+    """Cycles between folders (hub.storage -> hub.recorder -> hub.storage), even where no two
+    modules import each other: each subsystem sits on those below it."""
+    edges: dict[str, set[str]] = {}
+    for m, imported in _module_edges(graph).items():
+        a = _subsystem(graph, m)
+        edges.setdefault(a, set()).update(b for b in (_subsystem(graph, w) for w in imported) if b != a)
+    return _strongly_connected(set(edges), edges)
+
+
+def _explain(graph, group: list[str]) -> str:
+    members = set(group)
+    lines = []
+    for m in group:
+        for w in sorted(graph.find_modules_directly_imported_by(m) & members):
+            for d in graph.get_import_details(importer=m, imported=w):
+                lines.append(f"  {m}:{d['line_number']}: {d['line_contents']}")
+    return "\n".join(lines)
+
+
+def test_no_import_cycles_between_modules():
+    graph = _graph(*PACKAGES)
+    assert len(graph.modules) > 90  # the packages were found, not an empty graph
+    cycles = module_cycles(graph)
+    assert not cycles, "import cycles:\n" + "\n".join(f"{c}\n{_explain(graph, c)}" for c in cycles)
+
+
+def test_no_import_cycles_between_subsystems():
+    graph = _graph(*PACKAGES)
+    cycles = subsystem_cycles(graph)
+    assert not cycles, f"folders that import each other: {cycles}"
+
+
+def test_cycle_check_sees_imports_inside_functions(tmp_path, monkeypatch):
+    """The checks above can fail: a cycle through an import inside a function is found, as is a
+    cycle between two folders whose modules never import each other; a TYPE_CHECKING import is not
+    counted."""
+    root = tmp_path / "cyclepkg"
+    files = {
+        "__init__.py": "",
+        "a.py": "def later():\n    from cyclepkg import b\n",
+        "b.py": "import cyclepkg.a\n",
+        "c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cyclepkg import d\n",
+        "d.py": "import cyclepkg.c\n",
+        "x/__init__.py": "",
+        "x/one.py": "import cyclepkg.y.one\n",
+        "x/two.py": "",
+        "y/__init__.py": "",
+        "y/one.py": "",
+        "y/two.py": "import cyclepkg.x.two\n",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    graph = _graph("cyclepkg")
+    assert module_cycles(graph) == [["cyclepkg.a", "cyclepkg.b"]]
+    assert "from cyclepkg import b" in _explain(graph, ["cyclepkg.a", "cyclepkg.b"])
+    assert subsystem_cycles(graph) == [["cyclepkg.x", "cyclepkg.y"]]

@@ -58,6 +58,12 @@ def test_empty_window_offers_the_demo_camera(qtbot, tmp_path):
         qtbot.waitUntil(lambda: len(window.tiles) == 1, timeout=10000)
         assert not window.empty_label.isVisible()
         assert [c.driver for c in repo_config.list_cameras(hub.engine)] == ["demo"]
+        # A second "Demo" is refused by the hub: the window says why, and the index keeps one camera.
+        qtbot.waitUntil(window.demo_button.isEnabled, timeout=5000)
+        window.demo_button.click()
+        qtbot.waitUntil(lambda: "already exists" in window.statusBar().currentMessage(), timeout=10000)
+        assert window.demo_button.isEnabled()
+        assert len(repo_config.list_cameras(hub.engine)) == 1 and len(window.tiles) == 1
         window.close()
     finally:
         hub.stop()

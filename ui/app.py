@@ -31,7 +31,7 @@ def install_crash_hooks() -> None:
     """Uncaught exceptions (GUI or worker threads) show a dialog with a copyable report."""
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from drivers.scrub import redact
+    from hub.core.secrets import redact
 
     def show(text: str) -> None:
         logger.error("unhandled exception:\n%s", text)

@@ -17,8 +17,6 @@ from PySide6.QtWidgets import (
 )
 
 from hub.core.model import CameraConfig, CameraStatus
-from hub.db import repo_config
-from hub.db.tx import run_write
 from hub.hub import Hub
 from ui.bridge import HubBridge
 from ui.tasks import run_in_background
@@ -119,17 +117,8 @@ class MainWindow(QMainWindow):
         if hub is None:
             return
         self.demo_button.setEnabled(False)
-
-        def add() -> None:
-            run_write(
-                hub.engine,
-                repo_config.add_camera,
-                CameraConfig(id="", name="Demo", driver="demo", mode="motion"),
-            )
-            hub.reload()
-
         run_in_background(
-            add,
+            lambda: hub.add_camera(CameraConfig(id="", name="Demo", driver="demo", mode="motion")),
             lambda _r: self.demo_button.setEnabled(True),
             lambda exc: (self.demo_button.setEnabled(True), self.statusBar().showMessage(str(exc))),
             parent=self,

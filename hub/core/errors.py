@@ -59,6 +59,15 @@ class StorageError(HubError):
     its files cannot be read."""
 
 
+class StorageUnavailable(StorageError):
+    """The storage folder cannot take a new segment now; ``state`` is the storage state ("missing",
+    "foreign", "unwritable" or "full")."""
+
+    def __init__(self, message: str, state: str = "missing") -> None:
+        super().__init__(message)
+        self.state = state
+
+
 class UnavailableError(HubError):
     """Something the hub needs is not available now (the OS keyring, the database); trying again
     later, once it is, can succeed."""

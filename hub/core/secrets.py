@@ -3,6 +3,10 @@
 Never in the database, config files, logs, exports or exceptions. When no secure backend exists
 (a headless box without Secret Service), say so clearly; never fall back to a plaintext store.
 Keyring calls may block (D-Bus): call them off the GUI thread.
+
+Clients (the CLI, the app) take the credential type and the one scrubber from here, so that they
+need nothing of ``drivers/``: :func:`redact` masks every secret the process knows of (and any
+``user:password@`` or ``?password=`` in a URL); :func:`split_credentials` takes them out of a URL.
 """
 
 from __future__ import annotations
@@ -14,8 +18,21 @@ import keyring.backend
 import keyring.errors
 
 from drivers.base import Credentials
-from drivers.scrub import register_secret
+from drivers.scrub import redact, register_secret, split_credentials
 from hub.core.errors import UnavailableError
+
+__all__ = [
+    "NO_BACKEND_MESSAGE",
+    "Credentials",
+    "SERVICE",
+    "SecretsUnavailable",
+    "backend",
+    "delete_camera_credentials",
+    "get_camera_credentials",
+    "redact",
+    "set_camera_credentials",
+    "split_credentials",
+]
 
 logger = logging.getLogger(__name__)
 

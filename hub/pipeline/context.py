@@ -19,7 +19,7 @@ class PipelineContext:
     config: CameraConfig
     driver: Driver
     storage_root: Callable[[], Path]
-    #: Raise hub.recorder.session.StorageUnavailable(message) when no segment may be written.
+    #: Raise hub.core.errors.StorageUnavailable(message) when no segment may be written.
     check_storage: Callable[[], None]
     credentials: Callable[[], Credentials | None]
     on_status: Callable[[CameraStatus], None]

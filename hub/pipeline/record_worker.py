@@ -13,6 +13,7 @@ import av.error
 
 from drivers.base import AuthError, DriverError, StreamRequest, UnsupportedError
 from drivers.scrub import redact
+from hub.core.errors import StorageUnavailable
 from hub.core.model import CameraStatus
 from hub.core.secrets import SecretsUnavailable
 from hub.core.times import now_ms
@@ -20,7 +21,7 @@ from hub.pipeline.context import PipelineContext
 from hub.pipeline.detect_worker import DetectWorker
 from hub.pipeline.options import driver_options
 from hub.recorder.segment import ClosedSegment
-from hub.recorder.session import RecordSession, SessionStats, StorageUnavailable
+from hub.recorder.session import RecordSession, SessionStats
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 
 from drivers.base import PacketSource
-from hub.core.errors import StorageError
+from hub.core.errors import StorageUnavailable
 from hub.recorder.audio import AudioPath
 from hub.recorder.clock import StreamTimeline, WallClock
 from hub.recorder.segment import ClosedSegment, SegmentFile, WriteFailed
@@ -31,15 +31,6 @@ logger = logging.getLogger(__name__)
 CUT_TOLERANCE_S = 0.25
 PREV_AUDIO_WAIT_S = 2.0  # how long a cut file waits for late audio before it is closed
 AUDIO_RELATCH_S = 1.0  # only a real drift of the audio clock, not arrival jitter under load
-
-
-class StorageUnavailable(StorageError):
-    """The storage folder cannot take a new segment; ``state`` is the storage state
-    ("missing", "foreign", "unwritable" or "full")."""
-
-    def __init__(self, message: str, state: str = "missing") -> None:
-        super().__init__(message)
-        self.state = state
 
 
 @dataclasses.dataclass

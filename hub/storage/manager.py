@@ -15,11 +15,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from hub.core.errors import StorageUnavailable
 from hub.core.paths import DataDir
 from hub.core.settings import Settings
 from hub.db import repo_config
 from hub.db.tx import run_write
-from hub.recorder.session import StorageUnavailable
 from hub.storage.marker import check_storage, disk_state, initialize_storage
 
 logger = logging.getLogger(__name__)

@@ -164,7 +164,7 @@ class Hub:
     # -- changes (any thread but the GUI's: they write to the index) -------------------------------
     def add_camera(self, cfg: CameraConfig) -> CameraConfig:
         """Store a new camera (its id is derived from the name) and start it now; returns it as
-        stored. Raises ValidationError or ConflictError (the name is taken)."""
+        stored. Raises ValidationError (a field, or a name already taken: rule "unique")."""
         if self.engine is None:
             raise UnavailableError("the hub is not running")
         added = run_write(self.engine, repo_config.add_camera, cfg)

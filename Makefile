@@ -40,6 +40,7 @@ run: $(VENV)/.stamp-run
 
 lint: $(VENV)/.stamp-test
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy  # strict; files and the legacy list in pyproject.toml
 	$(VENV)/bin/ruff check hub drivers ui cli tests bench scripts
 	$(VENV)/bin/ruff format --check hub drivers ui cli tests bench scripts
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from cli.common import CliError
 from hub import devices
-from hub.core.model import CameraConfig
+from hub.core.model import CameraConfig, EventSource
 from hub.core.secrets import Credentials
 from hub.devices import ProbeResult
 
@@ -27,7 +27,7 @@ def onvif_camera(
     where = desc.address or args.onvif
     if record is None or not record.stream_uri:
         raise CliError(f"{where} offers no stream Porchlight can record")
-    events = args.events or ("both" if desc.events else "local")
+    events: EventSource = args.events or ("both" if desc.events else "local")
     if events != "local" and not desc.events:
         raise CliError(f"{where} has no ONVIF events service: use --events local")
     doorbell = desc.doorbell if args.doorbell is None else bool(args.doorbell)

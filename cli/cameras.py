@@ -23,12 +23,12 @@ from cli.common import (
     yes_no,
 )
 from hub.core import secrets
-from hub.core.model import CameraConfig, MotionSettings, Zone
+from hub.core.model import CameraConfig, MotionSettings, Zone, ZoneKind
 from hub.db import repo_config
 from hub.db.tx import run_write
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``cameras`` group to the top-level sub-parsers."""
     cams = sub.add_parser("cameras", help="add, list, change and remove cameras")
     csub = cams.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -126,8 +126,9 @@ def load_zones(path: Path) -> tuple[Zone, ...]:
         raise CliError(f"cannot read zones file {path}: {exc}") from None
     if not isinstance(data, dict) or set(data) - {"zones", "masks"}:
         raise CliError('a zones file is {"zones": [...], "masks": [...]}')
-    out = []
-    for kind, key in (("zone", "zones"), ("mask", "masks")):
+    out: list[Zone] = []
+    kinds: tuple[tuple[ZoneKind, str], ...] = (("zone", "zones"), ("mask", "masks"))
+    for kind, key in kinds:
         for i, item in enumerate(data.get(key, [])):
             if not isinstance(item, dict) or set(item) - {"name", "polygon"} or "polygon" not in item:
                 raise CliError(f'{key}[{i}] must be {{"name": ..., "polygon": [[x, y], ...]}}')

@@ -150,7 +150,9 @@ def print_json(value: Any) -> int:
     return 0
 
 
-def print_rows(args: argparse.Namespace, rows: list[dict], line: Callable[[dict], str], empty: str) -> int:
+def print_rows(
+    args: argparse.Namespace, rows: list[dict[str, Any]], line: Callable[[dict[str, Any]], str], empty: str
+) -> int:
     """``--json``: the rows as a JSON array; else one line per row (``empty`` on stderr when none)."""
     if args.json:
         return print_json(rows)

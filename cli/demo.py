@@ -10,7 +10,7 @@ from hub.db import repo_config
 from hub.db.tx import run_write
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``demo-camera`` group to the top-level sub-parsers."""
     demo = sub.add_parser("demo-camera", help="the synthetic demo camera")
     dsub = demo.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -15,7 +15,7 @@ from hub import devices
 from hub.devices import DiscoveredDevice
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``discover`` to the top-level sub-parsers."""
     disc = command(
         sub.add_parser("discover", help="find ONVIF cameras on the network and USB cameras on this machine"),

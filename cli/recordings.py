@@ -19,7 +19,7 @@ from hub.media.export import export_clip
 from hub.storage.manager import resolve_root
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``recordings``, ``events`` and ``export`` to the top-level sub-parsers."""
     rec = sub.add_parser("recordings", help="recorded segments")
     rsub = rec.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -127,6 +127,7 @@ def export(args: argparse.Namespace) -> int:
     engine, data = open_index(args)
     cam = camera_by_name(engine, args.camera)
     start, end = time_window(args)
+    assert start is not None and end is not None  # argparse requires both
     if args.out.suffix.lower() != ".mp4":
         raise CliError("--out must name an .mp4 file")
     segs = repo_media.list_segments(engine, camera_id=cam.id, start_ms=start, end_ms=end)

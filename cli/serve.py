@@ -18,7 +18,7 @@ from hub.db import repo_config, repo_media
 from hub.storage.lock import HubLock
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve`` and ``status`` to the top-level sub-parsers."""
     sv = command(sub.add_parser("serve", help="record every enabled camera until stopped"), serve)
     sv.add_argument("--duration", type=positive, metavar="S", help="stop after S seconds")

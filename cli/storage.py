@@ -17,7 +17,7 @@ from hub.storage.manager import STORAGE_ID_KEY, resolve_root
 from hub.storage.marker import check_storage, disk_state, initialize_storage
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``storage`` group to the top-level sub-parsers."""
     sto = sub.add_parser("storage", help="recordings folder, quota and retention")
     ssub = sto.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -89,6 +89,7 @@ def storage_show(args: argparse.Namespace) -> int:
     storage_id = repo_config.get_meta(engine, STORAGE_ID_KEY)
     check = check_storage(root, storage_id) if storage_id else None
     free, total = disk_state(root) if root.exists() else (None, None)
+    used = repo_media.storage_bytes(engine)
     info = {
         "path": str(root),
         "state": check.state if check else "not initialized",
@@ -96,14 +97,14 @@ def storage_show(args: argparse.Namespace) -> int:
         "quota_bytes": s.quota_bytes,
         "max_age_days": s.max_age_days,
         "min_free_bytes": s.min_free_bytes,
-        "used_bytes": repo_media.storage_bytes(engine),
+        "used_bytes": used,
         "free_bytes": free,
         "total_bytes": total,
     }
     if args.json:
         return print_json(info)
     print(f"storage folder: {info['path']} ({info['state']})")
-    print(f"used by recordings: {format_size(info['used_bytes'])}; free on disk: {format_size(free)}")
+    print(f"used by recordings: {format_size(used)}; free on disk: {format_size(free)}")
     print(
         f"quota: {format_size(s.quota_bytes) if s.quota_bytes else 'none'}; keep for: "
         f"{s.max_age_days if s.max_age_days is not None else 'ever'} days; "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import av
@@ -86,7 +86,7 @@ class PacketSource(Protocol):
     #: (RTCP sender reports), when the protocol provides it; else None.
     start_time_realtime_us: int | None
 
-    def packets(self) -> Iterator[av.Packet]:
+    def packets(self) -> Iterator[av.Packet[Any]]:
         """Yield packets as they arrive; raise a DriverError subclass when the stream fails."""
         ...
 
@@ -96,6 +96,15 @@ class PacketSource(Protocol):
 
 
 FrameListener = Callable[["av.VideoFrame"], None]
+
+
+@runtime_checkable
+class FrameTap(Protocol):
+    """A source that encodes pictures itself (USB) and can hand each one over before encoding it,
+    so detection need not decode its own H.264 again. Set before iterating ``packets()``."""
+
+    frame_listener: FrameListener | None
+
 
 CameraEventKind = Literal["motion", "doorbell", "input"]
 

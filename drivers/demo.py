@@ -12,6 +12,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import av
 import cv2
@@ -33,7 +34,8 @@ def _background(w: int, h: int) -> np.ndarray:
     )  # door
     cv2.rectangle(img, (0, int(h * 0.8)), (w, h), (120, 120, 120), -1)  # sidewalk
     texture = rng.integers(-12, 12, size=(h, w, 1), dtype=np.int16)
-    return np.clip(img.astype(np.int16) + texture, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(img.astype(np.int16) + texture, 0, 255).astype(np.uint8)
+    return out
 
 
 class DemoSource:
@@ -81,7 +83,7 @@ class DemoSource:
         cv2.putText(img, "DEMO " + stamp, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
         return img
 
-    def packets(self) -> Iterator[av.Packet]:
+    def packets(self) -> Iterator[av.Packet[Any]]:
         """Yield encoded packets in real time until closed."""
         t0 = time.monotonic()
         n = 0

@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import av
 import av.error
@@ -141,7 +142,7 @@ class RtspSource:
         self._closed = threading.Event()
         self._lock = threading.Lock()
 
-    def packets(self) -> Iterator[av.Packet]:
+    def packets(self) -> Iterator[av.Packet[Any]]:
         """Yield video (and audio) packets; raise StreamError when the stream ends or stalls."""
         streams = [self.video] + ([self.audio] if self.audio is not None else [])
         try:

@@ -21,9 +21,11 @@ import dataclasses
 import logging
 import threading
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import cv2
+from sqlalchemy import Engine
 
 from drivers import registry
 from drivers.base import Credentials
@@ -49,6 +51,14 @@ from hub.storage.recovery import RecoveryReport, recover
 from hub.storage.thumbnails import Thumbnails
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _built(part: T | None) -> T:
+    if part is None:
+        raise UnavailableError("the hub is not running")
+    return part
 
 
 @dataclasses.dataclass
@@ -77,11 +87,33 @@ class Hub:
         self.index_id = ""
         self.settings = Settings()
         self.recovery: RecoveryReport | None = None
-        self.engine = None
-        self.writer: DbWriter | None = None
-        self.storage: StorageManager | None = None
-        self.retention: RetentionWorker | None = None
+        # Built by start() in this order; kept after stop() (the index stays readable).
+        self._engine: Engine | None = None
+        self._writer: DbWriter | None = None
+        self._storage: StorageManager | None = None
+        self._retention: RetentionWorker | None = None
         self._started = False
+
+    # -- parts (built by start(); UnavailableError before it) ---------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The index."""
+        return _built(self._engine)
+
+    @property
+    def writer(self) -> DbWriter:
+        """The index's write thread (segments, events, statuses)."""
+        return _built(self._writer)
+
+    @property
+    def storage(self) -> StorageManager:
+        """The storage folder and its health."""
+        return _built(self._storage)
+
+    @property
+    def retention(self) -> RetentionWorker:
+        """Deletes what the retention policy lets go."""
+        return _built(self._retention)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -90,31 +122,31 @@ class Hub:
         # Small frames: OpenCV's own threads cost more than they save and oversubscribe the cores.
         cv2.setNumThreads(1)
         try:
-            self.engine = open_engine(self.db_url)
-            migrate(self.engine, backup_dir=self.data.backups)
-            self.settings = repo_config.load_settings(self.engine)
-            self.index_id = repo_config.index_id(self.engine)
+            self._engine = engine = open_engine(self.db_url)
+            migrate(engine, backup_dir=self.data.backups)
+            self.settings = repo_config.load_settings(engine)
+            self.index_id = repo_config.index_id(engine)
             root = resolve_root(self.settings, self.data)
-            storage_id = ensure_storage(self.engine, root)
-            self.storage = StorageManager(root, storage_id)
-            self.recovery = recover(self.engine, root, storage_ok=self.storage.ok())
-            self.writer = DbWriter(self.engine)
+            storage_id = ensure_storage(engine, root)
+            self._storage = storage = StorageManager(root, storage_id)
+            self.recovery = recover(engine, root, storage_ok=storage.ok())
+            self._writer = writer = DbWriter(engine)
             self.bus.start()
-            self.retention = RetentionWorker(
-                self.engine, self.writer, self.storage, self.bus, lambda: self.settings, self.cameras
+            self._retention = retention = RetentionWorker(
+                engine, writer, storage, self.bus, lambda: self.settings, self.cameras
             )
-            self._sink = IndexSink(
-                self.writer, self.bus, Thumbnails(self.data.root), self.retention.note_segment
+            self._sink = sink = IndexSink(
+                writer, self.bus, Thumbnails(self.data.root), retention.note_segment
             )
             self._sync_config()
             if self.options.start_retention:
-                self.retention.start()
+                retention.start()
             self._housekeeper = Housekeeper(
                 sync_config=self._sync_config,
                 supervisor=self._supervisor,
-                storage=self.storage,
+                storage=storage,
                 bus=self.bus,
-                sink=self._sink,
+                sink=sink,
             )
             self._housekeeper.start()
             self._started = True
@@ -129,19 +161,19 @@ class Hub:
         if self._housekeeper is not None:
             self._housekeeper.stop(timeout)
         final = self._supervisor.stop_all(timeout)
-        self._sink.statuses(final)
+        _built(self._sink).statuses(final)
         registry.close_all()  # threads the drivers share across cameras (started on first use)
         self._teardown()
         self._started = False
 
     def _teardown(self) -> None:
-        if self.retention is not None:
-            self.retention.stop()
-        if self.writer is not None:
-            self.writer.close(30)
+        if self._retention is not None:
+            self._retention.stop()
+        if self._writer is not None:
+            self._writer.close(30)
         self.bus.stop()
-        if self.engine is not None:
-            self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
         self._lock.release()
 
     # -- queries (thread-safe) -----------------------------------------------------------------
@@ -165,8 +197,6 @@ class Hub:
     def add_camera(self, cfg: CameraConfig) -> CameraConfig:
         """Store a new camera (its id is derived from the name) and start it now; returns it as
         stored. Raises ValidationError (a field, or a name already taken: rule "unique")."""
-        if self.engine is None:
-            raise UnavailableError("the hub is not running")
         added = run_write(self.engine, repo_config.add_camera, cfg)
         self._sync_config()
         return added
@@ -188,16 +218,17 @@ class Hub:
             self.bus.publish(CamerasChanged(changed))
 
     def _pipeline_context(self, cfg: CameraConfig) -> PipelineContext:
+        sink = _built(self._sink)
         return PipelineContext(
             config=cfg,
             driver=registry.get_driver(cfg.driver),
             storage_root=lambda: self.storage.root,
             check_storage=self._check_storage_for_segment,
             credentials=lambda: self._credentials(cfg),
-            on_status=self._sink.status,
-            on_segment=self._sink.segment,
-            on_event_started=self._sink.event_started,
-            on_event_ended=self._sink.event_ended,
+            on_status=sink.status,
+            on_segment=sink.segment,
+            on_event_started=sink.event_started,
+            on_event_ended=sink.event_ended,
             request_space=self.retention.trigger,
             segment_s=self.settings.segment_seconds,
             open_timeout_s=self.options.open_timeout_s,

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from drivers.base import AuthError, DriverError, MediaProfile, UnreachableError, UnsupportedError
-from drivers.onvif.device import H265_ONLY, choose_roles, clean_uri, flatten_topics
 from drivers.onvif.driver import split_host
 from drivers.onvif.errors import ONVIFAuthError, ONVIFError, ONVIFTimeoutError, translate
+from drivers.onvif.profiles import H265_ONLY, choose_roles, clean_uri
+from drivers.onvif.topics import flatten_topics
 from drivers.scrub import redact
 
 WHERE = "the camera at 192.0.2.10:80"

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from drivers.base import UnreachableError, UnsupportedError
-from drivers.usb import v4l2
-from drivers.usb.source import CaptureSettings, prepare, translate_os_error
+from drivers.usb import model, modes, v4l2
+from drivers.usb.settings import CaptureSettings, prepare, translate_os_error
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v4l2"
 
@@ -55,7 +55,7 @@ class Replay:
     def close(self, fd: int) -> None:
         self.fds.pop(fd, None)
 
-    def query(self, path: str) -> v4l2.UsbDevice | None:
+    def query(self, path: str) -> model.UsbDevice | None:
         return v4l2.query_path(path, ioctl=self.ioctl, open_node=self.open, close_node=self.close)
 
     def ioctl(self, fd: int, request: int, buffer: bytes) -> bytes:
@@ -116,14 +116,14 @@ def load(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
-def enumerate_fixture(name: str, **kw: object) -> list[v4l2.UsbDevice]:
+def enumerate_fixture(name: str, **kw: object) -> list[model.UsbDevice]:
     replay = Replay(load(name)["nodes"])
     return v4l2.enumerate_devices(
         list(replay.nodes), ioctl=replay.ioctl, open_node=replay.open, close_node=replay.close, **kw
     )
 
 
-def fmt(dev: v4l2.UsbDevice, fourcc: str) -> v4l2.UsbFormat:
+def fmt(dev: model.UsbDevice, fourcc: str) -> model.UsbFormat:
     return next(f for f in dev.formats if f.fourcc == fourcc)
 
 
@@ -213,7 +213,7 @@ def test_stepwise_sizes_of_the_raspberry_pi_camera():
 )
 def test_mode_choice_on_the_c920(size, fps, fourcc, capture):
     (dev,) = enumerate_fixture("logitech_c920")
-    mode = v4l2.choose_mode(dev, *size, fps)
+    mode = modes.choose_mode(dev, *size, fps)
     assert (mode.fmt.fourcc, mode.capture_fps) == (fourcc, capture)
 
 
@@ -223,19 +223,19 @@ def test_mode_choice_names_what_the_device_offers():
         ValueError,
         match=r"cannot capture 1280x720 at 60 fps; at that size it offers 30/24/20/15/10/7.5/5 fps",
     ):
-        v4l2.choose_mode(dev, 1280, 720, 60)
+        modes.choose_mode(dev, 1280, 720, 60)
     with pytest.raises(ValueError, match=r"cannot capture 1234x567; it offers 160x90, 160x120"):
-        v4l2.choose_mode(dev, 1234, 567, 15)
+        modes.choose_mode(dev, 1234, 567, 15)
     (pi,) = enumerate_fixture("raspberry_pi_bcm2835_stepwise")
-    assert v4l2.choose_mode(pi, 1280, 720, 15).fmt.fourcc == "YU12"
+    assert modes.choose_mode(pi, 1280, 720, 15).fmt.fourcc == "YU12"
 
 
 def test_default_mode():
     (c920,) = enumerate_fixture("logitech_c920")
-    assert v4l2.default_mode(c920) == (1280, 720, 15.0)
+    assert modes.default_mode(c920) == (1280, 720, 15.0)
     ardu = enumerate_fixture("arducam_1080p_h264_duplicates")[0]
-    assert v4l2.default_mode(ardu) == (1280, 720, 15.0)
-    assert v4l2.choose_mode(ardu, 1280, 720, 15).capture_fps == 30  # thinned from 30
+    assert modes.default_mode(ardu) == (1280, 720, 15.0)
+    assert modes.choose_mode(ardu, 1280, 720, 15).capture_fps == 30  # thinned from 30
 
 
 def test_discover_rows_prefer_stable_paths(tmp_path):

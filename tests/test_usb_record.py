@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -283,8 +284,11 @@ def test_a_hung_camera_is_reported_offline_and_recovers(tmp_path):
     assert final_stats(data, cfg.id)["connects"] == 1  # the same connection went on
 
 
-def _mjpeg_file(path: Path, seconds: float = 2.0, rate: int = 30) -> Path:
-    """A Motion-JPEG AVI (what a UVC camera's MJPG format delivers, frame by frame)."""
+def _mjpeg_file(
+    path: Path, seconds: float = 2.0, rate: int = 30, corrupt: Callable[[int], bool] = lambda n: False
+) -> Path:
+    """A Motion-JPEG AVI (what a UVC camera's MJPG format delivers, frame by frame); frames for
+    which ``corrupt(n)`` is true hold a JPEG start marker and then garbage, as a flaky cable gives."""
     import av
 
     with av.open(str(path), "w", format="avi") as out:
@@ -295,7 +299,12 @@ def _mjpeg_file(path: Path, seconds: float = 2.0, rate: int = 30) -> Path:
             img[80:160, (n * 6) % 280 : (n * 6) % 280 + 40] = 220
             frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuvj422p")
             frame.pts = n
-            out.mux(vs.encode(frame))
+            for pkt in vs.encode(frame):
+                if corrupt(n):
+                    bad = av.Packet(b"\xff\xd8" + bytes(range(256)) * 4)
+                    bad.pts, bad.dts, bad.stream, bad.time_base = pkt.pts, pkt.dts, pkt.stream, pkt.time_base
+                    pkt = bad
+                out.mux(pkt)
         out.mux(vs.encode(None))
     return path
 
@@ -325,6 +334,30 @@ def test_mjpeg_input_is_decoded_thinned_and_encoded(tmp_path):
     assert [i for i, p in enumerate(pkts) if p.is_keyframe] == [0, 30][: 1 + (len(pkts) > 30)]
     times = np.diff([float(p.pts * p.time_base) for p in pkts])
     assert abs(float(np.median(times)) - 1 / 15) < 0.01
+
+
+def test_unreadable_pictures_are_skipped_and_a_stream_of_them_is_an_error(tmp_path):
+    """A few corrupt MJPEG frames are counted and skipped; a camera sending nothing readable is a
+    StreamError naming the cause, not a crash of the record thread."""
+    from drivers.base import StreamError
+    from drivers.usb.source import MAX_BAD_FRAMES, UsbSource
+
+    def run(path: Path) -> tuple[int, dict, str]:
+        src = UsbSource(StreamRequest(url=str(path), options={"format": "avi", "size": "320x240"}))
+        n = 0
+        with pytest.raises(StreamError) as err:
+            for _pkt in src.packets():
+                n += 1
+        src.close()
+        return n, src.stats, str(err.value)
+
+    n, stats, why = run(_mjpeg_file(tmp_path / "some.avi", 1.0, corrupt=lambda n: n in (5, 6, 7)))
+    assert stats["frames_bad"] == 3 and n == stats["frames_encoded"] == 27
+    assert "stopped sending video" in why  # the end of the file, as for a clean one
+
+    n, stats, why = run(_mjpeg_file(tmp_path / "all.avi", 3.0, corrupt=lambda n: n >= 3))
+    assert stats["frames_bad"] == MAX_BAD_FRAMES and n == 3
+    assert "sends pictures we cannot read" in why and "Invalid data" in why
 
 
 def test_a_size_the_input_does_not_deliver_is_refused():

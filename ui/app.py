@@ -9,6 +9,10 @@ import signal
 import sys
 import threading
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Qt loads only when the app opens (the CLI imports this module)
+    from PySide6.QtCore import QCoreApplication
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ def install_crash_hooks() -> None:
     )
 
 
-def _quit_on_signals(app) -> None:
+def _quit_on_signals(app: QCoreApplication) -> None:
     """Ctrl-C / SIGTERM close the app cleanly (open segments are finalized)."""
     from PySide6.QtCore import QTimer
 

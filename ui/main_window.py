@@ -117,10 +117,15 @@ class MainWindow(QMainWindow):
         if hub is None:
             return
         self.demo_button.setEnabled(False)
+
+        def refused(exc: BaseException) -> None:
+            self.demo_button.setEnabled(True)
+            self.statusBar().showMessage(str(exc))
+
         run_in_background(
             lambda: hub.add_camera(CameraConfig(id="", name="Demo", driver="demo", mode="motion")),
             lambda _r: self.demo_button.setEnabled(True),
-            lambda exc: (self.demo_button.setEnabled(True), self.statusBar().showMessage(str(exc))),
+            refused,
             parent=self,
         )
 

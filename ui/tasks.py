@@ -52,7 +52,7 @@ def run_in_background(
     on_success: Callable[[Any], None] | None = None,
     on_failure: Callable[[BaseException], None] | None = None,
     parent: QWidget | None = None,
-) -> concurrent.futures.Future:
+) -> concurrent.futures.Future[Any]:
     """Run ``fn()`` on a worker thread; call ``on_success(result)`` or ``on_failure(exc)`` on the GUI thread."""
     relay = _get_relay()
 

@@ -92,7 +92,7 @@ class FramePuller(QObject):
         self._latest = latest
         self._targets = targets  # [(camera id, width, last shown ts)]
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="porchlight-ui-frames")
-        self._busy: concurrent.futures.Future | None = None
+        self._busy: concurrent.futures.Future[None] | None = None
         self._failed: set[str] = set()  # cameras whose frame conversion failed (logged once)
         self._stopped = False
         self._timer = QTimer(self)

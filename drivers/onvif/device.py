@@ -2,6 +2,9 @@
 
 Everything runs on the ONVIF loop thread (:mod:`drivers.onvif.loop`); :func:`probe_device` and
 :func:`device_needs_auth` block their caller (never the GUI thread) for at most ``timeout_s``.
+This module does the talking; what the device answers is judged by pure helpers:
+:mod:`drivers.onvif.clock` (its clock), :mod:`drivers.onvif.profiles` (URIs, which stream records
+and which detects) and :func:`drivers.onvif.topics.flatten_topics` (the topics it publishes).
 
 Media2, which H.265 profiles need, is not supported yet (neither onvif package ships its WSDL): a
 camera that offers only H.265 gets an UnsupportedError that says to add it by its RTSP URL.
@@ -16,19 +19,19 @@ import datetime as dt
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import aiohttp
 import zeep.exceptions
-from lxml import etree
 
 from drivers.base import Credentials, DriverError, MediaProfile, UnreachableError, UnsupportedError
 from drivers.onvif import loop
+from drivers.onvif.clock import GET_TIME, clock_warning, parse_device_time
 from drivers.onvif.errors import import_onvif, is_auth_fault, translate
 from drivers.onvif.model import OnvifDevice
-from drivers.onvif.topics import is_doorbell
-from drivers.scrub import strip_credentials
+from drivers.onvif.profiles import H265_ONLY, choose_roles, clean_uri
+from drivers.onvif.topics import flatten_topics, is_doorbell
 
 logger = logging.getLogger(__name__)
 onvif = import_onvif()
@@ -38,24 +41,12 @@ T = TypeVar("T")
 NS_MEDIA = "http://www.onvif.org/ver10/media/wsdl"
 NS_MEDIA2 = "http://www.onvif.org/ver20/media/wsdl"
 NS_EVENTS = "http://www.onvif.org/ver10/events/wsdl"
-NS_TOPICS = "http://www.onvif.org/ver10/topics"
-TOPIC_ATTR = "{http://docs.oasis-open.org/wsn/t-1}topic"
 #: Above this offset (s) WS-UsernameToken timestamps are shifted to the device's clock.
 CLOCK_COMPENSATE_S = 2.0
 #: Above this offset (s) the owner is told to fix the camera's clock.
 CLOCK_WARN_S = 60.0
 MAX_PROFILES = 32
-MAX_TOPICS = 200
-H265_ONLY = (
-    "offers only H.265, which Porchlight can record from its RTSP URL but not yet set up "
-    "through ONVIF: add it with --url"
-)
 _ENCODINGS = {"H.264": "H264", "AVC": "H264", "H.265": "H265", "HEVC": "H265", "MJPEG": "JPEG"}
-_GET_TIME = (
-    b'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-'
-    b'envelope"><s:Body><GetSystemDateAndTime xmlns="http://www.onvif.org/ver10/device/wsdl"/>'
-    b"</s:Body></s:Envelope>"
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,95 +81,15 @@ def format_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
-def clean_uri(uri: str | None) -> tuple[str | None, bool]:
-    """A URI the device handed out, normalized (onvif's fix-ups) and without credentials, and whether
-    it had any."""
-    if not uri:
-        return None, False
-    return strip_credentials(onvif.util.normalize_url(uri.strip()) or uri.strip())
-
-
-def choose_roles(
-    profiles: Iterable[MediaProfile], where: str = "the camera", *, media2: bool = False
-) -> tuple[str, str | None]:
-    """(record token, detect token or None): the largest recordable profile records, the smallest
-    smaller one detects. Ties: higher fps, then higher bitrate, then H.264 over H.265, then the
-    device's order. Raises UnsupportedError naming the encodings found when none is recordable."""
-    profiles = list(profiles)
-    usable = [p for p in profiles if p.recordable]
-    if not usable:
-        raise UnsupportedError(_unsupported_message(profiles, where, media2))
-
-    def rank(p: MediaProfile) -> tuple[int, float, int, int]:
-        return (p.width * p.height, p.fps or 0.0, p.bitrate_kbps or 0, p.encoding == "H264")
-
-    record = max(usable, key=rank)  # max() keeps the first of equals: the device's order
-    smallest = min(usable, key=lambda p: (p.width * p.height, -(p.fps or 0.0)))
-    detect = smallest if smallest.width * smallest.height < record.width * record.height else None
-    return record.token, detect.token if detect else None
-
-
-def flatten_topics(roots: Iterable[Any], limit: int = MAX_TOPICS) -> tuple[str, ...]:
-    """Topic paths like ``tns1:RuleEngine/CellMotionDetector/Motion`` from a TopicSet's elements."""
-    out: dict[str, None] = {}
-
-    def walk(el: Any, path: str, namespace: str | None, depth: int) -> None:
-        if len(out) >= limit or depth > 12 or not isinstance(el.tag, str):
-            return
-        qname = etree.QName(el)
-        name = qname.localname
-        if qname.namespace and qname.namespace != namespace:  # the root, or a vendor level inside
-            prefix = "tns1" if qname.namespace == NS_TOPICS else (el.prefix or "")
-            name = f"{prefix}:{name}" if prefix else name
-        here = f"{path}/{name}" if path else name
-        children = [
-            c for c in el if isinstance(c.tag, str) and etree.QName(c).localname != "MessageDescription"
-        ]
-        if el.get(TOPIC_ATTR, "").strip().lower() in ("true", "1") or not children:
-            out[here] = None
-        for child in children:
-            walk(child, here, qname.namespace if namespace is None else namespace, depth + 1)
-
-    for root in _elements(roots):
-        walk(root, "", None, 0)
-    return tuple(out)[:limit]
-
-
 # ---------------------------------------------------------------------------------------------
 # Internals
 
 
-def _run_blocking(coro: Awaitable[T], probe: _Probe) -> T:
+def _run_blocking(coro: Coroutine[Any, Any, T], probe: _Probe) -> T:
     try:
-        return loop.run(coro, probe.timeout_s + 2.0)  # type: ignore[arg-type]
+        return loop.run(coro, probe.timeout_s + 2.0)
     except TimeoutError:  # the backstop: the probe's own deadline should have fired first
         raise UnreachableError(f"{probe.who} did not answer within {probe.timeout_s:g} s") from None
-
-
-def _elements(obj: Any) -> list[Any]:
-    if obj is None:
-        return []
-    if isinstance(obj, etree._Element):
-        return [obj]
-    if isinstance(obj, list | tuple):
-        return [e for item in obj for e in _elements(item)]
-    return _elements(getattr(obj, "_value_1", None))
-
-
-def _unsupported_message(profiles: list[MediaProfile], where: str, media2: bool) -> str:
-    who = where[:1].upper() + where[1:]
-    encodings = sorted({p.encoding for p in profiles if p.encoding})
-    if (not encodings and media2) or encodings == ["H265"]:
-        return f"{who} {H265_ONLY}"
-    if not encodings:
-        return f"{who} offers no video profiles through ONVIF"
-    if "H264" in encodings or "H265" in encodings:
-        return f"{who} gave no stream address (GetStreamUri) for its H.264/H.265 profiles"
-    names = ", ".join({"JPEG": "MJPEG", "MPEG4": "MPEG-4"}.get(e, e) for e in encodings)
-    return (
-        f"{who} offers only {names} video, which Porchlight cannot record: switch its streams "
-        "to H.264 in the camera's settings"
-    )
 
 
 def _text(value: Any) -> str | None:
@@ -193,47 +104,6 @@ def _num(obj: Any, *path: str) -> float | None:
         return float(obj) if obj is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _clock_warning(offset_s: float) -> str:
-    minutes = abs(offset_s) / 60
-    amount = (
-        f"{minutes / 1440:.0f} days"
-        if minutes >= 2880
-        else f"{minutes / 60:.0f} hours"
-        if minutes >= 120
-        else f"{max(1, round(minutes))} minutes"
-    )
-    side = "ahead of" if offset_s > 0 else "behind"
-    return f"the camera's clock is {amount} off ({side} this computer): set NTP on the camera"
-
-
-def _parse_device_time(body: bytes) -> float | None:
-    """UTC seconds from a GetSystemDateAndTime reply (to the second), or None."""
-    try:
-        root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
-    except etree.XMLSyntaxError:
-        return None
-    found = root.xpath("//*[local-name()='UTCDateTime']")
-    if not found:
-        return None
-
-    def field(parent: str, name: str) -> int:
-        return int(found[0].xpath(f"*[local-name()='{parent}']/*[local-name()='{name}']/text()")[0])
-
-    try:
-        stamp = dt.datetime(
-            field("Date", "Year"),
-            field("Date", "Month"),
-            field("Date", "Day"),
-            field("Time", "Hour"),
-            field("Time", "Minute"),
-            min(59, field("Time", "Second")),
-            tzinfo=dt.UTC,
-        )
-    except (IndexError, ValueError):
-        return None
-    return stamp.timestamp()
 
 
 @dataclasses.dataclass
@@ -319,11 +189,11 @@ class _Probe:
         }
         async with aiohttp.ClientSession() as session:
             sent = self.clock()
-            async with session.post(self.xaddr, data=_GET_TIME, headers=headers) as resp:
+            async with session.post(self.xaddr, data=GET_TIME, headers=headers) as resp:
                 body = await resp.read()
                 received = self.clock()
                 status, date_header = resp.status, resp.headers.get("Date")
-        device = _parse_device_time(body) if status == 200 else None
+        device = parse_device_time(body) if status == 200 else None
         if device is None and date_header:
             with contextlib.suppress(TypeError, ValueError):
                 device = email.utils.parsedate_to_datetime(date_header).timestamp()
@@ -432,7 +302,7 @@ class _Probe:
         if offset is None:
             warnings.append("Porchlight could not read the camera's clock")
         elif abs(offset) > CLOCK_WARN_S:
-            warnings.append(_clock_warning(offset))
+            warnings.append(clock_warning(offset))
         cam = self.new_camera(offset)
         self.step = "connecting"
         devmgmt = await cam.create_devicemgmt_service()

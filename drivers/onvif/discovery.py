@@ -38,6 +38,7 @@ import struct
 import sys
 import time
 import unicodedata
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import ifaddr
@@ -74,7 +75,8 @@ PROBE_TYPES = (QName(NS_NETWORK, "NetworkVideoTransmitter", "dn"), QName(NS_DEVI
 
 def probe_message(probe_type: QName) -> bytes:
     """A WS-Discovery Probe for ``probe_type`` (built by wsdiscovery; a fresh MessageID each call)."""
-    return createSOAPMessage(constructProbe([probe_type], [])).encode("utf-8")
+    message: str = createSOAPMessage(constructProbe([probe_type], []))  # wsdiscovery is untyped
+    return message.encode("utf-8")
 
 
 def _local(tag: object) -> str:
@@ -82,7 +84,7 @@ def _local(tag: object) -> str:
 
 
 def _text(element: etree._Element | None) -> str:
-    return "".join(element.itertext()).strip() if element is not None else ""
+    return "".join(t for t in element.itertext() if isinstance(t, str)).strip() if element is not None else ""
 
 
 def _first(parent: etree._Element, local: str) -> etree._Element | None:
@@ -207,7 +209,7 @@ def parse_probe_matches(data: bytes, sender_ip: str) -> list[DiscoveredDevice]:
     except (etree.LxmlError, ValueError, LookupError) as exc:
         logger.debug("WS-Discovery: unparsable reply from %s: %s", sender_ip, exc)
         return []
-    if root is None or root.getroottree().docinfo.doctype or root.getroottree().docinfo.internalDTD:
+    if root is None or root.getroottree().docinfo.doctype or root.getroottree().docinfo.internalDTD:  # type: ignore[union-attr]  # lxml-stubs' DocInfo lacks doctype
         return []
     devices: list[DiscoveredDevice] = []
     examined = 0
@@ -245,7 +247,8 @@ def _interface_flags(name: str) -> int | None:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             request = struct.pack("16sH14x", name.encode("utf-8", "replace")[:15], 0)
             answer = fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, request)
-        return struct.unpack_from("16sH", answer)[1]
+        flags: int = struct.unpack_from("16sH", answer)[1]
+        return flags
     except (OSError, ValueError, struct.error):
         return None
 
@@ -268,7 +271,7 @@ def _add(found: dict[str, DiscoveredDevice], device: DiscoveredDevice) -> None:
 
 
 def _exchange(
-    targets: list[tuple[socket.socket, tuple]],
+    targets: list[tuple[socket.socket, tuple[Any, ...]]],
     deadline: float,
     only_from: set[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None,
 ) -> list[DiscoveredDevice]:
@@ -321,7 +324,7 @@ def _exchange(
 def discover(timeout_s: float = 3.0) -> list[DiscoveredDevice]:
     """Multicast a Probe on every multicast-capable IPv4 interface; the devices that answered."""
     deadline = time.monotonic() + max(0.0, timeout_s)
-    targets: list[tuple[socket.socket, tuple]] = []
+    targets: list[tuple[socket.socket, tuple[Any, ...]]] = []
     try:
         for address in multicast_interfaces():
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
@@ -362,7 +365,7 @@ def probe_host(host: str, port: int = WSD_PORT, timeout_s: float = 2.0) -> list[
         infos = socket.getaddrinfo(name, port, type=socket.SOCK_DGRAM, proto=socket.IPPROTO_UDP)
     except (socket.gaierror, UnicodeError, OverflowError, ValueError):
         raise UnreachableError(f"cannot find {name!r} on the network") from None
-    targets: list[tuple[socket.socket, tuple]] = []
+    targets: list[tuple[socket.socket, tuple[Any, ...]]] = []
     allowed: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
     try:
         for family, _type, _proto, _canon, sockaddr in infos[:4]:  # a name may have v4 and v6

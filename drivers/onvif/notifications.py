@@ -95,7 +95,8 @@ def parse_document(raw: bytes | str, max_bytes: int = MAX_BYTES) -> etree._Eleme
     if root is None:
         raise MalformedNotification("no root element")
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    # lxml-stubs' DocInfo lacks ``doctype`` (lxml has it: the DOCTYPE declaration, '' without one).
+    if docinfo.doctype or docinfo.internalDTD is not None:  # type: ignore[union-attr]
         raise MalformedNotification("document type declarations are not allowed in SOAP")
     return root
 
@@ -113,8 +114,8 @@ def _children(parent: etree._Element, name: str) -> list[etree._Element]:
 
 
 def _attr(element: etree._Element, name: str) -> str | None:
-    for key, value in element.attrib.items():
-        if key.rsplit("}", 1)[-1] == name:
+    for key, value in element.attrib.items():  # str in Python 3 (the stubs also allow bytes)
+        if isinstance(key, str) and isinstance(value, str) and key.rsplit("}", 1)[-1] == name:
             return value
     return None
 
@@ -166,7 +167,9 @@ def parse_utc(text: str | None) -> float | None:
 def notification_from_element(element: etree._Element, clock_offset_s: float = 0.0) -> Notification | None:
     """One NotificationMessage element as a Notification; None when it has no topic or message."""
     topic_el = next(iter(_children(element, "Topic")), None)
-    topic = _short("".join(topic_el.itertext())) if topic_el is not None else ""
+    topic = (
+        _short("".join(t for t in topic_el.itertext() if isinstance(t, str))) if topic_el is not None else ""
+    )
     outer = next(iter(_children(element, "Message")), None)
     if not topic or outer is None:
         return None

@@ -11,6 +11,9 @@ Vendor quirks handled: booleans written ``true``/``True``/``TRUE``/``1``/``activ
 PropertyOperation (treated as ``Changed``); ``Deleted`` (the property is gone: inactive); a missing
 or unparseable UtcTime (the time of arrival is used).
 
+Which topics a device publishes comes from its GetEventProperties TopicSet, a tree of elements:
+:func:`flatten_topics` turns it into topic paths (``tns1:RuleEngine/CellMotionDetector/Motion``).
+
 Pairing starts with stops (and closing a start whose stop never came) is the hub's job:
 :mod:`hub.events.merger`.
 """
@@ -21,7 +24,9 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Literal
+from typing import Any, Literal
+
+from lxml import etree
 
 from drivers.base import CameraEvent, CameraEventKind
 from drivers.onvif.notifications import Notification
@@ -29,6 +34,10 @@ from drivers.onvif.notifications import Notification
 logger = logging.getLogger(__name__)
 
 TopicKind = Literal["motion", "doorbell", "input"]
+
+NS_TOPICS = "http://www.onvif.org/ver10/topics"
+TOPIC_ATTR = "{http://docs.oasis-open.org/wsn/t-1}topic"
+MAX_TOPICS = 200
 
 _URI_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s]*?/topics/?", re.IGNORECASE)
 
@@ -91,6 +100,42 @@ def topic_kind(topic: str) -> TopicKind | None:
 def is_doorbell(topics: Iterable[str]) -> bool:
     """True when a device publishing ``topics`` (GetEventProperties) is a doorbell."""
     return any(topic_kind(t) == "doorbell" for t in topics)
+
+
+def flatten_topics(roots: Any, limit: int = MAX_TOPICS) -> tuple[str, ...]:
+    """Topic paths like ``tns1:RuleEngine/CellMotionDetector/Motion`` from a TopicSet's elements."""
+    out: dict[str, None] = {}
+
+    def walk(el: Any, path: str, namespace: str | None, depth: int) -> None:
+        if len(out) >= limit or depth > 12 or not isinstance(el.tag, str):
+            return
+        qname = etree.QName(el)
+        name = qname.localname
+        if qname.namespace and qname.namespace != namespace:  # the root, or a vendor level inside
+            prefix = "tns1" if qname.namespace == NS_TOPICS else (el.prefix or "")
+            name = f"{prefix}:{name}" if prefix else name
+        here = f"{path}/{name}" if path else name
+        children = [
+            c for c in el if isinstance(c.tag, str) and etree.QName(c).localname != "MessageDescription"
+        ]
+        if el.get(TOPIC_ATTR, "").strip().lower() in ("true", "1") or not children:
+            out[here] = None
+        for child in children:
+            walk(child, here, qname.namespace if namespace is None else namespace, depth + 1)
+
+    for root in _elements(roots):
+        walk(root, "", None, 0)
+    return tuple(out)[:limit]
+
+
+def _elements(obj: Any) -> list[Any]:
+    if obj is None:
+        return []
+    if isinstance(obj, etree._Element):
+        return [obj]
+    if isinstance(obj, list | tuple):
+        return [e for item in obj for e in _elements(item)]
+    return _elements(getattr(obj, "_value_1", None))
 
 
 def parse_bool(value: str | None) -> bool | None:
@@ -192,6 +237,7 @@ def to_camera_event(note: Notification, received_ms: int | None = None) -> Camer
 __all__ = [
     "PARSERS",
     "TopicKind",
+    "flatten_topics",
     "is_doorbell",
     "normalize_topic",
     "parse_bool",

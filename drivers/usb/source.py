@@ -8,13 +8,14 @@ stream opened with ``start_encoding()``, so that the stream serves as the templa
 on a 1/90000 time base, strictly increasing. Inputs that are not live devices are paced to real
 time. A camera that delivers more frames per second than asked is thinned before decoding.
 
+Parsing the options and checking the device before opening it is :mod:`drivers.usb.settings`.
+
 Encoder settings (measured with bench numbers in the driver's report): preset ultrafast,
 tune zerolatency (no lookahead, no B-frames), CRF 26, a keyframe every 2 s, one thread up to 720p.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import fractions
 import io
@@ -22,22 +23,18 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import av
 import av.error
 import av.video.frame
 import av.video.reformatter
 
-from drivers.base import (
-    DriverError,
-    FrameListener,
-    StreamError,
-    StreamRequest,
-    UnreachableError,
-    UnsupportedError,
-)
+from drivers.base import FrameListener, StreamError, StreamRequest, UnsupportedError
 from drivers.usb import platforms, v4l2
+from drivers.usb.model import UsbDevice
+from drivers.usb.settings import CaptureSettings, prepare, translate_os_error
 
 logger = logging.getLogger(__name__)
 
@@ -45,179 +42,6 @@ TIME_BASE = fractions.Fraction(1, 90000)
 LIVE_FORMATS = frozenset({"v4l2", "video4linux2", "dshow", "avfoundation"})
 MAX_BAD_FRAMES = 50  # consecutive undecodable frames before the stream counts as broken
 _GONE = (errno.ENODEV, errno.ENXIO, errno.ENOENT, errno.EIO)
-#: Option keys Porchlight reads itself; any other key is passed to FFmpeg's input as is.
-OWN_KEYS = frozenset(
-    {
-        "format",
-        "size",
-        "width",
-        "height",
-        "fps",
-        "input_format",
-        "preset",
-        "crf",
-        "gop_s",
-        "threads",
-        "name",
-        "card",
-        "model",
-        "bus_info",
-        "stable_path",
-    }
-)
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'1280x720' -> (1280, 720); ValueError for anything else."""
-    w, sep, h = str(text).lower().partition("x")
-    width, height = int(w), int(h)
-    if not sep or not (16 <= width <= 8192 and 16 <= height <= 8192):
-        raise ValueError(text)
-    return width, height
-
-
-@dataclasses.dataclass(frozen=True)
-class CaptureSettings:
-    """What to open and how to encode it, from ``StreamRequest.url`` and ``.options``."""
-
-    device: str
-    format: str
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-    input_format: str | None = None
-    capture_fps: float | None = None  # what to ask the device for (may exceed fps: thinned)
-    preset: str = "ultrafast"
-    crf: int = 26
-    gop_s: float = 2.0
-    threads: int = 0  # 0: one thread up to 720p, two above
-    extra: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-    @property
-    def is_path(self) -> bool:
-        """True when the device is a file-system node (present or not)."""
-        return self.format != "lavfi" and os.path.isabs(self.device)
-
-    @classmethod
-    def from_request(cls, request: StreamRequest) -> CaptureSettings:
-        """Parse and check the options; UnsupportedError names the bad one."""
-        opts = {str(k): str(v) for k, v in request.options.items() if v is not None and str(v) != ""}
-        if not request.url:
-            raise UnsupportedError("no USB camera chosen")
-        fmt = opts.get("format") or platforms.default_input_format()
-        try:
-            size = (
-                parse_size(opts["size"])
-                if "size" in opts
-                else (
-                    (int(opts["width"]), int(opts["height"]))
-                    if "width" in opts and "height" in opts
-                    else None
-                )
-            )
-        except (ValueError, KeyError):
-            raise UnsupportedError(f"invalid picture size {opts.get('size')!r} (use e.g. 1280x720)") from None
-        try:
-            fps = float(opts["fps"]) if "fps" in opts else None
-            if fps is not None and not 0.5 <= fps <= 120:
-                raise ValueError
-            crf, gop_s, threads = (
-                int(opts.get("crf", 26)),
-                float(opts.get("gop_s", 2.0)),
-                int(opts.get("threads", 0)),
-            )
-            if not (0 <= crf <= 51 and 0.5 <= gop_s <= 10 and 0 <= threads <= 8):
-                raise ValueError
-        except ValueError:
-            raise UnsupportedError("invalid frame rate or encoder setting for the USB camera") from None
-        preset = opts.get("preset", "ultrafast")
-        if preset not in PRESETS:
-            raise UnsupportedError(f"unknown encoder preset {preset!r}")
-        return cls(
-            device=request.url,
-            format=fmt,
-            width=size[0] if size else None,
-            height=size[1] if size else None,
-            fps=fps,
-            input_format=opts.get("input_format"),
-            capture_fps=fps,
-            preset=preset,
-            crf=crf,
-            gop_s=gop_s,
-            threads=threads,
-            extra={k: v for k, v in opts.items() if k not in OWN_KEYS},
-        )
-
-    def ffmpeg_options(self) -> dict[str, str]:
-        """Options for ``av.open`` (capture size, rate and pixel format)."""
-        opts = dict(self.extra)
-        if self.width and self.height:
-            opts["video_size"] = f"{self.width}x{self.height}"
-        if self.capture_fps:
-            opts["framerate"] = f"{self.capture_fps:g}"
-        if self.input_format:
-            opts["input_format"] = self.input_format
-        return opts
-
-
-def translate_os_error(exc: BaseException, where: str) -> DriverError:
-    """A homeowner-readable error for a failure to open or read a capture device."""
-    code = getattr(exc, "errno", None)
-    if code in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
-        return UnreachableError(f"the USB camera {where} is not connected")
-    if code == errno.EBUSY:
-        return UnreachableError(f"the USB camera {where} is in use by another program (close that program)")
-    if code in (errno.EACCES, errno.EPERM):
-        return UnreachableError(
-            f"no permission to open the USB camera {where} (on Linux, add your user to the 'video' group)"
-        )
-    if code == errno.EIO:
-        return UnreachableError(f"the USB camera {where} does not respond (unplug it and plug it back in)")
-    if isinstance(exc, av.error.InvalidDataError) or code == errno.EINVAL:
-        return UnsupportedError(f"the USB camera {where} cannot deliver video with these settings")
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return UnreachableError(f"cannot open the USB camera {where}: {text}")
-
-
-def prepare(
-    settings: CaptureSettings, query: Callable[[str], v4l2.UsbDevice | None] = v4l2.query_path
-) -> tuple[CaptureSettings, v4l2.UsbDevice | None]:
-    """Checks before opening: the node exists, captures video and offers the size and rate.
-
-    For V4L2 the device is only queried (never opened for capture); the settings come back with
-    the size (a default when none was chosen), capture rate and input format filled in.
-    """
-    where = settings.device
-    if settings.is_path and not os.path.exists(where):
-        raise UnreachableError(f"the USB camera {where} is not connected")
-    if settings.format not in ("v4l2", "video4linux2"):
-        return settings, None
-    try:
-        device = query(where)
-    except OSError as exc:
-        raise translate_os_error(exc, where) from None
-    if device is None:
-        raise UnsupportedError(
-            f"{where} is not a video capture device (a camera's second "
-            "/dev/video node carries metadata: choose its first node)"
-        )
-    width, height, fps = settings.width, settings.height, settings.fps
-    try:
-        if width is None or height is None:
-            width, height, default_fps = v4l2.default_mode(device)
-            fps = fps or default_fps
-        mode = v4l2.choose_mode(device, width, height, fps)
-    except ValueError as exc:
-        raise UnsupportedError(f"the USB camera {where} {exc}") from None
-    return dataclasses.replace(
-        settings,
-        width=width,
-        height=height,
-        fps=fps,
-        capture_fps=mode.capture_fps or fps,
-        input_format=settings.input_format or mode.fmt.ffmpeg_name,
-    ), device
 
 
 class UsbSource:
@@ -233,7 +57,7 @@ class UsbSource:
     start_time_realtime_us = None
 
     def __init__(
-        self, request: StreamRequest, *, query: Callable[[str], v4l2.UsbDevice | None] = v4l2.query_path
+        self, request: StreamRequest, *, query: Callable[[str], UsbDevice | None] = v4l2.query_path
     ) -> None:
         settings, self.device = prepare(CaptureSettings.from_request(request), query)
         self.where = settings.device
@@ -367,7 +191,8 @@ class UsbSource:
                     continue
                 try:
                     frames = self._in.codec_context.decode(pkt)
-                except (av.error.InvalidDataError, av.error.ValueError) as exc:
+                # FFmpeg's invalid-data and invalid-argument errors are both ValueErrors in PyAV.
+                except ValueError as exc:
                     self._bad += 1
                     self.stats["frames_bad"] += 1
                     if self._bad >= MAX_BAD_FRAMES:
@@ -386,7 +211,7 @@ class UsbSource:
             if closed:
                 self._release()
 
-    def _read_packet(self) -> av.Packet:
+    def _read_packet(self) -> av.Packet[av.video.stream.VideoStream]:
         """The next input packet; StreamError when the device is gone or stops."""
         try:
             pkt = next(self._demux, None)
@@ -414,11 +239,13 @@ class UsbSource:
         if self._next_keep is not None and t < self._next_keep - self._interval / 4:
             self.stats["frames_thinned"] += 1
             return True
-        restart = self._next_keep is None or abs(t - self._next_keep) > 1.0  # first frame, or a gap
-        self._next_keep = (t if restart else self._next_keep) + self._interval
+        next_keep = self._next_keep
+        if next_keep is None or abs(t - next_keep) > 1.0:  # first frame, or a gap: restart
+            next_keep = t
+        self._next_keep = next_keep + self._interval
         return False
 
-    def packets(self) -> Iterator[av.Packet]:
+    def packets(self) -> Iterator[av.Packet[Any]]:
         """Yield H.264 packets in real time until closed; raise StreamError when the camera goes away."""
         first_t: float | None = None
         wall0 = 0.0
@@ -447,7 +274,7 @@ class UsbSource:
         delay = wall0 + media_s - time.monotonic()
         return delay > 0 and self._closed.wait(delay)
 
-    def _encode(self, frame: av.VideoFrame, pts: int) -> list[av.Packet]:
+    def _encode(self, frame: av.VideoFrame, pts: int) -> list[av.Packet[Any]]:
         width, height = self._size
         if frame.format.name != "yuv420p" or (frame.width, frame.height) != (width, height):
             frame = self._reformatter.reformat(frame, width=width, height=height, format="yuv420p")

@@ -3,7 +3,7 @@
 Each ``/dev/video*`` node is asked VIDIOC_QUERYCAP (name, driver, bus, capabilities); nodes that
 cannot capture video through the single-planar streaming API (UVC metadata nodes, codec and ISP
 nodes, loopback outputs) are skipped. For the rest, VIDIOC_ENUM_FMT, VIDIOC_ENUM_FRAMESIZES and
-VIDIOC_ENUM_FRAMEINTERVALS give the formats, sizes and rates.
+VIDIOC_ENUM_FRAMEINTERVALS give the formats, sizes and rates, as :mod:`drivers.usb.model` values.
 
 The ioctl call is injectable (``ioctl(fd, request, buffer) -> buffer``, the immutable-buffer form
 of :func:`fcntl.ioctl`) so tests replay recorded query results. Every reply is length-checked and
@@ -20,8 +20,10 @@ import logging
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from drivers.base import DiscoveredDevice
+from drivers.usb.model import FrameSizeRange, Size, UsbDevice, UsbFormat
 
 logger = logging.getLogger(__name__)
 
@@ -59,21 +61,6 @@ MAX_INTERVALS = 64
 MAX_CALLS = 20000  # ioctls per node: a node that never ends an enumeration cannot stall discovery
 #: Drivers whose capture nodes are stages of a codec or an ISP, not cameras.
 NON_CAMERA_DRIVERS = frozenset({"bcm2835-codec", "bcm2835-isp", "rpivid", "rpi-hevc-dec", "pispbe"})
-#: V4L2 fourcc -> FFmpeg ``input_format`` name (the formats FFmpeg's v4l2 input can deliver).
-FFMPEG_INPUT_FORMATS = {
-    "YUYV": "yuyv422",
-    "UYVY": "uyvy422",
-    "YU12": "yuv420p",
-    "NV12": "nv12",
-    "422P": "yuv422p",
-    "GREY": "gray",
-    "RGB3": "rgb24",
-    "BGR3": "bgr24",
-    "MJPG": "mjpeg",
-    "JPEG": "mjpeg",
-    "H264": "h264",
-}
-RAW_FOURCCS = frozenset({"YUYV", "UYVY", "YU12", "NV12", "422P", "GREY", "RGB3", "BGR3"})
 BY_ID_DIR = "/dev/v4l/by-id"
 
 
@@ -94,100 +81,6 @@ class _Budget:
         return self._ioctl(fd, request, buffer)
 
 
-@dataclasses.dataclass(frozen=True)
-class FrameSizeRange:
-    """A continuous or stepwise range of frame sizes."""
-
-    min_width: int
-    max_width: int
-    step_width: int
-    min_height: int
-    max_height: int
-    step_height: int
-
-    def contains(self, width: int, height: int) -> bool:
-        """True when ``width``x``height`` lies on the range's grid."""
-
-        def on(v: int, lo: int, hi: int, step: int) -> bool:
-            return lo <= v <= hi and (step <= 1 or (v - lo) % step == 0)
-
-        return on(width, self.min_width, self.max_width, self.step_width) and on(
-            height, self.min_height, self.max_height, self.step_height
-        )
-
-    def __str__(self) -> str:
-        return f"{self.min_width}x{self.min_height} to {self.max_width}x{self.max_height}"
-
-
-Size = tuple[int, int, tuple[float, ...]]  # (width, height, frame rates; () when not enumerable)
-
-
-@dataclasses.dataclass(frozen=True)
-class UsbFormat:
-    """One capture format: fourcc, the driver's description, sizes with their frame rates."""
-
-    fourcc: str
-    description: str
-    sizes: tuple[Size, ...]
-    compressed: bool = False
-    emulated: bool = False
-    size_range: FrameSizeRange | None = None  # stepwise/continuous devices (e.g. Raspberry Pi camera)
-
-    @property
-    def ffmpeg_name(self) -> str | None:
-        """FFmpeg's ``input_format`` for this fourcc, or None when FFmpeg cannot capture it."""
-        return FFMPEG_INPUT_FORMATS.get(self.fourcc)
-
-    def rates(self, width: int, height: int) -> tuple[float, ...] | None:
-        """Frame rates at that size; () when offered at unknown rates; None when not offered."""
-        for w, h, fps in self.sizes:
-            if (w, h) == (width, height):
-                return fps
-        if self.size_range is not None and self.size_range.contains(width, height):
-            return ()
-        return None
-
-
-@dataclasses.dataclass(frozen=True)
-class UsbDevice:
-    """A V4L2 node that can capture video."""
-
-    path: str
-    card: str
-    driver: str
-    bus_info: str
-    formats: tuple[UsbFormat, ...]
-    stable_path: str | None = None  # /dev/v4l/by-id/... (survives re-plugging into another port order)
-
-    def describe_offers(self, limit: int = 40) -> str:
-        """Sizes grouped by frame rates, e.g. '640x480, 1280x720 at 30/15 fps; 1920x1080 at 5 fps'."""
-        merged: dict[tuple[int, int], set[float]] = {}
-        for fmt in self.formats:
-            if fmt.ffmpeg_name is None:
-                continue
-            for w, h, fps in fmt.sizes:
-                merged.setdefault((w, h), set()).update(fps)
-        groups: dict[tuple[float, ...], list[str]] = {}
-        for (w, h), rates in sorted(merged.items(), key=lambda kv: (kv[0][0] * kv[0][1], kv[0]))[:limit]:
-            groups.setdefault(tuple(sorted(rates, reverse=True)), []).append(f"{w}x{h}")
-        parts = [
-            ", ".join(sizes) + (f" at {'/'.join(_fmt_rate(r) for r in rates)} fps" if rates else "")
-            for rates, sizes in groups.items()
-        ]
-        parts += sorted(
-            {
-                f"any size from {fmt.size_range}"
-                for fmt in self.formats
-                if fmt.size_range is not None and fmt.ffmpeg_name is not None
-            }
-        )
-        return "; ".join(parts) or "no format Porchlight can capture"
-
-
-def _fmt_rate(fps: float) -> str:
-    return f"{fps:g}"
-
-
 def _text(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", errors="replace").strip()
 
@@ -201,7 +94,9 @@ def fourcc_code(text: str) -> int:
     return int.from_bytes(text.ljust(4)[:4].encode("ascii"), "little")
 
 
-def _call(ioctl: IoctlFn, fd: int, request: int, layout: struct.Struct, *fields: int | bytes) -> tuple:
+def _call(
+    ioctl: IoctlFn, fd: int, request: int, layout: struct.Struct, *fields: int | bytes
+) -> tuple[Any, ...]:
     reply = ioctl(fd, request, layout.pack(*fields))
     if not isinstance(reply, bytes | bytearray) or len(reply) < layout.size:
         got = len(reply) if isinstance(reply, bytes | bytearray) else type(reply).__name__
@@ -216,7 +111,7 @@ def _ended(exc: OSError) -> bool:
 
 def _enumerate(
     ioctl: IoctlFn, fd: int, request: int, name: str, layout: struct.Struct, limit: int, *fields: int | bytes
-) -> Iterator[tuple]:
+) -> Iterator[tuple[Any, ...]]:
     """The replies of a V4L2 enumeration ioctl for index 0, 1, ... (``fields`` follow the index),
     until the driver says the list ended, fails, answers garbage, or ``limit`` is reached."""
     for index in range(limit):
@@ -416,70 +311,3 @@ def list_devices(devices: Iterable[UsbDevice] | None = None) -> list[DiscoveredD
         DiscoveredDevice(kind="usb", name=dev.card, model=dev.card, device=dev.stable_path or dev.path)
         for dev in (enumerate_devices() if devices is None else devices)
     ]
-
-
-# -- choosing what to capture -------------------------------------------------------------------
-_PREFERENCE = {"MJPG": 1, "JPEG": 1, "H264": 2}  # raw formats (0) need no decoding; H.264 costs most
-DEFAULT_MODES = ((1280, 720, 15.0), (640, 480, 15.0), (640, 360, 15.0))
-
-
-@dataclasses.dataclass(frozen=True)
-class Mode:
-    """What to ask the device for: format, size and capture rate (may exceed the recording rate)."""
-
-    fmt: UsbFormat
-    width: int
-    height: int
-    capture_fps: float | None  # None: the device's rate is unknown (stepwise devices): ask for the target
-
-
-def _rank(fmt: UsbFormat) -> int:
-    return 0 if fmt.fourcc in RAW_FOURCCS else _PREFERENCE.get(fmt.fourcc, 3)
-
-
-def choose_mode(device: UsbDevice, width: int, height: int, fps: float | None) -> Mode:
-    """The cheapest format that captures ``width``x``height`` at ``fps`` (or faster, to be thinned).
-
-    Raises ValueError with a message listing what the device offers.
-    """
-    usable = [f for f in device.formats if f.ffmpeg_name is not None]
-    at_size = [(f, f.rates(width, height)) for f in usable]
-    at_size = [(f, r) for f, r in at_size if r is not None]
-    if not at_size:
-        raise ValueError(f"cannot capture {width}x{height}; it offers {device.describe_offers()}")
-    if fps is None:
-        best = min(at_size, key=lambda fr: (_rank(fr[0]), -max(fr[1], default=0)))
-        return Mode(best[0], width, height, max(best[1]) if best[1] else None)
-    exact = [(f, r) for f, r in at_size if not r or any(abs(x - fps) < 0.01 for x in r)]
-    if exact:
-        fmt, rates = min(exact, key=lambda fr: _rank(fr[0]))
-        return Mode(fmt, width, height, fps)
-    faster = [(f, min(x for x in r if x > fps)) for f, r in at_size if any(x > fps for x in r)]
-    if faster:
-        fmt, rate = min(faster, key=lambda fr: (_rank(fr[0]), fr[1]))
-        return Mode(fmt, width, height, rate)
-    rates = sorted({x for _f, r in at_size for x in r}, reverse=True)
-    raise ValueError(
-        f"cannot capture {width}x{height} at {fps:g} fps; at that size it offers "
-        f"{'/'.join(_fmt_rate(r) for r in rates)} fps"
-    )
-
-
-def default_mode(device: UsbDevice) -> tuple[int, int, float | None]:
-    """A sensible size and rate when the owner chose none: 720p or 480p at 15 fps when offered."""
-    for width, height, fps in DEFAULT_MODES:
-        try:
-            choose_mode(device, width, height, fps)
-            return width, height, fps
-        except ValueError:
-            continue
-    best: tuple[int, int, float | None] | None = None
-    for fmt in device.formats:
-        if fmt.ffmpeg_name is None:
-            continue
-        for w, h, rates in fmt.sizes:
-            if w * h <= 1280 * 720 and (best is None or w * h > best[0] * best[1]):
-                best = (w, h, max(rates) if rates else None)
-    if best is None:
-        raise ValueError(f"no size Porchlight can use; it offers {device.describe_offers()}")
-    return best

@@ -65,7 +65,6 @@ class RetentionRan(HubEvent):
 
 
 Callback = Callable[[HubEvent], None]
-_STOP = object()
 
 
 class EventBus:
@@ -75,7 +74,7 @@ class EventBus:
         self._subs: dict[int, tuple[Callback, tuple[type, ...] | None]] = {}
         self._next = 0
         self._lock = threading.Lock()
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[HubEvent | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -110,14 +109,14 @@ class EventBus:
         thread = self._thread
         if thread is None:
             return
-        self._q.put(_STOP)
+        self._q.put(None)  # stop
         thread.join(timeout)
         self._thread = None
 
     def _run(self) -> None:
         while True:
             event = self._q.get()
-            if event is _STOP:
+            if event is None:
                 return
             with self._lock:
                 subs = list(self._subs.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 from drivers.scrub import redact
 
@@ -15,7 +16,7 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def setup_logging(level: int = logging.INFO, *, stream=None) -> None:
+def setup_logging(level: int = logging.INFO, *, stream: TextIO | None = None) -> None:
     """Send logs to stderr (redacted) and route FFmpeg's warnings through Python logging."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -7,7 +7,7 @@ database session, a thread or Qt; objects cross threads freely.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 Mode = Literal["continuous", "motion"]
 AudioPolicy = Literal["keep", "drop"]
@@ -22,6 +22,7 @@ CameraState = Literal[
     "storage_missing",
     "disk_full",
 ]
+ZoneKind = Literal["zone", "mask"]
 EventKind = Literal["motion", "doorbell", "camera_motion", "input", "manual"]
 
 # The allowed values, for checks at run time: read from the types so the two never disagree.
@@ -39,7 +40,7 @@ class Zone:
 
     name: str
     polygon: tuple[tuple[float, float], ...]
-    kind: Literal["zone", "mask"] = "zone"
+    kind: ZoneKind = "zone"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +79,7 @@ class CameraConfig:
     doorbell: bool = False  # a press makes a "doorbell" event (and, later, the pop-up)
     # Driver-specific settings as plain JSON data: ONVIF host, xaddr and profile tokens; USB device
     # path, size and rate. Never secrets.
-    device: dict = dataclasses.field(default_factory=dict)
+    device: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,4 +127,4 @@ class CameraStatus:
     since_ms: int
     last_error: str | None = None
     updated_ms: int = 0
-    stats: dict = dataclasses.field(default_factory=dict, compare=False)
+    stats: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)

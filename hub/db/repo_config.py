@@ -132,7 +132,7 @@ def add_camera(session: Session, cfg: CameraConfig) -> CameraConfig:
     return added
 
 
-def update_camera(session: Session, camera_id: str, **changes: object) -> CameraConfig:
+def update_camera(session: Session, /, camera_id: str, **changes: object) -> CameraConfig:
     """Change fields (named as in CameraConfig) of a camera; return the new config."""
     if isinstance(changes.get("name"), str):
         changes["name"] = str(changes["name"]).strip()

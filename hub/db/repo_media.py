@@ -38,7 +38,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from hub.core.errors import NotFoundError
 from hub.core.model import CameraStatus, Event, Segment
@@ -73,8 +73,8 @@ KEEP = _Keep.KEEP  # update_event: leave this field as it is
 
 
 def overlap_conditions(
-    start_col: ColumnElement[Any],
-    end_col: ColumnElement[Any],
+    start_col: ColumnElement[Any] | QueryableAttribute[Any],
+    end_col: ColumnElement[Any] | QueryableAttribute[Any],
     start_ms: int | None,
     end_ms: int | None,
     *,
@@ -248,7 +248,7 @@ def update_event(
     if end_ms is not KEEP:
         values["end_ms"] = end_ms
     if score is not KEEP:
-        values["score"] = float(score)  # type: ignore[arg-type]
+        values["score"] = float(score)
     if not isinstance(zones, _Keep):
         values["zones_json"] = zones_to_json(zones)
     if thumbnail is not KEEP:

@@ -5,6 +5,8 @@ Changing anything here needs an Alembic migration in ``hub/db/migrations/version
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -13,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     false,
 )
@@ -20,7 +23,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here is mapped to one Table (not a join or a select): say so for the type checker.
+    __table__: ClassVar[Table]
 
 
 class MetaRow(Base):

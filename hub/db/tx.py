@@ -49,7 +49,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def backoff_s(attempt: int) -> float:
     """Sleep before retry number ``attempt`` (0-based): 50 ms doubling to 1 s, with jitter."""
-    return min(1.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.0)
+    return min(1.0, 0.05 * 2.0**attempt) * random.uniform(0.5, 1.0)
 
 
 def new_write_session(engine: Engine) -> Session:

@@ -131,6 +131,7 @@ def _locked_transaction(engine: Engine) -> Iterator[Connection]:
     with write_engine(engine).connect() as conn:
         if is_sqlite(engine):
             raw = conn.connection.driver_connection
+            assert raw is not None  # an open pooled connection has its sqlite3 one
             raw.execute(f"PRAGMA busy_timeout = {LOCK_WAIT_MS}")
             try:
                 conn.begin()  # BEGIN IMMEDIATE: waits while another process upgrades

@@ -12,6 +12,7 @@ import logging
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
@@ -94,7 +95,7 @@ class _Writer:
         if ain is not None:
             self.audio = self.container.add_stream_from_template(ain)
 
-    def write(self, pkt: av.Packet, wall_ms: int, is_video: bool) -> None:
+    def write(self, pkt: av.Packet[Any], wall_ms: int, is_video: bool) -> None:
         ost = self.video if is_video else self.audio
         tb = pkt.time_base
         shift = round((Fraction(wall_ms - self.first_ms, 1000) - pkt.pts * tb) / tb)

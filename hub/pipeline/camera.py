@@ -68,7 +68,7 @@ class CameraPipeline:
     def observed(self, start_ms: int, end_ms: int) -> bool:
         """True when every event source of this camera watched [start_ms, end_ms]: local motion
         detection and/or the camera's own events. Unobserved footage is kept in motion mode."""
-        sources = []
+        sources: list[DetectWorker | CameraEventsWorker | None] = []
         if self.config.detect and self.config.events in ("local", "both"):
             sources.append(self.detect)
         if self.config.events in ("camera", "both"):

@@ -16,12 +16,13 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import av
 import av.error
 import cv2
 
-from drivers.base import AuthError, DriverError, StreamRequest
+from drivers.base import AuthError, DriverError, PacketSource, StreamRequest
 from hub.core.times import now_ms
 from hub.motion.detector import MotionDetector, shrink_luma
 from hub.motion.tracker import EventEnded, EventStarted, MotionEventTracker
@@ -60,7 +61,7 @@ class DetectWorker:
         self.analyse = analyse
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"porchlight-det-{self.cam}", daemon=True)
-        self._q: collections.deque = collections.deque()
+        self._q: collections.deque[tuple[str, Any, int]] = collections.deque()  # (kind, item, wall ms)
         self._q_cv = threading.Condition()
         self._resync = True
         self._settings = cfg.motion
@@ -107,7 +108,7 @@ class DetectWorker:
             self._q.append(("stream", template, 0))
             self._q_cv.notify()
 
-    def offer(self, pkt: av.Packet, media_s: float, wall_ms: int) -> None:
+    def offer(self, pkt: av.Packet[Any], media_s: float, wall_ms: int) -> None:
         """Hand over one record-stream packet; never blocks (drops to the next keyframe when full)."""
         with self._q_cv:
             if self._resync:
@@ -149,7 +150,7 @@ class DetectWorker:
                 return True
         return False
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counters for the status heartbeat."""
         return {**self.counters, "error": self.error}
 
@@ -235,7 +236,7 @@ class DetectWorker:
             if self._stop.wait(1.0):
                 return
 
-    def _consume(self, src) -> None:
+    def _consume(self, src: PacketSource) -> None:
         decoder = self._make_decoder(src.video, own=True)
         clock = WallClock()
         timeline = StreamTimeline()
@@ -288,7 +289,7 @@ class DetectWorker:
             cc.skip_frame = "NONKEY"  # live tile only: keyframes are enough
         return cc
 
-    def _decode(self, decoder: av.CodecContext, pkt: av.Packet) -> Iterator[av.VideoFrame]:
+    def _decode(self, decoder: av.CodecContext, pkt: av.Packet[Any]) -> Iterator[av.VideoFrame]:
         try:
             frames = decoder.decode(pkt)
         except av.error.FFmpegError:

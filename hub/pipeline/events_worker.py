@@ -13,7 +13,7 @@ import collections
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from drivers.base import CameraEvent, EventListener, EventSubscription, StatusListener
@@ -40,7 +40,7 @@ class CameraEventsWorker:
         self.cam = ctx.config.id
         self._factory = factory
         self._latest_frame = latest_frame
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"porchlight-evt-{self.cam}", daemon=True)
         self._merger = CameraEventMerger()
@@ -82,7 +82,7 @@ class CameraEventsWorker:
                 return True
             return any(a <= start_ms and b >= end_ms for a, b in self._spans)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counters for the status heartbeat."""
         return {**self.counters, "state": self.state, "error": self.error}
 
@@ -132,7 +132,7 @@ class CameraEventsWorker:
             # An outage ends what is open: the stop may never come.
             self._apply(self._merger.close_all(now))
 
-    def _apply(self, actions: list[Started | Ended]) -> None:
+    def _apply(self, actions: Sequence[Started | Ended]) -> None:
         for a in actions:
             if isinstance(a, Started):
                 self.counters["events"] += 1

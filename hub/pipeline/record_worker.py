@@ -7,14 +7,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import av
 import av.error
 
-from drivers.base import AuthError, DriverError, StreamRequest, UnsupportedError
+from drivers.base import AuthError, DriverError, FrameTap, StreamRequest, UnsupportedError
 from drivers.scrub import redact
 from hub.core.errors import StorageUnavailable
-from hub.core.model import CameraStatus
+from hub.core.model import CameraState, CameraStatus
 from hub.core.secrets import SecretsUnavailable
 from hub.core.times import now_ms
 from hub.pipeline.context import PipelineContext
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 RAW_FRAMES_KEPT = 4  # the encoder keeps no frames back (zerolatency): a packet follows its picture at once
 
 
-def _storage_state(exc: StorageUnavailable) -> str:
+def _storage_state(exc: StorageUnavailable) -> CameraState:
     """The camera state for a storage problem: a full disk is not a missing one."""
     return "disk_full" if exc.state == "full" else "storage_missing"
 
@@ -49,7 +50,7 @@ class RecordWorker:
         self.stall_s = max(10.0, 4 * ctx.read_timeout_s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"porchlight-rec-{self.cam}", daemon=True)
-        self.state = "stopped"
+        self.state: CameraState = "stopped"
         self.since_ms = now_ms()
         self.last_error: str | None = None
         self.session: RecordSession | None = None
@@ -76,7 +77,7 @@ class RecordWorker:
         return not self._thread.is_alive()
 
     # -- state -----------------------------------------------------------------------------
-    def _set_state(self, state: str, error: str | None = None) -> None:
+    def _set_state(self, state: CameraState, error: str | None = None) -> None:
         error = redact(error) if error else None
         if state == self.state and error == self.last_error:
             return
@@ -89,15 +90,15 @@ class RecordWorker:
             logger.info("%s: %s", self.cam, state)
         self.ctx.on_status(CameraStatus(self.cam, state, self.since_ms, error, now_ms(), self.stats()))
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counters for the status heartbeat (plain data)."""
         s = self.session.stats if self.session is not None else None
         tot = self.totals
 
         def total(name: str) -> int:
-            return getattr(tot, name) + (getattr(s, name) if s else 0)
+            return int(getattr(tot, name)) + (int(getattr(s, name)) if s else 0)
 
-        out = {
+        out: dict[str, Any] = {
             name: total(name)
             for name in (
                 "packets_received",
@@ -220,11 +221,12 @@ class RecordWorker:
         if detect is not None and detect.uses_record_stream:
             detect.new_stream(source.video)
         self._raw_frames.clear()
-        self._raw_source = getattr(source, "encoded_here", False) and hasattr(source, "frame_listener")
-        if self._raw_source:
+        tap = source if source.encoded_here and isinstance(source, FrameTap) else None
+        self._raw_source = tap is not None
+        if tap is not None:
             # The source encodes pictures it already holds: detection takes them as they are
             # instead of decoding our own H.264 again.
-            source.frame_listener = self._on_raw_frame
+            tap.frame_listener = self._on_raw_frame
         recording = False
         try:
             for pkt in source.packets():
@@ -264,17 +266,17 @@ class RecordWorker:
     def _on_raw_frame(self, frame: av.VideoFrame) -> None:
         """A picture about to be encoded (record thread); ``_tee`` matches it to its packet by pts."""
         detect = self.detect
-        if detect is None or not detect.uses_record_stream:
+        if detect is None or not detect.uses_record_stream or frame.pts is None:
             return
         raw = self._raw_frames
         raw[frame.pts] = frame
         while len(raw) > RAW_FRAMES_KEPT:  # pictures whose packets never reach the tee (held at start)
             raw.pop(next(iter(raw)))
 
-    def _tee(self, pkt, media_s: float, wall_ms: int) -> None:
+    def _tee(self, pkt: av.Packet[Any], media_s: float, wall_ms: int) -> None:
         detect = self.detect
         if detect is not None and detect.uses_record_stream:
-            frame = self._raw_frames.pop(pkt.pts, None) if self._raw_source else None
+            frame = self._raw_frames.pop(pkt.pts, None) if self._raw_source and pkt.pts is not None else None
             if frame is not None:
                 detect.offer_frame(frame, wall_ms)
             elif not self._raw_source:  # (a picture the encoder dropped is simply not analysed)

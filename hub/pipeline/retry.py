@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from hub.core.model import CameraState
+
 
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
@@ -26,8 +28,8 @@ class RetryPolicy:
         """
         if outage_s < self.fast_period_s:
             return self.fast_s
-        return min(self.max_s, self.fast_s * 2 ** min(slow_attempts + 1, 16))
+        return min(self.max_s, self.fast_s * 2.0 ** min(slow_attempts + 1, 16))
 
-    def state(self, outage_s: float) -> str:
+    def state(self, outage_s: float) -> CameraState:
         """``reconnecting`` during the first minute of an outage, then ``offline``."""
         return "reconnecting" if outage_s < self.fast_period_s else "offline"

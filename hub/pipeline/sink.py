@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy.orm import Session
 
 from hub.core.bus import EventBus, EventEnded, EventStarted, SegmentClosed, StatusChanged
-from hub.core.model import CameraStatus, Event, Segment
+from hub.core.model import CameraStatus, Event, EventKind, Segment
 from hub.core.times import now_ms
 from hub.db import repo_media
 from hub.db.writer import DbWriter
@@ -75,7 +75,7 @@ class IndexSink:
         zones: tuple[str, ...],
         jpeg: bytes | None,
         *,
-        kind: str = "motion",
+        kind: EventKind = "motion",
         source: str = "local",
     ) -> None:
         thumb = self._thumbnails.save(cam, start_ms, jpeg)
@@ -93,7 +93,7 @@ class IndexSink:
         zones: tuple[str, ...],
         jpeg: bytes | None,
         *,
-        kind: str = "motion",
+        kind: EventKind = "motion",
         source: str = "local",
     ) -> None:
         thumb = self._thumbnails.save(cam, start_ms, jpeg)

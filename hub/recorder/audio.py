@@ -6,6 +6,7 @@ from __future__ import annotations
 import fractions
 import io
 import logging
+from typing import Any
 
 import av
 import av.stream
@@ -45,11 +46,11 @@ class AudioPath:
         self._decoder = ist.codec_context
         logger.info("audio: transcoding %s to AAC %d Hz", ist.codec_context.name, rate)
 
-    def process(self, pkt: av.Packet) -> list[av.Packet]:
+    def process(self, pkt: av.Packet[Any]) -> list[av.Packet[Any]]:
         """AAC packets for one input packet (possibly none while the encoder fills a frame)."""
         if self.copy:
             return [pkt]
-        out: list[av.Packet] = []
+        out: list[av.Packet[Any]] = []
         try:
             frames = self._decoder.decode(pkt)
         except av.error.FFmpegError:

@@ -10,6 +10,7 @@ the camera's clock and the host's.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import av
 
@@ -67,7 +68,7 @@ class StreamTimeline:
         self._last_arrival = 0.0
         self._step: int | None = None
 
-    def correct(self, pkt: av.Packet, arrival_s: float, tb: float) -> int:
+    def correct(self, pkt: av.Packet[Any], arrival_s: float, tb: float) -> int:
         """Rewrite ``pkt``'s pts/dts onto the continuous timeline; return its corrected dts (ticks).
 
         ``tb`` is the packet's time base as a float (fixed per stream: computed once by the caller).

@@ -20,12 +20,16 @@ import logging
 import os
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import av
 import av.stream
 
 from hub.storage.layout import SEGMENT_META_TAG, encode_segment_meta, segment_relpath
 from hub.storage.scan import index_segment_file, quarantine
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ class _TrackedFile(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
+    def write(self, data: ReadableBuffer) -> int:
         if self.error is not None:
             raise WriteFailed(self.error.errno, "an earlier write failed")
         try:
@@ -80,7 +84,7 @@ class _TrackedFile(io.RawIOBase):
             self.error = exc
             raise
         self.written = max(self.written, os.lseek(self._fd, 0, os.SEEK_CUR))
-        if n < len(data):  # a short write: the disk filled up in the middle of it
+        if n < memoryview(data).nbytes:  # a short write: the disk filled up in the middle of it
             self.error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return n
 
@@ -123,7 +127,7 @@ class _Track:
         self.last_dts: int | None = None
         self.fixed = 0
 
-    def mux(self, container: av.container.OutputContainer, pkt: av.Packet) -> bool:
+    def mux(self, container: av.container.OutputContainer, pkt: av.Packet[Any]) -> bool:
         pts = None if pkt.pts is None else pkt.pts - self.base
         dts = pts if pkt.dts is None else pkt.dts - self.base
         if dts is None or dts < 0:
@@ -187,7 +191,7 @@ class SegmentFile:
         """True once a write failed (the file holds only what was written before)."""
         return self._file.error is not None
 
-    def _mux(self, track: _Track, pkt: av.Packet) -> bool:
+    def _mux(self, track: _Track, pkt: av.Packet[Any]) -> bool:
         if self._file.error is not None:
             raise WriteFailed(
                 self._file.error.errno, f"cannot write {self.relpath}: {self._file.error.strerror}"
@@ -201,12 +205,12 @@ class SegmentFile:
                 f"cannot write {self.relpath}: {getattr(err, 'strerror', None) or err}",
             ) from None
 
-    def write_video(self, pkt: av.Packet) -> None:
+    def write_video(self, pkt: av.Packet[Any]) -> None:
         """Mux one video packet (input time base); raises WriteFailed when the disk refuses it."""
         if self._mux(self._video, pkt):
             self.frames += 1
 
-    def write_audio(self, pkt: av.Packet) -> None:
+    def write_audio(self, pkt: av.Packet[Any]) -> None:
         """Mux one audio packet (AAC, its own time base)."""
         if self._audio is not None and self._mux(self._audio, pkt):
             self.has_audio = True

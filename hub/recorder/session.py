@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -66,7 +67,7 @@ class RecordSession:
         keep_audio: bool,
         on_closed: Callable[[ClosedSegment], None],
         check_storage: Callable[[], None] = lambda: None,
-        tee: Callable[[av.Packet, float, int], None] | None = None,
+        tee: Callable[[av.Packet[Any], float, int], None] | None = None,
         hold_s: float = 1.0,
     ) -> None:
         self.camera_id = camera_id
@@ -100,7 +101,7 @@ class RecordSession:
         self._zero_pts: int | None = None  # the first keyframe's pts
         self._opened_at = time.time()
         self._hold_s = hold_s
-        self._held: list[tuple[av.Packet, float]] | None = []
+        self._held: list[tuple[av.Packet[Any], float]] | None = []
         self._seg: SegmentFile | None = None
         # After a cut, the previous file stays open for audio that belongs before the cut but
         # arrives after it (audio lags video); it is closed once audio passes the cut.
@@ -110,7 +111,7 @@ class RecordSession:
         self._frame_s = 1 / 15
 
     # -- packets ---------------------------------------------------------------------------
-    def feed(self, pkt: av.Packet, arrival_s: float) -> None:
+    def feed(self, pkt: av.Packet[Any], arrival_s: float) -> None:
         """Handle one packet from the source (video or audio)."""
         if pkt.pts is None and pkt.dts is None:
             if pkt.stream.type == "video":
@@ -169,7 +170,7 @@ class RecordSession:
             self._shift = estimate
         return self._shift
 
-    def _handle(self, pkt: av.Packet) -> None:
+    def _handle(self, pkt: av.Packet[Any]) -> None:
         if pkt.stream is self.video or pkt.stream.type == "video":
             abs_s = pkt.pts * self._vtb_f
             if pkt.is_keyframe and (
@@ -200,7 +201,7 @@ class RecordSession:
                 self._seg.write_audio(out)
                 self.stats.audio_packets += 1
 
-    def _cut(self, pkt: av.Packet, abs_s: float) -> None:
+    def _cut(self, pkt: av.Packet[Any], abs_s: float) -> None:
         audio_start = abs_s + self._audio_shift_s()  # this instant on the audio timeline
         if self._audio is not None and self._seg is not None:
             self._close_prev()

@@ -264,10 +264,10 @@ def plan_retention(
 
     quota = settings.quota_bytes
     if quota is not None and remaining_bytes > quota:
-        while remaining_bytes > quota and (seg := oldest()) is not None:
-            deletions.append(_deletion(seg, "quota"))
-            remaining_bytes -= seg.bytes
-            freed += seg.bytes
+        while remaining_bytes > quota and (victim := oldest()) is not None:
+            deletions.append(_deletion(victim, "quota"))
+            remaining_bytes -= victim.bytes
+            freed += victim.bytes
         if remaining_bytes > quota:
             notes.append(
                 f"The disk quota ({format_size(quota)}) cannot be met: "
@@ -282,10 +282,10 @@ def plan_retention(
             f"Low disk space: {format_size(disk.free_bytes)} free, under the "
             f"{format_size(settings.min_free_bytes)} to keep free; the oldest recordings go first."
         )
-        while free < settings.free_target_bytes and (seg := oldest()) is not None:
-            deletions.append(_deletion(seg, "low_space"))
-            free += seg.bytes
-            freed += seg.bytes
+        while free < settings.free_target_bytes and (victim := oldest()) is not None:
+            deletions.append(_deletion(victim, "low_space"))
+            free += victim.bytes
+            freed += victim.bytes
         if free < settings.min_free_bytes:
             notes.append(
                 "Not enough space can be freed: everything left is protected. "

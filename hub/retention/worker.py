@@ -34,6 +34,14 @@ from hub.storage.manager import StorageManager
 
 logger = logging.getLogger(__name__)
 
+
+def _stored_id(seg: Segment) -> int:
+    """The index id of a segment read from the index (only a segment not yet stored has none)."""
+    if seg.id is None:
+        raise ValueError(f"segment {seg.path} was not read from the index")
+    return seg.id
+
+
 CANDIDATE_PAGE = 2000
 
 
@@ -140,14 +148,14 @@ class RetentionWorker:
             if hi <= lo:
                 continue
             for seg in repo_media.list_segments(self.engine, camera_id=cam_id, start_ms=lo, end_ms=hi):
-                found[seg.id] = seg
+                found[_stored_id(seg)] = seg
             watermarks[cam_id] = hi
         ages = [c.max_age_ms for c in cams.values() if c.max_age_ms is not None]
         if rs.max_age_ms is not None:
             ages.append(rs.max_age_ms)
         if ages:
             for seg in repo_media.segments_ending_before(self.engine, now - min(ages), CANDIDATE_PAGE * 10):
-                found[seg.id] = seg
+                found[_stored_id(seg)] = seg
         need = 0
         if rs.quota_bytes is not None:
             need = repo_media.storage_bytes(self.engine) - rs.quota_bytes
@@ -158,11 +166,11 @@ class RetentionWorker:
             page = repo_media.oldest_unprotected(self.engine, CANDIDATE_PAGE, after)
             for seg in page:
                 if seg.id not in found:
-                    found[seg.id] = seg
+                    found[_stored_id(seg)] = seg
                 need -= seg.bytes
             if len(page) < CANDIDATE_PAGE:
                 break
-            after = (page[-1].start_ms, page[-1].id)
+            after = (page[-1].start_ms, _stored_id(page[-1]))
         segments = list(found.values())
         if not segments:
             return [], [], watermarks
@@ -182,7 +190,7 @@ class RetentionWorker:
         root = self.storage.root
         if not self.storage.can_purge(force=True):  # the disk went away between planning and applying
             return
-        ids = []
+        ids: list[int] = []
         dirs: set[Path] = set()
         for d in plan.deletions:
             path = root / d.path
@@ -193,7 +201,8 @@ class RetentionWorker:
             except OSError:
                 logger.warning("could not delete %s; keeping its index row", d.path, exc_info=True)
                 continue
-            ids.append(d.segment_id)
+            if d.segment_id is not None:
+                ids.append(d.segment_id)
             dirs.add(path.parent)
         self.writer.submit(repo_media.delete_segments, ids).result(60)
         for directory in sorted(dirs, key=lambda p: len(p.parts), reverse=True):

@@ -42,7 +42,7 @@ _HOUR_RE = re.compile(r"\d{2}", re.ASCII)
 _TIME_BASE_RE = re.compile(r"[1-9]\d{0,9}/[1-9]\d{0,9}", re.ASCII)
 
 
-def is_valid_camera_id(camera_id: str) -> bool:
+def is_valid_camera_id(camera_id: object) -> bool:
     """True when ``camera_id`` can name a folder on every OS (letters, digits, '-' and '_')."""
     return isinstance(camera_id, str) and CAMERA_ID_RE.fullmatch(camera_id) is not None
 
@@ -60,7 +60,7 @@ def segment_relpath(camera_id: str, start_ms: int) -> str:
     )
 
 
-def parse_segment_relpath(relpath: str) -> tuple[str, int] | None:
+def parse_segment_relpath(relpath: object) -> tuple[str, int] | None:
     """``"door/2023-11-14/22/13.20.123.mp4"`` -> ``("door", 1700000000123)``; anything else -> None."""
     if not isinstance(relpath, str):
         return None

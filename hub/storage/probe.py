@@ -18,12 +18,15 @@ import logging
 import os
 import re
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import av.error
 
 from hub.storage.layout import SEGMENT_META_TAG, decode_segment_meta
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ class _Head(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int:
         room = max(0, self._limit - self._f.tell())
         view = memoryview(buffer)[:room]
         return self._f.readinto(view) or 0
@@ -124,7 +127,7 @@ def _open(path: str, torn: bool, intact: int) -> tuple[av.container.InputContain
             raise
     head = _Head(path, intact)
     try:
-        return av.open(head, format="mp4", metadata_errors="ignore"), head
+        return av.open(head, mode="r", format="mp4", metadata_errors="ignore"), head
     except BaseException:
         head.close()
         raise

@@ -1,74 +1,21 @@
-"""Cameras that describe themselves: a camera config from an ONVIF device or a USB camera, a summary of
-what was found, and ``cameras probe``'s description of what a camera offers now.
+"""Cameras that describe themselves: a summary of what the hub found for a camera added from a device,
+and ``cameras probe``'s description of what a camera offers now.
 
 A helper of ``cli.cameras``, not a command group of its own.
 """
 
 from __future__ import annotations
 
-import argparse
-import re
 from typing import Any
 
-from cli.common import CliError
 from hub import devices
-from hub.core.model import CameraConfig, EventSource
+from hub.api.types import Camera
+from hub.core.model import CameraConfig
 from hub.core.secrets import Credentials
 from hub.devices import ProbeResult
 
 
-def onvif_camera(
-    args: argparse.Namespace, username: str | None, password: str | None, settings: dict[str, Any]
-) -> CameraConfig:
-    """Ask the ONVIF device at ``--onvif`` for its streams, roles and events; a wrong password adds nothing."""
-    creds = Credentials(username, password or "") if username else None
-    desc = devices.describe("onvif", {"host": args.onvif}, creds)
-    record, detect = desc.profile("record"), desc.profile("detect")
-    where = desc.address or args.onvif
-    if record is None or not record.stream_uri:
-        raise CliError(f"{where} offers no stream Porchlight can record")
-    events: EventSource = args.events or ("both" if desc.events else "local")
-    if events != "local" and not desc.events:
-        raise CliError(f"{where} has no ONVIF events service: use --events local")
-    doorbell = desc.doorbell if args.doorbell is None else bool(args.doorbell)
-    return CameraConfig(
-        id="",
-        name=args.name,
-        driver="onvif",
-        url=record.stream_uri,
-        sub_url=detect.stream_uri if detect else args.sub_url,
-        events=events,
-        doorbell=doorbell,
-        device=dict(desc.settings),
-        has_credentials=creds is not None,
-        **settings,
-    )
-
-
-def usb_camera(args: argparse.Namespace, settings: dict[str, Any]) -> CameraConfig:
-    """A USB camera at ``--usb``, checked to deliver the asked ``--size``/``--fps``."""
-    options: dict[str, str] = {}
-    if args.size:
-        if not re.fullmatch(r"\d{2,5}x\d{2,5}", args.size):
-            raise CliError(f"--size must look like 1280x720, got {args.size!r}")
-        options["size"] = args.size
-    if args.fps:
-        options["fps"] = f"{args.fps:g}"
-    devices.describe("usb", options, url=args.usb)  # a size it cannot do says so
-    if args.events not in (None, "local"):
-        raise CliError("a USB camera has no events of its own: use --events local")
-    return CameraConfig(
-        id="",
-        name=args.name,
-        driver="usb",
-        url=args.usb,
-        device=options,
-        doorbell=bool(args.doorbell),
-        **settings,
-    )
-
-
-def describe(cfg: CameraConfig) -> list[str]:
+def describe(cfg: Camera) -> list[str]:
     """Lines telling the owner what was found for a camera just added from a device."""
     d = cfg.device
     lines = []

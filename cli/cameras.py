@@ -1,31 +1,39 @@
-"""``porchlight cameras add|list|probe|remove|set``: the cameras in the index, and their keyring entries."""
+"""``porchlight cameras add|list|probe|remove|set``: a hub's cameras, through the Hub API."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from cli import camera_sources
 from cli.common import (
     CliError,
-    add_camera_with_credentials,
+    api_credentials,
     camera_by_name,
     command,
     credentials,
+    hub_api,
     open_index,
     positive,
     print_json,
-    require_keyring,
-    store_credentials,
     yes_no,
 )
-from hub.core import secrets
-from hub.core.model import CameraConfig, MotionSettings, Zone, ZoneKind
+from hub.api.types import (
+    UNSET,
+    Camera,
+    CameraChange,
+    MotionChange,
+    MotionSettings,
+    NewCamera,
+    Zone,
+    ZoneKind,
+)
+from hub.api.util import split_credentials
+from hub.core import secrets  # cameras probe: onto the API next (issue 12, a2)
 from hub.db import repo_config
-from hub.db.tx import run_write
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -107,17 +115,6 @@ def _check_url(url: str | None, what: str) -> None:
         raise CliError(f"{what} must be a URL like rtsp://host:554/path, got {url!r}")
 
 
-def _motion_from_args(base: MotionSettings, args: argparse.Namespace) -> MotionSettings:
-    if getattr(args, "sensitivity", None) is not None:
-        if not 1 <= args.sensitivity <= 100:
-            raise CliError("--sensitivity must be between 1 and 100")
-        base = dataclasses.replace(base, sensitivity=args.sensitivity)
-    zones_file = getattr(args, "zones", None)
-    if zones_file is not None:
-        base = dataclasses.replace(base, zones=load_zones(zones_file))
-    return base
-
-
 def load_zones(path: Path) -> tuple[Zone, ...]:
     """Read a zones file: ``{"zones": [{"name", "polygon"}], "masks": [...]}`` (normalized 0..1)."""
     try:
@@ -146,69 +143,74 @@ def load_zones(path: Path) -> tuple[Zone, ...]:
             if not ok:
                 raise CliError(f"{key}[{i}]: a polygon needs 3 or more [x, y] points between 0 and 1")
             name = str(item.get("name") or f"{kind}-{i + 1}")
-            out.append(Zone(name, tuple((float(x), float(y)) for x, y in poly), kind))
+            out.append(Zone(name=name, polygon=tuple((float(x), float(y)) for x, y in poly), kind=kind))
     return tuple(out)
 
 
-def _settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings ``cameras add`` shares across drivers (mode, rolls, audio, detection, age, motion)."""
-    return dict(
+def _sensitivity(args: argparse.Namespace) -> int | None:
+    if args.sensitivity is not None and not 1 <= args.sensitivity <= 100:
+        raise CliError("--sensitivity must be between 1 and 100")
+    return args.sensitivity  # type: ignore[no-any-return]
+
+
+def _motion_change(args: argparse.Namespace) -> MotionChange | None:
+    """--sensitivity and --zones as a change of the motion settings (None when neither is given)."""
+    sensitivity = _sensitivity(args)
+    zones = load_zones(args.zones) if args.zones is not None else None
+    if sensitivity is None and zones is None:
+        return None
+    return MotionChange(
+        sensitivity=UNSET if sensitivity is None else sensitivity,
+        zones=UNSET if zones is None else zones,
+    )
+
+
+def _usb_options(args: argparse.Namespace) -> dict[str, str]:
+    """--size and --fps as a USB camera's driver settings."""
+    options: dict[str, str] = {}
+    if args.size:
+        if not re.fullmatch(r"\d{2,5}x\d{2,5}", args.size):
+            raise CliError(f"--size must look like 1280x720, got {args.size!r}")
+        options["size"] = args.size
+    if args.fps:
+        options["fps"] = f"{args.fps:g}"
+    return options
+
+
+def cameras_add(args: argparse.Namespace) -> int:
+    """``cameras add NAME (--url URL | --onvif HOST[:PORT] | --usb DEVICE) ...``"""
+    _check_url(args.url, "--url")
+    _check_url(args.sub_url, "--sub-url")
+    url, username, password = credentials(args, args.url)
+    sub_url, sub_user, sub_pass = split_credentials(args.sub_url) if args.sub_url else (None, None, None)
+    if sub_user and (sub_user, sub_pass) != (username, password):
+        raise CliError("the sub stream must use the same credentials as the main stream")
+    sensitivity = _sensitivity(args)
+    new = NewCamera(
+        name=args.name,
+        driver="onvif" if args.onvif else "usb" if args.usb else "rtsp",
+        url=args.usb or url,
+        sub_url=sub_url,
+        device={"host": args.onvif} if args.onvif else _usb_options(args) if args.usb else {},
         mode=args.mode or "continuous",
         pre_roll_s=args.pre_roll if args.pre_roll is not None else 5.0,
         post_roll_s=args.post_roll if args.post_roll is not None else 10.0,
         audio=args.audio or "keep",
         detect=True if args.detect is None else args.detect,
         max_age_days=args.max_age,
-        motion=_motion_from_args(MotionSettings(), args),
+        motion=MotionSettings() if sensitivity is None else MotionSettings(sensitivity=sensitivity),
+        events=args.events,
+        doorbell=args.doorbell,
     )
-
-
-def cameras_add(args: argparse.Namespace) -> int:
-    """``cameras add NAME (--url URL | --onvif HOST[:PORT] | --usb DEVICE) ...``"""
-    if args.onvif or args.usb:
-        return _add_device(args)
-    _check_url(args.url, "--url")
-    _check_url(args.sub_url, "--sub-url")
-    url, username, password = credentials(args, args.url)
-    sub_url, sub_user, sub_pass = (
-        secrets.split_credentials(args.sub_url) if args.sub_url else (None, None, None)
-    )
-    if sub_user and (sub_user, sub_pass) != (username, password):
-        raise CliError("the sub stream must use the same credentials as the main stream")
-    require_keyring(username)
-    engine, _ = open_index(args)
-    cfg = CameraConfig(
-        id="",
-        name=args.name,
-        driver="rtsp",
-        url=url,
-        sub_url=sub_url,
-        has_credentials=username is not None,
-        events=args.events or "local",
-        doorbell=bool(args.doorbell),
-        **_settings_from_args(args),
-    )
-    add_camera_with_credentials(engine, cfg, username, password)
-    return 0
-
-
-def _add_device(args: argparse.Namespace) -> int:
-    """``cameras add NAME --onvif HOST[:PORT] ...`` or ``cameras add NAME --usb DEVICE ...``."""
-    _, username, password = credentials(args, None)
-    require_keyring(username)
-    settings = _settings_from_args(args)
-    if args.onvif:
-        cfg = camera_sources.onvif_camera(args, username, password, settings)
-    else:
-        cfg = camera_sources.usb_camera(args, settings)
-    engine, _ = open_index(args)
-    added = add_camera_with_credentials(engine, cfg, username, password)
+    with hub_api(args) as api:
+        added = api.add_camera(new, api_credentials(username, password))
+    print(f"added camera {added.name!r} (id {added.id})")
     for line in camera_sources.describe(added):
         print("  " + line)
     return 0
 
 
-def camera_json(c: CameraConfig) -> dict[str, Any]:
+def camera_json(c: Camera) -> dict[str, Any]:
     """The ``cameras list --json`` shape of one camera."""
     return {
         "id": c.id,
@@ -236,8 +238,8 @@ def camera_json(c: CameraConfig) -> dict[str, Any]:
 
 def cameras_list(args: argparse.Namespace) -> int:
     """``cameras list [--json]``"""
-    engine, _ = open_index(args)
-    cams = repo_config.list_cameras(engine)
+    with hub_api(args) as api:
+        cams = api.cameras()
     if args.json:
         return print_json([camera_json(c) for c in cams])
     if not cams:
@@ -281,22 +283,14 @@ def cameras_probe(args: argparse.Namespace) -> int:
 
 def cameras_remove(args: argparse.Namespace) -> int:
     """``cameras remove NAME``"""
-    engine, _ = open_index(args)
-    cam = camera_by_name(engine, args.name)
-    run_write(engine, repo_config.remove_camera, cam.id)
-    if cam.has_credentials:
-        try:
-            secrets.delete_camera_credentials(repo_config.index_id(engine), cam.id)
-        except secrets.SecretsUnavailable:
-            pass
+    with hub_api(args) as api:
+        cam = api.remove_camera(args.name)
     print(f"removed camera {cam.name!r}; its recordings stay until retention removes them")
     return 0
 
 
 def cameras_set(args: argparse.Namespace) -> int:
     """``cameras set NAME [--mode ...] [--enabled yes|no] [--zones FILE] [--audio keep|drop] ...``"""
-    engine, _ = open_index(args)
-    cam = camera_by_name(engine, args.name)
     changes: dict[str, Any] = {}
     username = password = None
     if args.url is not None:
@@ -307,7 +301,7 @@ def cameras_set(args: argparse.Namespace) -> int:
     if args.sub_url is not None:
         if args.sub_url:
             _check_url(args.sub_url, "--sub-url")
-        changes["sub_url"] = secrets.split_credentials(args.sub_url)[0] if args.sub_url else None
+        changes["sub_url"] = split_credentials(args.sub_url)[0] if args.sub_url else None
     for arg, field in (
         ("mode", "mode"),
         ("pre_roll", "pre_roll_s"),
@@ -322,14 +316,12 @@ def cameras_set(args: argparse.Namespace) -> int:
         value = getattr(args, arg)
         if value is not None:
             changes[field] = value
-    motion = _motion_from_args(cam.motion, args)
-    if motion != cam.motion:
+    motion = _motion_change(args)
+    if motion is not None:
         changes["motion"] = motion
-    if username is not None:
-        store_credentials(engine, cam.id, username, password)
-        changes["has_credentials"] = True
-    if not changes:
+    if not changes and username is None:
         raise CliError("nothing to change (see porchlight cameras set --help)")
-    run_write(engine, repo_config.update_camera, cam.id, **changes)
+    with hub_api(args) as api:
+        cam = api.update_camera(args.name, CameraChange(**changes), api_credentials(username, password))
     print(f"updated camera {cam.name!r}")
     return 0

@@ -1,5 +1,5 @@
-"""What every command group shares: the error that becomes exit status 1, argument types, opening the
-index, finding a camera by name, credentials (URL or prompt) into the keyring, and row output."""
+"""What every command group shares: the error that becomes exit status 1, argument types, the Hub API of
+the data dir, credentials (from the URL or standard input) to send with a command, and row output."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from typing import Any, NoReturn
 
 from sqlalchemy.engine import Engine
 
-from hub.core import secrets
-from hub.core.errors import HubError, ValidationError
+from hub.api import HubApi, connect
+from hub.api.errors import ValidationError
+from hub.api.types import Credentials, Secret
+from hub.api.util import parse_rfc3339, split_credentials
 from hub.core.model import CameraConfig
 from hub.core.paths import DataDir
-from hub.core.times import parse_rfc3339
 from hub.db import repo_config
 from hub.db.engine import open_engine
-from hub.db.tx import run_write
 from hub.db.upgrade import migrate
 
 Handler = Callable[[argparse.Namespace], int]
@@ -62,6 +62,11 @@ def positive(text: str) -> float:
     return value
 
 
+def hub_api(args: argparse.Namespace) -> HubApi:
+    """The Hub API of the data dir named by --data-dir/--db-url (``with hub_api(args) as api:``)."""
+    return connect(Path(args.data_dir), args.db_url)
+
+
 def open_index(args: argparse.Namespace) -> tuple[Engine, DataDir]:
     """Open (and migrate) the index named by --data-dir/--db-url."""
     data = DataDir(Path(args.data_dir)).ensure()
@@ -90,7 +95,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 def credentials(args: argparse.Namespace, url: str | None) -> tuple[str | None, str | None, str | None]:
     """(credential-free URL, username, password) from the URL and/or --username/--password-stdin."""
-    clean, url_user, url_pass = secrets.split_credentials(url) if url else (None, None, None)
+    clean, url_user, url_pass = split_credentials(url) if url else (None, None, None)
     password = _read_password(args)
     if args.password_stdin and not args.username and not url_user:
         raise CliError("--password-stdin needs --username")
@@ -99,31 +104,9 @@ def credentials(args: argparse.Namespace, url: str | None) -> tuple[str | None, 
     return clean, args.username or url_user, password if password is not None else url_pass
 
 
-def require_keyring(username: str | None) -> None:
-    """With a username to store, fail before touching anything when no secure keyring exists."""
-    if username is not None:
-        secrets.backend()  # SecretsUnavailable when there is no secure keyring
-
-
-def store_credentials(engine: Engine, camera_id: str, username: str | None, password: str | None) -> None:
-    """Put a camera's credentials in the OS keyring (nothing when there is no username)."""
-    if username is None:
-        return
-    secrets.set_camera_credentials(repo_config.index_id(engine), camera_id, username, password or "")
-
-
-def add_camera_with_credentials(
-    engine: Engine, cfg: CameraConfig, username: str | None, password: str | None
-) -> CameraConfig:
-    """Add ``cfg`` and store its credentials; a failure to store them adds nothing."""
-    added = run_write(engine, repo_config.add_camera, cfg)
-    try:
-        store_credentials(engine, added.id, username, password)
-    except HubError:
-        run_write(engine, repo_config.remove_camera, added.id)
-        raise
-    print(f"added camera {added.name!r} (id {added.id})")
-    return added
+def api_credentials(username: str | None, password: str | None) -> Credentials | None:
+    """The credentials to send with a command (None when there is no username)."""
+    return None if username is None else Credentials(username=username, password=Secret(password or ""))
 
 
 def time_arg(text: str | None, what: str) -> int | None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import command, open_index
-from hub.core.model import CameraConfig
-from hub.db import repo_config
-from hub.db.tx import run_write
+from cli.common import command, hub_api
+from hub.api.types import NewCamera
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,8 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def demo_add(args: argparse.Namespace) -> int:
     """``demo-camera add [--name NAME] [--mode continuous|motion]``"""
-    engine, _ = open_index(args)
-    cfg = CameraConfig(id="", name=args.name, driver="demo", url=None, mode=args.mode)
-    added = run_write(engine, repo_config.add_camera, cfg)
+    with hub_api(args) as api:
+        added = api.add_camera(NewCamera(name=args.name, driver="demo", mode=args.mode))
     print(f"added demo camera {added.name!r} (id {added.id})")
     return 0

@@ -18,9 +18,8 @@ from pathlib import Path
 
 from cli import cameras, demo, devices, recordings, serve, storage
 from cli.common import CliError, Handler, Parser
-from hub.core.errors import HubError
-from hub.core.logs import setup_logging
-from hub.core.paths import default_data_dir
+from hub.api.errors import HubError
+from hub.api.util import default_data_dir, setup_logging
 
 #: The command groups, in the order ``porchlight --help`` lists them.
 GROUPS = (cameras, devices, serve, recordings, storage, demo)

@@ -11,11 +11,9 @@ import time
 from types import FrameType
 from typing import Any
 
-from cli.common import command, open_index, positive, print_json
-from hub.core.model import CameraStatus
-from hub.core.times import format_ms, now_ms
-from hub.db import repo_config, repo_media
-from hub.storage.lock import HubLock
+from cli.common import command, hub_api, positive, print_json
+from hub.api.types import CameraStatus
+from hub.api.util import format_ms
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,10 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """``serve [--duration S]``: record until SIGINT/SIGTERM or S seconds."""
-    from hub.hub import Hub
+    from hub.api.local import LocalHub
 
-    hub = Hub(args.data_dir, args.db_url)
-    hub.start()  # HubLockedError (a HubError) names the hub that runs already
+    api = LocalHub.start(args.data_dir, args.db_url)  # HubLockedError names the hub that runs already
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
@@ -39,9 +36,9 @@ def serve(args: argparse.Namespace) -> int:
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        cams = [c for c in hub.cameras() if c.enabled]
+        cams = [c for c in api.cameras() if c.enabled]
         print(
-            f"porchlight: recording {len(cams)} camera(s) into {hub.storage.root}; Ctrl-C stops",
+            f"porchlight: recording {len(cams)} camera(s) into {api.storage().path}; Ctrl-C stops",
             file=sys.stderr,
             flush=True,
         )
@@ -52,16 +49,16 @@ def serve(args: argparse.Namespace) -> int:
         while not done.is_set() and (left := end - time.monotonic()) > 0:
             done.wait(min(left, 0.5))
     finally:
-        hub.stop()
+        api.close()  # stops the hub: open segments are finalized
         for s, h in old.items():
             signal.signal(s, h)
     return 0
 
 
-def status_json(st: CameraStatus, name: str) -> dict[str, Any]:
+def status_json(st: CameraStatus) -> dict[str, Any]:
     """The ``status --json`` shape of one camera."""
     return {
-        "camera": name,
+        "camera": st.name,
         "id": st.camera_id,
         "state": st.state,
         "since": format_ms(st.since_ms),
@@ -73,33 +70,18 @@ def status_json(st: CameraStatus, name: str) -> dict[str, Any]:
 
 def status(args: argparse.Namespace) -> int:
     """``status [--json]``: state of each camera as the running hub reports it."""
-    engine, data = open_index(args)
-    holder = HubLock.holder(data.root)
-    cams = {c.id: c for c in repo_config.list_cameras(engine)}
-    stored = {s.camera_id: s for s in repo_media.list_status(engine)}
-    rows = []
-    for cam_id, cam in cams.items():
-        st = stored.get(cam_id)
-        if holder is None or st is None or not cam.enabled:
-            since = st.since_ms if st else now_ms()
-            st = CameraStatus(
-                cam_id,
-                "stopped",
-                since,
-                st.last_error if st else None,
-                st.updated_ms if st else 0,
-                st.stats if st else {},
-            )
-        rows.append(status_json(st, cam.name))
+    with hub_api(args) as api:
+        st = api.status()
+    hub = st.hub
+    rows = [status_json(c) for c in st.cameras]
     if args.json:
-        return print_json({"hub": {"running": holder is not None, **(holder or {})}, "cameras": rows})
+        running: dict[str, Any] = {"running": hub.running}
+        if hub.running:
+            running.update(pid=hub.pid, started=format_ms(hub.started_ms) if hub.started_ms else None)
+        return print_json({"hub": running, "cameras": rows})
     print(
         "hub: "
-        + (
-            f"running (pid {holder.get('pid')})"
-            if holder
-            else "not running (start it with: porchlight serve)"
-        )
+        + (f"running (pid {hub.pid})" if hub.running else "not running (start it with: porchlight serve)")
     )
     for r in rows:
         err = f"  last error: {r['last_error']}" if r["last_error"] else ""

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
-from cli.common import CliError, command, open_index, print_json
-from hub.core.settings import format_size, parse_size
-from hub.db import repo_config, repo_media
-from hub.db.tx import run_write
-from hub.storage.manager import STORAGE_ID_KEY, resolve_root
-from hub.storage.marker import check_storage, disk_state, initialize_storage
+from cli.common import CliError, command, hub_api, print_json
+from hub.api.types import SettingsChange
+from hub.api.util import format_size, parse_size
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,8 +26,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def storage_set(args: argparse.Namespace) -> int:
     """``storage set [--path DIR] [--quota SIZE] [--max-age DAYS] [--min-free SIZE]``"""
-    engine, data = open_index(args)
-    settings = repo_config.load_settings(engine)
     changes: dict[str, Any] = {}
     if args.quota is not None:
         quota = args.quota
@@ -43,12 +35,11 @@ def storage_set(args: argparse.Namespace) -> int:
     if args.min_free is not None:
         changes["min_free_bytes"] = parse_size(args.min_free, field="min_free_bytes")
     if args.path is not None:
-        new_root = args.path.expanduser().resolve()
-        _move_storage(engine, resolve_root(settings, data), new_root)
-        changes["storage_path"] = str(new_root)
+        changes["storage_path"] = str(args.path.expanduser().resolve())  # relative to where we are
     if not changes:
         raise CliError("nothing to change (see porchlight storage set --help)")
-    run_write(engine, repo_config.save_settings, dataclasses.replace(settings, **changes))
+    with hub_api(args) as api:
+        api.update_settings(SettingsChange(**changes))
     print("storage settings saved")
     return 0
 
@@ -58,53 +49,28 @@ def _days(text: str) -> float:
         days = float(text)
     except ValueError:
         raise CliError(f"--max-age must be a number of days (or 'none'), got {text!r}") from None
-    return days  # bounds: Settings.validate() names the setting in its message
-
-
-def _move_storage(engine: Engine, old_root: Path, new_root: Path) -> None:
-    """Point the index at a new storage folder, refusing to orphan existing recordings."""
-    storage_id = repo_config.get_meta(engine, STORAGE_ID_KEY)
-    if storage_id is None or old_root == new_root:
-        return  # first run (the hub marks the folder when it starts), or no change
-    check = check_storage(new_root, storage_id)
-    if check.state == "ok":
-        return  # the owner moved the folder (or the disk) there already
-    if check.state == "foreign":
-        raise CliError(f"{new_root} belongs to another Porchlight index; choose another folder")
-    if repo_media.storage_bytes(engine) > 0:
-        raise CliError(
-            f"the index holds recordings in {old_root}: move that folder to {new_root} "
-            "first (it carries a marker file), then run this again"
-        )
-    if new_root.exists() and any(new_root.iterdir()):
-        raise CliError(f"{new_root} is not empty; choose an empty or new folder")
-    initialize_storage(new_root, storage_id)
+    return days  # bounds: the hub names the setting in its message
 
 
 def storage_show(args: argparse.Namespace) -> int:
     """``storage show [--json]``"""
-    engine, data = open_index(args)
-    s = repo_config.load_settings(engine)
-    root = resolve_root(s, data)
-    storage_id = repo_config.get_meta(engine, STORAGE_ID_KEY)
-    check = check_storage(root, storage_id) if storage_id else None
-    free, total = disk_state(root) if root.exists() else (None, None)
-    used = repo_media.storage_bytes(engine)
+    with hub_api(args) as api:
+        s = api.storage()
     info = {
-        "path": str(root),
-        "state": check.state if check else "not initialized",
-        "message": check.message if check else "the hub prepares it on first start",
+        "path": s.path,
+        "state": s.state,
+        "message": s.message,
         "quota_bytes": s.quota_bytes,
         "max_age_days": s.max_age_days,
         "min_free_bytes": s.min_free_bytes,
-        "used_bytes": used,
-        "free_bytes": free,
-        "total_bytes": total,
+        "used_bytes": s.used_bytes,
+        "free_bytes": s.free_bytes,
+        "total_bytes": s.total_bytes,
     }
     if args.json:
         return print_json(info)
-    print(f"storage folder: {info['path']} ({info['state']})")
-    print(f"used by recordings: {format_size(used)}; free on disk: {format_size(free)}")
+    print(f"storage folder: {s.path} ({s.state})")
+    print(f"used by recordings: {format_size(s.used_bytes)}; free on disk: {format_size(s.free_bytes)}")
     print(
         f"quota: {format_size(s.quota_bytes) if s.quota_bytes else 'none'}; keep for: "
         f"{s.max_age_days if s.max_age_days is not None else 'ever'} days; "

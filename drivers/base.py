@@ -235,6 +235,10 @@ class Driver(Protocol):
     kind: ClassVar[str]
     #: What the owner reads, e.g. "ONVIF camera or doorbell".
     title: ClassVar[str]
+    #: True: a camera of this kind is made from what its device describes when it is added (the
+    #: probe gives its streams, roles, events and the settings it stores), so the device must answer
+    #: then. False: the owner's stream URL describes the camera, which need not answer to be added.
+    described_by_device: ClassVar[bool]
 
     def discover(self, timeout_s: float, address: str | None = None) -> list[DiscoveredDevice]:
         """Find devices of this kind (only ever when the owner asks): on the local network or this
@@ -277,6 +281,7 @@ class BaseDriver:
 
     kind: ClassVar[str]
     title: ClassVar[str]
+    described_by_device: ClassVar[bool] = False
 
     def discover(self, timeout_s: float, address: str | None = None) -> list[DiscoveredDevice]:
         """Nothing to discover."""

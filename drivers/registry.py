@@ -34,6 +34,7 @@ KINDS: tuple[str, ...] = tuple(e.kind for e in DRIVERS)
 
 _lock = threading.Lock()
 _loaded: dict[str, Driver] = {}
+_holders = 0  # hubs and index clients of this process that use drivers now
 
 
 def get_driver(kind: str) -> Driver:
@@ -53,6 +54,23 @@ def get_driver(kind: str) -> Driver:
                 raise UnsupportedError(f"the {kind!r} camera driver cannot be loaded: {exc}") from exc
             driver = _loaded[kind] = getattr(module, entry.cls)()
         return driver
+
+
+def hold() -> None:
+    """Say that a user of the drivers (a hub, an index client) starts; pair with :func:`release`."""
+    global _holders
+    with _lock:
+        _holders += 1
+
+
+def release() -> None:
+    """A user of the drivers is done; when it was the last, the drivers' shared threads stop."""
+    global _holders
+    with _lock:
+        _holders = max(0, _holders - 1)
+        last = _holders == 0
+    if last:
+        close_all()
 
 
 def close_all() -> None:

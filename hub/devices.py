@@ -26,12 +26,23 @@ __all__ = [
     "describe_camera",
     "device_error",
     "discover",
+    "kind_of",
 ]
 
 
 def device_error(exc: DriverError) -> DeviceError:
     """The hub error for a driver's: AuthError when the device refused the credentials."""
     return (AuthError if isinstance(exc, DriverAuthError) else DeviceError)(str(exc))
+
+
+def kind_of(kind: str) -> tuple[str, bool]:
+    """(title, described_by_device) of driver ``kind`` (see drivers.base.Driver); raises DeviceError
+    when this build has no such driver."""
+    try:
+        driver = registry.get_driver(kind)
+    except DriverError as exc:
+        raise device_error(exc) from None
+    return driver.title, driver.described_by_device
 
 
 def describe(

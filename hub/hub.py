@@ -35,6 +35,7 @@ from hub.core.errors import StorageUnavailable, UnavailableError
 from hub.core.model import CameraConfig, CameraStatus
 from hub.core.paths import DataDir
 from hub.core.settings import Settings
+from hub.core.times import now_ms
 from hub.db import repo_config
 from hub.db.engine import open_engine
 from hub.db.tx import run_write
@@ -85,6 +86,7 @@ class Hub:
         self._housekeeper: Housekeeper | None = None
         self._sink: IndexSink | None = None
         self.index_id = ""
+        self.started_ms: int | None = None  # when start() finished
         self.settings = Settings()
         self.recovery: RecoveryReport | None = None
         # Built by start() in this order; kept after stop() (the index stays readable).
@@ -119,6 +121,7 @@ class Hub:
     def start(self) -> None:
         """Take the data-dir lock, open the index, recover, start every enabled camera."""
         self._lock.acquire()  # raises HubLockedError with a clear message
+        registry.hold()  # the drivers' shared threads live until the last user releases them
         # Small frames: OpenCV's own threads cost more than they save and oversubscribe the cores.
         cv2.setNumThreads(1)
         try:
@@ -150,6 +153,7 @@ class Hub:
             )
             self._housekeeper.start()
             self._started = True
+            self.started_ms = now_ms()
         except BaseException:
             self._teardown()
             raise
@@ -162,11 +166,11 @@ class Hub:
             self._housekeeper.stop(timeout)
         final = self._supervisor.stop_all(timeout)
         _built(self._sink).statuses(final)
-        registry.close_all()  # threads the drivers share across cameras (started on first use)
         self._teardown()
         self._started = False
 
     def _teardown(self) -> None:
+        registry.release()  # threads the drivers share across cameras, when no one else uses them
         if self._retention is not None:
             self._retention.stop()
         if self._writer is not None:

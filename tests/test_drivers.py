@@ -85,12 +85,40 @@ def test_onvif_events_need_the_device_address_and_do_no_io_until_started():
     sub.stop()
 
 
+def test_each_driver_says_whether_its_device_describes_a_new_camera():
+    """ONVIF and USB cameras are asked when added; a stream URL need not answer to be added."""
+    described = {kind: registry.get_driver(kind).described_by_device for kind in registry.KINDS}
+    assert described == {"rtsp": False, "onvif": True, "usb": True, "demo": False}
+
+
 def test_close_all_stops_the_threads_drivers_share():
     registry.get_driver("onvif")
     onvif_loop.submit(_noop()).result(5)
     assert any(t.name == "porchlight-onvif" for t in threading.enumerate())
     registry.close_all()
     assert not any(t.name == "porchlight-onvif" and t.is_alive() for t in threading.enumerate())
+
+
+def test_shared_threads_live_until_the_last_holder_releases():
+    """A hub and an index client in one process: the first to finish keeps the other's ONVIF loop."""
+
+    def loop_alive() -> bool:
+        return any(t.name == "porchlight-onvif" and t.is_alive() for t in threading.enumerate())
+
+    registry.hold()  # a hub
+    registry.hold()  # an index client
+    registry.get_driver("onvif")
+    onvif_loop.submit(_noop()).result(5)
+    registry.release()
+    assert loop_alive()
+    onvif_loop.submit(_noop()).result(5)  # still answers
+    registry.release()
+    assert not loop_alive()
+    registry.release()  # one release too many does no harm, nor counts ahead
+    registry.hold()
+    onvif_loop.submit(_noop()).result(5)
+    registry.release()
+    assert not loop_alive()
 
 
 async def _noop() -> None:

@@ -77,6 +77,31 @@ def test_import_linter_contracts_hold():
     assert "0 broken" in r.stdout and "hub and drivers never import Qt KEPT" in r.stdout, r.stdout[-2000:]
 
 
+def _contract(prefix: str) -> dict:
+    import tomllib
+
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return next(c for c in config["tool"]["importlinter"]["contracts"] if c["name"].startswith(prefix))
+
+
+def _hub_subsystems() -> set[str]:
+    """hub's folders and top-level modules, but the Hub API itself."""
+    return {
+        f"hub.{p.stem}"
+        for p in (REPO_ROOT / "hub").iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")
+    } - {"hub.api"}
+
+
+def test_api_contracts_cover_every_subsystem():
+    """A new folder of the engine is behind the Hub API from its first day: the contracts that keep
+    the engine from importing the API, and the CLI from going around it, list every one."""
+    subsystems = _hub_subsystems()
+    assert {"hub.core", "hub.db", "hub.hub", "hub.config"} <= subsystems
+    assert set(_contract("the engine never imports the Hub API")["source_modules"]) == subsystems
+    assert set(_contract("the CLI reaches the hub only through")["forbidden_modules"]) == subsystems
+
+
 # -- import cycles ----------------------------------------------------------------------------------
 # Counted with grimp (import-linter's graph), which sees imports inside functions too: an import
 # moved into a function to dodge a cycle is still a cycle. Imports under ``if TYPE_CHECKING:`` are

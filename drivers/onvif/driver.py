@@ -150,6 +150,7 @@ class OnvifDriver:
 
     kind: ClassVar[str] = "onvif"
     title: ClassVar[str] = "ONVIF camera or doorbell"
+    described_by_device: ClassVar[bool] = True
 
     def discover(self, timeout_s: float, address: str | None = None) -> list[DiscoveredDevice]:
         """WS-Discovery on the local network, or a unicast probe of ``address`` (only when the owner

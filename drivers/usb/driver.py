@@ -31,6 +31,7 @@ class UsbDriver(BaseDriver):
 
     kind = "usb"
     title = "USB camera"
+    described_by_device = True  # the size and rate asked must be ones the camera can do
 
     def discover(self, timeout_s: float, address: str | None = None) -> list[DiscoveredDevice]:
         """Capture devices attached now (V4L2 on Linux, FFmpeg's listing on Windows/macOS); none at a
@@ -55,6 +56,7 @@ class UsbDriver(BaseDriver):
                     StreamInfo(request.url, "h264", settings.width or 0, settings.height or 0, settings.fps),
                 ),
                 model=device.card,
+                settings=dict(request.options),
             )
         src = UsbSource(request)
         try:
@@ -65,7 +67,7 @@ class UsbDriver(BaseDriver):
             src.close()
         if not info.width:
             raise UnsupportedError(f"the USB camera {settings.device} sends no picture")
-        return ProbeResult(streams=(info,))
+        return ProbeResult(streams=(info,), settings=dict(request.options))
 
     def open_stream(self, request: StreamRequest) -> UsbSource:
         """Open the camera and start encoding (raises UnreachableError/UnsupportedError)."""

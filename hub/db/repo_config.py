@@ -202,6 +202,13 @@ def _live_row(session: Session, camera_id: str) -> CameraRow:
     return row
 
 
+def check_name_free(engine: Engine, name: str, *, except_id: str | None) -> None:
+    """Raise a ValidationError (rule "unique") when another camera has this name (any case); the
+    check before work that cannot be rolled back (the keyring). Writes check again, atomically."""
+    with Session(engine) as session:
+        _check_name_free(session.scalars(select(CameraRow)).all(), name.strip(), except_id=except_id)
+
+
 def _check_name_free(rows: Iterable[CameraRow], name: str, *, except_id: str | None) -> None:
     wanted = name.casefold()
     for row in rows:

@@ -39,6 +39,7 @@ class Supervisor:
         self._pipelines: dict[str, CameraPipeline] = {}
         self._configs: dict[str, CameraConfig] = {}
         self._unstartable: dict[str, CameraStatus] = {}  # camera -> why it has no pipeline
+        self._stopping: set[CameraPipeline] = set()  # stopped, still finishing their last segment
         self._mutex = threading.RLock()
 
     def apply(self, cameras: Iterable[CameraConfig]) -> tuple[str, ...]:
@@ -102,10 +103,11 @@ class Supervisor:
         with self._mutex:
             pipelines = list(self._pipelines.values())
             self._pipelines.clear()
+            stopping = list(self._stopping)  # a camera removed or changed a moment ago
         for p in pipelines:
             p.stop()
-        for p in pipelines:
-            p.join(timeout)
+        for p in pipelines + stopping:
+            p.join(timeout)  # before the hub closes the index they report into
         return [p.status() for p in pipelines]  # "stopped", with the counters of the whole run
 
     def _start(self, cfg: CameraConfig) -> None:
@@ -126,4 +128,11 @@ class Supervisor:
         if p is None:
             return
         p.stop()
-        threading.Thread(target=p.join, name=f"porchlight-join-{cam_id}", daemon=True).start()
+        self._stopping.add(p)
+
+        def join() -> None:
+            p.join()
+            with self._mutex:
+                self._stopping.discard(p)
+
+        threading.Thread(target=join, name=f"porchlight-join-{cam_id}", daemon=True).start()

@@ -1,0 +1,116 @@
+"""Between the hub's own data types (hub.core.model, settings) and the API's (hub.api.types).
+
+The API's types are the wire schema, versioned on their own; the hub's may change freely behind
+them. Both sides name their fields alike, so one strict msgspec conversion each way does the work:
+a field that no longer matches fails loudly here (and in tests/test_api_types.py), never silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import msgspec
+
+from hub.api import types as api
+from hub.config.hub_settings import StorageReport
+from hub.core import model
+from hub.core import settings as hub_settings
+from hub.core.secrets import Credentials
+from hub.core.times import parse_rfc3339
+
+S = TypeVar("S", bound=msgspec.Struct)
+D = TypeVar("D")
+
+
+def to_api(obj: object, kind: type[S]) -> S:
+    """A hub object (a dataclass with the same field names) as the API type ``kind``."""
+    return msgspec.convert(obj, kind, from_attributes=True)
+
+
+def to_model(value: msgspec.Struct, kind: type[D]) -> D:
+    """An API value as the hub's dataclass ``kind``."""
+    return msgspec.convert(msgspec.to_builtins(value), kind)
+
+
+def camera(cfg: model.CameraConfig) -> api.Camera:
+    """A stored camera as the API shows it."""
+    return to_api(cfg, api.Camera)
+
+
+def camera_status(st: model.CameraStatus, name: str) -> api.CameraStatus:
+    """A camera's live state, with its name."""
+    return api.CameraStatus(
+        camera_id=st.camera_id,
+        name=name,
+        state=st.state,
+        since_ms=st.since_ms,
+        last_error=st.last_error,
+        updated_ms=st.updated_ms,
+        stats=dict(st.stats),
+    )
+
+
+def settings(s: hub_settings.Settings) -> api.Settings:
+    """The hub settings as the API shows them."""
+    return to_api(s, api.Settings)
+
+
+def storage(report: StorageReport) -> api.StorageInfo:
+    """The recordings folder's report as the API shows it."""
+    return to_api(report, api.StorageInfo)
+
+
+def new_camera(new: api.NewCamera) -> model.CameraConfig:
+    """The camera to store for a request (``events``/``doorbell`` left None are completed from the
+    device: see hub.config.cameras.from_device)."""
+    fields = msgspec.structs.asdict(new)  # every field: a request leaves its defaults out on the wire
+    fields.update(
+        id="",
+        motion=msgspec.to_builtins(new.motion),
+        events=new.events or "local",
+        doorbell=bool(new.doorbell),
+    )
+    return msgspec.convert(fields, model.CameraConfig)
+
+
+def changes(change: msgspec.Struct) -> dict[str, Any]:
+    """The fields of a change request that are set (not UNSET), as plain values."""
+    return {
+        f.name: getattr(change, f.name)
+        for f in msgspec.structs.fields(change)
+        if getattr(change, f.name) is not msgspec.UNSET
+    }
+
+
+def camera_changes(cfg: model.CameraConfig, change: api.CameraChange) -> dict[str, Any]:
+    """A CameraChange as CameraConfig field changes (a motion change applied onto the camera's)."""
+    out = changes(change)
+    motion = out.pop("motion", None)
+    if motion is not None:
+        fields = changes(motion)
+        if "zones" in fields:
+            fields["zones"] = tuple(to_model(z, model.Zone) for z in fields["zones"])
+        out["motion"] = dataclasses.replace(cfg.motion, **fields)
+    return out
+
+
+def credentials(creds: api.Credentials | None) -> Credentials | None:
+    """Credentials for the keyring (the one place a Secret is revealed)."""
+    return None if creds is None else Credentials(creds.username, creds.password.reveal())
+
+
+def holder(info: Mapping[str, Any] | None) -> api.HubInfo:
+    """The hub lock's holder (pid, start time) as the API shows it."""
+    if info is None:
+        return api.HubInfo(running=False)
+    pid = info.get("pid")
+    started = info.get("started")
+    started_ms = None
+    if isinstance(started, str):
+        try:
+            started_ms = parse_rfc3339(started, field="started")
+        except ValueError:  # a lock file written by hand, or torn
+            started_ms = None
+    return api.HubInfo(running=True, pid=pid if isinstance(pid, int) else None, started_ms=started_ms)

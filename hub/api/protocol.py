@@ -1,0 +1,95 @@
+"""The Hub API: the one way the app and the CLI reach a hub.
+
+Every backend meets this Protocol:
+
+- :class:`hub.api.local.LocalHub`: the live hub in this process (what ``porchlight serve`` runs and
+  what hub tests use); a change applies to the running cameras at once;
+- :class:`hub.api.index.IndexOnly`: no hub runs; it reads and edits the index of a data dir, never
+  records and never takes the hub lock (a hub started later applies what it stored).
+
+Arguments and results are the immutable values of :mod:`hub.api.types`. Every refusal is an error of
+the hub's family (:mod:`hub.api.errors`): a :class:`~hub.api.errors.NotFoundError` for a camera that
+is not there, a :class:`~hub.api.errors.ValidationError` naming the field (``motion.sensitivity``)
+and the rule it broke, and so on; ``str(exc)`` is a message to show as it is.
+
+Calls block (the index, the keyring, a device may be asked): a GUI calls them off its GUI thread.
+Every method may be called from any thread.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from hub.api.types import (
+    Camera,
+    CameraChange,
+    Credentials,
+    NewCamera,
+    Settings,
+    SettingsChange,
+    Status,
+    StorageInfo,
+)
+
+
+class HubApi(Protocol):
+    """Commands and queries of one hub (one data dir)."""
+
+    # -- cameras --------------------------------------------------------------------------------------
+    def cameras(self) -> list[Camera]:
+        """Every camera (removed ones excluded), ordered by name."""
+        ...
+
+    def camera(self, ref: str) -> Camera:
+        """The camera with this id or name (case-insensitive); NotFoundError names the cameras there are."""
+        ...
+
+    def add_camera(self, new: NewCamera, credentials: Credentials | None = None) -> Camera:
+        """Store a new camera (its id comes from its name) and start recording it; returns it as stored.
+
+        ONVIF and USB cameras are asked what they offer first: a refused password is an AuthError, a
+        device that does not answer a DeviceError, and nothing is added. Credentials go into the
+        OS keyring (UnavailableError when there is no secure one, before anything is stored)."""
+        ...
+
+    def update_camera(self, ref: str, change: CameraChange, credentials: Credentials | None = None) -> Camera:
+        """Change a camera's fields (and replace its credentials when given); returns it as stored."""
+        ...
+
+    def remove_camera(self, ref: str) -> Camera:
+        """Remove a camera and forget its credentials; its recordings stay until retention removes them.
+        Returns the camera as it was."""
+        ...
+
+    # -- hub settings and storage -----------------------------------------------------------------
+    def settings(self) -> Settings:
+        """The hub-wide settings."""
+        ...
+
+    def update_settings(self, change: SettingsChange) -> Settings:
+        """Change hub settings; returns them as stored. Refuses a storage folder that would orphan
+        recordings (StorageError) and values out of bounds (ValidationError)."""
+        ...
+
+    def storage(self) -> StorageInfo:
+        """The recordings folder: where, its state, and how full it is."""
+        ...
+
+    # -- status ---------------------------------------------------------------------------------------
+    def status(self) -> Status:
+        """Whether a hub runs, and each camera's state."""
+        ...
+
+    # -- the connection ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Let go of what this client holds (an index connection; an in-process hub it started)."""
+        ...
+
+    def __enter__(self) -> Self:
+        """``with connect(data_dir) as api:`` closes the API when the block ends."""
+        ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...

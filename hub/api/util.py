@@ -1,0 +1,22 @@
+"""Pure helpers a client of the Hub API needs beside it: times, sizes, credentials in URLs, logging
+and the default data dir. They touch no index and start nothing."""
+
+from __future__ import annotations
+
+from drivers.scrub import redact, split_credentials
+from hub.core.logs import setup_logging
+from hub.core.paths import default_data_dir
+from hub.core.settings import format_size, parse_size
+from hub.core.times import format_ms, now_ms, parse_rfc3339
+
+__all__ = [
+    "default_data_dir",
+    "format_ms",
+    "format_size",
+    "now_ms",
+    "parse_rfc3339",
+    "parse_size",
+    "redact",
+    "setup_logging",
+    "split_credentials",
+]

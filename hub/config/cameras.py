@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from hub import devices
 from hub.core import secrets
-from hub.core.errors import HubError, NotFoundError, ValidationError
+from hub.core.errors import DeviceError, HubError, NotFoundError, ValidationError
 from hub.core.model import CameraConfig, EventSource
 from hub.core.secrets import Credentials
 from hub.core.validation import validate_camera, with_field_changes
@@ -49,8 +49,9 @@ def from_device(
     """``cfg`` completed from what its device offers, for the drivers whose cameras are described by
     their device (ONVIF: streams, roles, events, doorbell; USB: the size and rate asked, checked);
     ``url``/``sub_url`` given in ``cfg`` win over the device's. ``events``/``doorbell`` left None
-    follow the device. Raises AuthError/DeviceError/ValidationError; other cameras are not asked
-    (a stream URL need not answer to be added)."""
+    follow the device. Raises AuthError, DeviceError (it does not answer, or offers nothing to
+    record) or ValidationError. Other cameras are not asked: a stream URL need not answer to be
+    added."""
     validate_camera(cfg)  # the driver kind, and every field the owner gave, before a device is asked
     title, described = devices.kind_of(cfg.driver)
     if not described:
@@ -64,7 +65,7 @@ def from_device(
     url = cfg.url or (record.stream_uri if record else None)
     where = desc.address or cfg.url or title
     if not url:
-        raise ValidationError(f"{where} offers no stream Porchlight can record", field="device", rule="type")
+        raise DeviceError(f"{where} offers no stream Porchlight can record")
     if events is None:
         events = "both" if desc.events else "local"
     if events != "local" and not desc.events:

@@ -38,7 +38,6 @@ from hub.core.settings import Settings
 from hub.core.times import now_ms
 from hub.db import repo_config
 from hub.db.engine import open_engine
-from hub.db.tx import run_write
 from hub.db.upgrade import migrate
 from hub.db.writer import DbWriter
 from hub.housekeeper import Housekeeper
@@ -196,14 +195,6 @@ class Hub:
     def reload(self) -> None:
         """Apply configuration changes now (instead of within a second)."""
         self._sync_config()
-
-    # -- changes (any thread but the GUI's: they write to the index) -------------------------------
-    def add_camera(self, cfg: CameraConfig) -> CameraConfig:
-        """Store a new camera (its id is derived from the name) and start it now; returns it as
-        stored. Raises ValidationError (a field, or a name already taken: rule "unique")."""
-        added = run_write(self.engine, repo_config.add_camera, cfg)
-        self._sync_config()
-        return added
 
     # -- configuration -----------------------------------------------------------------------------
     def _sync_config(self) -> None:

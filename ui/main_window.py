@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hub.api.local import LocalHub
+from hub.api.types import NewCamera
 from hub.core.model import CameraConfig, CameraStatus
 from hub.hub import Hub
 from ui.bridge import HubBridge
@@ -113,9 +115,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Storage OK" if state == "ok" else f"Storage: {message}")
 
     def _add_demo(self) -> None:
-        hub = self.hub
-        if hub is None:
+        if self.hub is None:
             return
+        api = LocalHub(self.hub)  # the hub's own front door: the camera starts as the call returns
         self.demo_button.setEnabled(False)
 
         def refused(exc: BaseException) -> None:
@@ -123,7 +125,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc))
 
         run_in_background(
-            lambda: hub.add_camera(CameraConfig(id="", name="Demo", driver="demo", mode="motion")),
+            lambda: api.add_camera(NewCamera(name="Demo", driver="demo", mode="motion")),
             lambda _r: self.demo_button.setEnabled(True),
             refused,
             parent=self,

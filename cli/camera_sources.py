@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub import devices
-from hub.api.types import Camera
-from hub.core.model import CameraConfig
-from hub.core.secrets import Credentials
-from hub.devices import ProbeResult
+from hub.api.types import Camera, Probe, ProbeStream
 
 
 def describe(cfg: Camera) -> list[str]:
@@ -34,25 +30,17 @@ def describe(cfg: Camera) -> list[str]:
     return lines
 
 
-def probe(cam: CameraConfig, creds: Credentials | None) -> dict[str, Any]:
+def probe_json(desc: Probe) -> dict[str, Any]:
     """``cameras probe --json``: a device's profiles with their roles, events and clock, when its driver
     knows profiles (ONVIF); else the streams of the camera's URL and sub-stream URL."""
-    desc = devices.describe_camera(cam, creds)
-    if desc.profiles:
-        return _profiles_json(desc)
-    streams = _streams_json(desc, "record")
-    if cam.sub_url is not None:
-        streams += _streams_json(devices.describe_camera(cam, creds, "detect"), "detect")
-    return {"streams": streams}
-
-
-def _profiles_json(desc: ProbeResult) -> dict[str, Any]:
+    if not desc.profiles:
+        return {"streams": [_stream_json(s) for s in desc.streams]}
     return {
         "manufacturer": desc.manufacturer,
         "model": desc.model,
         "firmware": desc.firmware,
         "clock_offset_s": desc.clock_offset_s,
-        "events_supported": desc.events,
+        "events_supported": desc.events_supported,
         "doorbell": desc.doorbell,
         "event_topics": list(desc.event_topics),
         "warnings": list(desc.warnings),
@@ -60,30 +48,27 @@ def _profiles_json(desc: ProbeResult) -> dict[str, Any]:
             {
                 "token": p.token,
                 "name": p.name,
-                "codec": p.encoding,
+                "codec": p.codec,
                 "width": p.width,
                 "height": p.height,
                 "fps": p.fps,
                 "bitrate_kbps": p.bitrate_kbps,
-                "url": p.stream_uri,
-                "snapshot": p.snapshot_uri,
-                "role": desc.role_of(p.token),
+                "url": p.url,
+                "snapshot": p.snapshot_url,
+                "role": p.role,
             }
             for p in desc.profiles
         ],
     }
 
 
-def _streams_json(desc: ProbeResult, role: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "url": s.url,
-            "codec": s.codec,
-            "width": s.width,
-            "height": s.height,
-            "fps": s.fps,
-            "audio": s.audio_codec,
-            "role": role,
-        }
-        for s in desc.streams
-    ]
+def _stream_json(s: ProbeStream) -> dict[str, Any]:
+    return {
+        "url": s.url,
+        "codec": s.codec,
+        "width": s.width,
+        "height": s.height,
+        "fps": s.fps,
+        "audio": s.audio_codec,
+        "role": s.role,
+    }

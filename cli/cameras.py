@@ -12,11 +12,9 @@ from cli import camera_sources
 from cli.common import (
     CliError,
     api_credentials,
-    camera_by_name,
     command,
     credentials,
     hub_api,
-    open_index,
     positive,
     print_json,
     yes_no,
@@ -32,8 +30,6 @@ from hub.api.types import (
     ZoneKind,
 )
 from hub.api.util import split_credentials
-from hub.core import secrets  # cameras probe: onto the API next (issue 12, a2)
-from hub.db import repo_config
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -261,12 +257,9 @@ def cameras_list(args: argparse.Namespace) -> int:
 
 def cameras_probe(args: argparse.Namespace) -> int:
     """``cameras probe NAME [--json]``: what the device offers, asked now."""
-    engine, _ = open_index(args)
-    cam = camera_by_name(engine, args.name)
-    creds = None
-    if cam.has_credentials:
-        creds = secrets.get_camera_credentials(repo_config.index_id(engine), cam.id)
-    out = camera_sources.probe(cam, creds)
+    with hub_api(args) as api:
+        cam = api.camera(args.name)
+        out = camera_sources.probe_json(api.probe(cam.id))
     if args.json:
         return print_json(out)
     print(f"{cam.name} ({cam.driver})")

@@ -10,17 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from sqlalchemy.engine import Engine
-
 from hub.api import HubApi, connect
 from hub.api.errors import ValidationError
 from hub.api.types import Credentials, Secret
 from hub.api.util import parse_rfc3339, split_credentials
-from hub.core.model import CameraConfig
-from hub.core.paths import DataDir
-from hub.db import repo_config
-from hub.db.engine import open_engine
-from hub.db.upgrade import migrate
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -65,23 +58,6 @@ def positive(text: str) -> float:
 def hub_api(args: argparse.Namespace) -> HubApi:
     """The Hub API of the data dir named by --data-dir/--db-url (``with hub_api(args) as api:``)."""
     return connect(Path(args.data_dir), args.db_url)
-
-
-def open_index(args: argparse.Namespace) -> tuple[Engine, DataDir]:
-    """Open (and migrate) the index named by --data-dir/--db-url."""
-    data = DataDir(Path(args.data_dir)).ensure()
-    engine = open_engine(args.db_url or data.default_db_url)
-    migrate(engine, backup_dir=data.backups)
-    return engine, data
-
-
-def camera_by_name(engine: Engine, name: str) -> CameraConfig:
-    """A camera by name (case-insensitive) or id, else a CliError listing the cameras."""
-    cam = repo_config.find_camera(engine, name) or repo_config.get_camera(engine, name)
-    if cam is None:
-        names = ", ".join(c.name for c in repo_config.list_cameras(engine)) or "none"
-        raise CliError(f"no camera named {name!r} (cameras: {names})")
-    return cam
 
 
 def _read_password(args: argparse.Namespace) -> str | None:

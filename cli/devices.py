@@ -1,7 +1,7 @@
 """``porchlight discover``: ONVIF cameras on the network (WS-Discovery) and USB cameras on this machine.
 
-Discovery (a multicast probe and a look at what answers) runs only here, when the owner asks for it;
-nothing in the hub ever discovers in the background.
+Discovery (a multicast probe and a look at what answers) runs only when the owner asks for it, here
+through the Hub API; nothing in the hub ever discovers in the background.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import argparse
 import sys
 from typing import Any
 
-from cli.common import CliError, command, positive, print_json
-from hub import devices
-from hub.devices import DiscoveredDevice
+from cli.common import CliError, command, hub_api, positive, print_json
+from hub.api.types import Device
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     disc.add_argument("--json", action="store_true")
 
 
-def _device_json(d: DiscoveredDevice) -> dict[str, Any]:
+def _device_json(d: Device) -> dict[str, Any]:
     return {
         "kind": d.kind,
         "name": d.name,
@@ -42,18 +41,20 @@ def _device_json(d: DiscoveredDevice) -> dict[str, Any]:
 
 def discover(args: argparse.Namespace) -> int:
     """``discover [--timeout S] [--json]`` and ``discover --host HOST[:PORT] [--json]``."""
-    found, problems = devices.discover(args.timeout, args.host)
-    if args.host and problems and not found:  # e.g. not an address at all
+    with hub_api(args) as api:
+        found = api.discover(args.timeout, args.host)
+    problems = found.problems
+    if args.host and problems and not found.devices:  # e.g. not an address at all
         raise CliError("; ".join(problems))
     for problem in problems:
         print(f"porchlight: note: {problem}", file=sys.stderr)
     if args.json:
-        return print_json([_device_json(d) for d in found])
-    if not found:
+        return print_json([_device_json(d) for d in found.devices])
+    if not found.devices:
         print(
             "nothing found (for an ONVIF camera on another network, try: porchlight discover --host ADDRESS)"
         )
-    for d in found:
+    for d in found.devices:
         where = d.xaddr or d.device or ""
         auth = {True: "password needed", False: "no password", None: ""}[d.needs_auth]
         what = " ".join(x for x in (d.manufacturer, d.model) if x)

@@ -1,4 +1,5 @@
-"""``porchlight recordings list``, ``events list`` and ``export``: what the hub recorded, read from the index."""
+"""``porchlight recordings list``, ``events list`` and ``export``: what the hub recorded, through the Hub
+API."""
 
 from __future__ import annotations
 
@@ -7,16 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
-from cli.common import CliError, camera_by_name, command, open_index, print_rows, time_window
-from hub.core.errors import NotFoundError, StorageError
-from hub.core.paths import DataDir
-from hub.core.settings import format_size
-from hub.core.times import format_ms
-from hub.db import repo_config, repo_media
-from hub.media.export import export_clip
-from hub.storage.manager import resolve_root
+from cli.common import CliError, command, hub_api, print_rows, time_window
+from hub.api.types import ExportProgress, ExportRequest
+from hub.api.util import format_ms, format_size
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,40 +39,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ex.add_argument("--out", required=True, type=Path)
 
 
-def _root(engine: Engine, data: DataDir) -> Path:
-    return resolve_root(repo_config.load_settings(engine), data)
-
-
-def _listing(
-    args: argparse.Namespace,
-) -> tuple[Engine, DataDir, str | None, dict[str, str], int | None, int | None]:
-    """What a list command needs: index, data dir, camera id filter, camera names, time window."""
-    engine, data = open_index(args)
-    cam = camera_by_name(engine, args.camera) if args.camera else None
-    names = {c.id: c.name for c in repo_config.list_cameras(engine, include_removed=True)}
-    start, end = time_window(args)
-    return engine, data, cam.id if cam else None, names, start, end
-
-
 def recordings_list(args: argparse.Namespace) -> int:
     """``recordings list [--camera NAME] [--start T] [--end T] [--json]``"""
-    engine, data, cam_id, names, start, end = _listing(args)
-    segs = repo_media.list_segments(engine, camera_id=cam_id, start_ms=start, end_ms=end)
-    root = _root(engine, data)
+    start, end = time_window(args)
+    with hub_api(args) as api:
+        recs = api.recordings(args.camera, start, end)
     rows: list[dict[str, Any]] = [
         {
-            "camera": names.get(s.camera_id, s.camera_id),
-            "camera_id": s.camera_id,
-            "path": str(root / s.path),
-            "start": format_ms(s.start_ms),
-            "end": format_ms(s.end_ms),
-            "duration": round(s.duration_ms / 1000, 3),
-            "bytes": s.bytes,
-            "frames": s.frames,
-            "audio": s.has_audio,
-            "protected": s.protected,
+            "camera": r.camera,
+            "camera_id": r.camera_id,
+            "path": r.path,
+            "start": format_ms(r.start_ms),
+            "end": format_ms(r.end_ms),
+            "duration": round(r.duration_ms / 1000, 3),
+            "bytes": r.bytes,
+            "frames": r.frames,
+            "audio": r.has_audio,
+            "protected": r.protected,
         }
-        for s in segs
+        for r in recs
     ]
     return print_rows(
         args,
@@ -93,13 +72,14 @@ def recordings_list(args: argparse.Namespace) -> int:
 
 def events_list(args: argparse.Namespace) -> int:
     """``events list [--camera NAME] [--start T] [--end T] [--kind K] [--json]``"""
-    engine, data, cam_id, names, start, end = _listing(args)
-    events = repo_media.list_events(engine, camera_id=cam_id, start_ms=start, end_ms=end, kinds=args.kind)
+    start, end = time_window(args)
+    with hub_api(args) as api:
+        events = api.events(args.camera, start, end, args.kind)
     rows: list[dict[str, Any]] = [
         {
             "id": e.id,
             "kind": e.kind,
-            "camera": names.get(e.camera_id, e.camera_id),
+            "camera": e.camera,
             "camera_id": e.camera_id,
             "start": format_ms(e.start_ms),
             "end": format_ms(e.end_ms),
@@ -107,7 +87,7 @@ def events_list(args: argparse.Namespace) -> int:
             "score": round(e.score, 4),
             "zones": list(e.zones),
             "source": e.source,
-            "thumbnail": str(data.root / e.thumbnail) if e.thumbnail else None,
+            "thumbnail": e.thumbnail,
         }
         for e in events
     ]
@@ -122,26 +102,50 @@ def events_list(args: argparse.Namespace) -> int:
     )
 
 
+class _ProgressLine:
+    """An export's progress as one line rewritten in place, when standard error is a terminal."""
+
+    def __init__(self) -> None:
+        self.shown = sys.stderr.isatty()
+
+    def __call__(self, p: ExportProgress) -> None:
+        if self.shown:
+            print(
+                f"\rexporting… {p.fraction * 100:3.0f} %  {p.frames} frames",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def clear(self) -> None:
+        if self.shown:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
 def export(args: argparse.Namespace) -> int:
-    """``export --camera NAME --start T --end T --out FILE.mp4``"""
-    engine, data = open_index(args)
-    cam = camera_by_name(engine, args.camera)
+    """``export --camera NAME --start T --end T --out FILE.mp4`` (Ctrl-C cancels it; no partial file
+    is left)."""
     start, end = time_window(args)
     assert start is not None and end is not None  # argparse requires both
     if args.out.suffix.lower() != ".mp4":
         raise CliError("--out must name an .mp4 file")
-    segs = repo_media.list_segments(engine, camera_id=cam.id, start_ms=start, end_ms=end)
+    out = args.out.expanduser().absolute()  # the hub writes it; relative to where the command runs
+    line = _ProgressLine()
     try:
-        report = export_clip(_root(engine, data), segs, start, end, args.out)
-    except (NotFoundError, StorageError) as exc:
-        raise CliError(f"{exc}: {cam.name} between {format_ms(start)} and {format_ms(end)}") from None
+        with hub_api(args) as api:
+            report = api.export(
+                ExportRequest(camera=args.camera, start_ms=start, end_ms=end, path=str(out)), progress=line
+            )
+    finally:
+        line.clear()
     print(
         f"exported {report.frames} frames from {report.segments} segment(s), {format_ms(report.start_ms)} → "
         f"{format_ms(report.end_ms)}, to {report.path}"
     )
-    for a, b in report.gaps:
+    for gap in report.gaps:
         print(
-            f"note: nothing recorded {format_ms(a)} → {format_ms(b)} ({(b - a) / 1000:.1f} s)",
+            f"note: nothing recorded {format_ms(gap.start_ms)} → {format_ms(gap.end_ms)} "
+            f"({(gap.end_ms - gap.start_ms) / 1000:.1f} s)",
             file=sys.stderr,
         )
     if report.stopped_early:

@@ -1,7 +1,7 @@
 """Devices before they are cameras: find them, and describe one, through the drivers.
 
-The hub's side of the drivers' ``discover`` and ``probe``, for the clients that add cameras (the CLI
-today; the Hub API and the app next). Nothing here runs unless the owner asks: the hub never
+The hub's side of the drivers' ``discover`` and ``probe``, for the Hub API's discovery and probes and
+for cameras added from a device (hub.config.cameras). Nothing here runs unless the owner asks: the hub never
 discovers in the background. A driver's error leaves as the hub's own: :class:`AuthError` when the
 device refused the credentials, :class:`DeviceError` for every other way it failed, with the driver's
 message (one line, no secret in it) unchanged.
@@ -13,7 +13,15 @@ from collections.abc import Mapping
 
 from drivers import registry
 from drivers.base import AuthError as DriverAuthError
-from drivers.base import Credentials, DiscoveredDevice, DriverError, ProbeResult, Role, StreamRequest
+from drivers.base import (
+    Credentials,
+    DiscoveredDevice,
+    DriverError,
+    ProbeResult,
+    Role,
+    StreamInfo,
+    StreamRequest,
+)
 from hub.core.errors import AuthError, DeviceError
 from hub.core.model import CameraConfig
 from hub.pipeline.options import driver_options
@@ -22,8 +30,10 @@ __all__ = [
     "Credentials",
     "DiscoveredDevice",
     "ProbeResult",
+    "StreamInfo",
     "describe",
     "describe_camera",
+    "describe_roles",
     "device_error",
     "discover",
     "kind_of",
@@ -66,6 +76,18 @@ def describe_camera(cfg: CameraConfig, credentials: Credentials | None, role: Ro
     (the main stream, or the sub stream for ``"detect"``); raises AuthError/DeviceError."""
     url = cfg.sub_url if role == "detect" else cfg.url
     return describe(cfg.driver, driver_options(cfg), credentials, url=url)
+
+
+def describe_roles(
+    cfg: CameraConfig, credentials: Credentials | None
+) -> tuple[ProbeResult, ProbeResult | None]:
+    """What a camera's device offers now, for the owner to read: the description of its main stream
+    (with the device's profiles, when its driver names them), and of its sub stream when it has one
+    and the device names no profiles (else None); raises AuthError/DeviceError."""
+    record = describe_camera(cfg, credentials)
+    if record.profiles or cfg.sub_url is None:
+        return record, None
+    return record, describe_camera(cfg, credentials, "detect")
 
 
 def discover(timeout_s: float, address: str | None = None) -> tuple[list[DiscoveredDevice], list[str]]:

@@ -1,12 +1,7 @@
-"""The Hub API suite: the same tests against every backend.
-
-- ``local``: the live hub in this process (hub.api.local.LocalHub), recording for real;
-- ``index``: index-only (hub.api.index.IndexOnly), what a client uses when no hub runs.
-
-The socket backend joins this list when it lands (issue 12, step b1). Backend-specific behaviour
-(a change reaching running cameras at once; the status of a hub that is not running) has its own
-tests at the end.
-"""
+"""The Hub API suite on cameras, settings, storage and status: the same tests against every backend
+(tests/support/apitools.py). Backend-specific behaviour (a change reaching running cameras at once;
+the status of a hub that is not running) has its own tests at the end. Recordings, events, exports
+and devices: tests/test_api_media.py."""
 
 from __future__ import annotations
 
@@ -21,7 +16,6 @@ import pytest
 
 from hub.api import HubApi, connect
 from hub.api.errors import DeviceError, NotFoundError, StorageError, UnavailableError, ValidationError
-from hub.api.index import IndexOnly
 from hub.api.local import LocalHub
 from hub.api.types import (
     CameraChange,
@@ -36,18 +30,11 @@ from hub.api.types import (
 from hub.core import secrets
 from hub.db import repo_config
 from hub.db.engine import open_engine
-from hub.hub import HubOptions
+from tests.support.apitools import BACKENDS, open_api
 from tests.support.hubtools import configure, wait_for
 
 SECRET = "pa55-not-in-any-log"
-BACKENDS = ["local", "index"]
 UNREACHABLE = "rtsp://127.0.0.1:9/main"  # the discard port: nothing answers
-
-
-def _open(kind: str, data: Path) -> HubApi:
-    if kind == "local":
-        return LocalHub.start(data, options=HubOptions(open_timeout_s=2.0))
-    return IndexOnly.open(data)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -55,7 +42,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
     """(kind, api, data dir) on a fresh data dir; the api is closed (a local hub stopped) at the end."""
     data = tmp_path / "data"
     configure(data, [])  # a free-space margin a test machine has
-    api = _open(request.param, data)
+    api = open_api(request.param, data)
     try:
         yield request.param, api, data
     finally:

@@ -13,6 +13,7 @@ import typing
 import msgspec
 import pytest
 
+from drivers import base as driver_base
 from hub.api import convert
 from hub.api import types as api
 from hub.core import model
@@ -47,6 +48,8 @@ def test_values_load_nothing_of_the_engine():
         (api.EventSource, model.EventSource),
         (api.CameraState, model.CameraState),
         (api.ZoneKind, model.ZoneKind),
+        (api.EventKind, model.EventKind),
+        (api.Role, driver_base.Role),
     ],
 )
 def test_choices_agree_with_the_hub(api_type, model_type):

@@ -330,6 +330,22 @@ ERROR_CASES = {
         None,
         [".mp4"],
     ),
+    "export into a missing folder": (
+        [
+            "export",
+            "--camera",
+            "Porch",
+            "--start",
+            "2024-01-01T00:00:00Z",
+            "--end",
+            "2024-01-01T00:01:00Z",
+            "--out",
+            "/no-such-porchlight-folder/clip.mp4",
+        ],
+        None,
+        ["/no-such-porchlight-folder"],
+    ),
+    "events unknown kind": (["events", "list", "--kind", "motion", "--kind", "burglar"], None, ["burglar"]),
     "password-stdin empty": (
         ["cameras", "add", "Cam2", "--url", "rtsp://127.0.0.1:9/x", "--username", "u", "--password-stdin"],
         "",

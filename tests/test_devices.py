@@ -8,6 +8,7 @@ probe runs in the namespace suite (tests/netns/test_discovery.py).
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -92,6 +93,15 @@ def test_an_address_that_is_not_one_is_reported_by_the_driver_that_read_it():
 def test_the_cli_says_so_in_one_line():
     result = run_cli(None, "discover", "--host", "a:b:c", "--timeout", "0.5")
     assert_one_line_error(result, "not a valid camera address", "'a:b:c'")
+
+
+def test_discovery_makes_no_data_dir(tmp_path):
+    """Discovering needs no index: the command leaves no data dir behind."""
+    data = tmp_path / "never-made"
+    result = run_cli(data, "discover", "--host", "127.0.0.1:9", "--timeout", "0.2", "--json")
+    assert result.returncode == 0, result.stderr
+    assert isinstance(json.loads(result.stdout), list)
+    assert not data.exists()
 
 
 # --- one driver failing does not hide the others' devices (drivers written for the test) ---------

@@ -76,3 +76,18 @@ def test_script_imports_only_installed_packages(tmp_path):
     assert r.returncode == 0, r.stderr
     for package, path in json.loads(r.stdout).items():
         assert Path(path).resolve().is_relative_to(REPO_ROOT), (package, path)
+
+
+def test_the_cli_loads_no_engine_to_parse_its_arguments():
+    """``porchlight --help`` (and any usage error) answers without loading the index, PyAV, OpenCV,
+    Qt or the keyring: the CLI holds only the Hub API's values until a command calls it."""
+    heavy = ("sqlalchemy", "alembic", "av", "cv2", "numpy", "PySide6", "keyring", "zeep", "hub.db", "hub.hub")
+    code = (
+        "import sys, json, cli.main; cli.main.build_parser(); "
+        f"print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == []

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
+from hub import devices
 from hub.api import types as api
+from hub.api.types import Role
 from hub.config.hub_settings import StorageReport
 from hub.core import model
 from hub.core import settings as hub_settings
 from hub.core.secrets import Credentials
 from hub.core.times import parse_rfc3339
+from hub.devices import StreamInfo
+from hub.media.export import ExportReport, ExportStep
 
 S = TypeVar("S", bound=msgspec.Struct)
 D = TypeVar("D")
@@ -114,3 +119,112 @@ def holder(info: Mapping[str, Any] | None) -> api.HubInfo:
         except ValueError:  # a lock file written by hand, or torn
             started_ms = None
     return api.HubInfo(running=True, pid=pid if isinstance(pid, int) else None, started_ms=started_ms)
+
+
+# --- recordings, events, exports -------------------------------------------------------------------
+
+
+def recording(seg: model.Segment, name: str, root: Path) -> api.Recording:
+    """A stored segment, with its camera's name and its file's absolute path."""
+    return api.Recording(
+        id=seg.id or 0,
+        camera_id=seg.camera_id,
+        camera=name,
+        path=str(root / seg.path),
+        start_ms=seg.start_ms,
+        end_ms=seg.end_ms,
+        bytes=seg.bytes,
+        frames=seg.frames,
+        has_audio=seg.has_audio,
+        protected=seg.protected,
+    )
+
+
+def event(ev: model.Event, name: str, data_root: Path) -> api.Event:
+    """A stored event, with its camera's name and its thumbnail's absolute path."""
+    return api.Event(
+        id=ev.id or 0,
+        camera_id=ev.camera_id,
+        camera=name,
+        kind=ev.kind,
+        start_ms=ev.start_ms,
+        end_ms=ev.end_ms,
+        detected_ms=ev.detected_ms,
+        score=ev.score,
+        zones=tuple(ev.zones),
+        source=ev.source,
+        thumbnail=str(data_root / ev.thumbnail) if ev.thumbnail else None,
+    )
+
+
+def export_progress(step: ExportStep) -> api.ExportProgress:
+    """An export's progress as the API shows it."""
+    return to_api(step, api.ExportProgress)
+
+
+def export_result(report: ExportReport) -> api.ExportResult:
+    """What an export wrote."""
+    return api.ExportResult(
+        path=str(report.path),
+        start_ms=report.start_ms,
+        end_ms=report.end_ms,
+        frames=report.frames,
+        segments=report.segments,
+        gaps=tuple(api.Gap(start_ms=a, end_ms=b) for a, b in report.gaps),
+        has_audio=report.has_audio,
+        stopped_early=report.stopped_early,
+    )
+
+
+# --- devices ---------------------------------------------------------------------------------------
+
+
+def device(found: devices.DiscoveredDevice) -> api.Device:
+    """A discovered device as the API shows it."""
+    return to_api(found, api.Device)
+
+
+def probe(record: devices.ProbeResult, detect: devices.ProbeResult | None) -> api.Probe:
+    """What a device offers: its profiles (with their roles), or the streams of its record URL and,
+    when asked, of its detect URL."""
+    streams: list[tuple[StreamInfo, Role]] = [(s, "record") for s in record.streams]
+    streams += [(s, "detect") for s in (detect.streams if detect else ())]
+    return api.Probe(
+        manufacturer=record.manufacturer,
+        model=record.model,
+        firmware=record.firmware,
+        address=record.address,
+        clock_offset_s=record.clock_offset_s,
+        events_supported=record.events,
+        doorbell=record.doorbell,
+        event_topics=tuple(record.event_topics),
+        warnings=tuple(record.warnings),
+        profiles=tuple(
+            api.ProbeProfile(
+                token=p.token,
+                name=p.name,
+                codec=p.encoding,
+                width=p.width,
+                height=p.height,
+                fps=p.fps,
+                bitrate_kbps=p.bitrate_kbps,
+                url=p.stream_uri,
+                snapshot_url=p.snapshot_uri,
+                role=record.role_of(p.token),
+            )
+            for p in record.profiles
+        ),
+        streams=tuple(
+            api.ProbeStream(
+                url=s.url,
+                codec=s.codec,
+                width=s.width,
+                height=s.height,
+                fps=s.fps,
+                audio_codec=s.audio_codec,
+                role=role,
+            )
+            for s, role in streams
+        ),
+        settings=msgspec.to_builtins(dict(record.settings)),
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hub.core.errors import (
     AuthError,
+    CancelledError,
     ConflictError,
     DeviceError,
     HubError,
@@ -20,6 +21,7 @@ from hub.core.errors import (
 
 __all__ = [
     "AuthError",
+    "CancelledError",
     "ConflictError",
     "DeviceError",
     "HubError",

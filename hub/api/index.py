@@ -7,32 +7,51 @@ one that runs already and polls the index, applies what it stored.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, get_args
 
 from sqlalchemy.engine import Engine
 
 from drivers import registry
+from hub import devices
 from hub.api import convert
 from hub.api.types import (
     Camera,
     CameraChange,
     Credentials,
+    DeviceQuery,
+    Discovery,
+    Event,
+    EventKind,
+    ExportProgress,
+    ExportRequest,
+    ExportResult,
     NewCamera,
+    Probe,
+    Recording,
     Settings,
     SettingsChange,
     Status,
     StorageInfo,
 )
 from hub.config import cameras, hub_settings
-from hub.core.model import CameraStatus
+from hub.core import model
+from hub.core.errors import StorageError, UnavailableError, ValidationError
+from hub.core.model import CameraConfig, CameraStatus
 from hub.core.paths import DataDir
-from hub.core.times import now_ms
+from hub.core.times import format_ms, now_ms
+from hub.core.validation import validate_camera
 from hub.db import repo_config, repo_media
 from hub.db.engine import open_engine
 from hub.db.upgrade import migrate
+from hub.media.export import ExportStep, export_clip
 from hub.storage.lock import HubLock
+from hub.storage.manager import resolve_root
+
+DISCOVER_MAX_S = 60.0
 
 
 class IndexApi:
@@ -41,10 +60,20 @@ class IndexApi:
     Subclasses say how a change reaches running cameras (:meth:`_applied`), where the storage
     folder's state comes from (:meth:`_live_storage`) and what the status is."""
 
-    def __init__(self, engine: Engine, data: DataDir) -> None:
-        self._engine = engine
+    def __init__(self, engine: Engine | None, data: DataDir) -> None:
+        self._opened = engine
         self._data = data
         self._closed = False
+
+    @property
+    def _engine(self) -> Engine:
+        """The index (opened at the first call that needs it)."""
+        if self._opened is None:
+            self._opened = self._open_index()
+        return self._opened
+
+    def _open_index(self) -> Engine:
+        raise UnavailableError("this Hub API has no index")
 
     # -- cameras ----------------------------------------------------------------------------------
     def cameras(self) -> list[Camera]:
@@ -77,6 +106,101 @@ class IndexApi:
         cameras.remove(self._engine, cam)
         self._applied()
         return convert.camera(cam)
+
+    # -- recordings and events ------------------------------------------------------------------------
+    def recordings(
+        self, camera: str | None = None, start_ms: int | None = None, end_ms: int | None = None
+    ) -> list[Recording]:
+        """The recorded files that overlap the window, oldest first."""
+        cam_id = self._camera_id(camera)
+        _check_window(start_ms, end_ms)
+        segs = repo_media.list_segments(self._engine, camera_id=cam_id, start_ms=start_ms, end_ms=end_ms)
+        names, root = self._names(), self._root()
+        return [convert.recording(s, names.get(s.camera_id, s.camera_id), root) for s in segs]
+
+    def events(
+        self,
+        camera: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        kinds: Sequence[EventKind] | None = None,
+    ) -> list[Event]:
+        """The events that overlap the window, oldest first."""
+        cam_id = self._camera_id(camera)
+        _check_window(start_ms, end_ms)
+        known = get_args(model.EventKind)
+        for kind in kinds or ():
+            if kind not in known:
+                raise ValidationError(
+                    f"unknown event kind {kind!r} (kinds: {', '.join(known)})", field="kinds", rule="one_of"
+                )
+        evs = repo_media.list_events(
+            self._engine,
+            camera_id=cam_id,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            kinds=list(kinds) if kinds else None,
+        )
+        names = self._names()
+        return [convert.event(e, names.get(e.camera_id, e.camera_id), self._data.root) for e in evs]
+
+    def export(
+        self,
+        request: ExportRequest,
+        progress: Callable[[ExportProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ExportResult:
+        """Write one camera's recordings in a window as one MP4 clip."""
+        cam = cameras.find_recorded(self._engine, request.camera)
+        start, end = request.start_ms, request.end_ms
+        _check_window(start, end)
+        root = self._root()
+        out = _clip_path(request.path, root)
+        segs = repo_media.list_segments(self._engine, camera_id=cam.id, start_ms=start, end_ms=end)
+
+        def step(s: ExportStep) -> None:
+            if progress is not None:
+                progress(convert.export_progress(s))
+
+        report = export_clip(
+            root,
+            segs,
+            start,
+            end,
+            out,
+            progress=step,
+            cancel=cancel,
+            subject=f": {cam.name} between {format_ms(start)} and {format_ms(end)}",
+        )
+        return convert.export_result(report)
+
+    # -- devices ----------------------------------------------------------------------------------------
+    def discover(self, timeout_s: float = 3.0, host: str | None = None) -> Discovery:
+        """Devices the drivers find (on the network and this machine, or at ``host`` only)."""
+        if not 0 <= timeout_s <= DISCOVER_MAX_S:
+            raise ValidationError(
+                f"a discovery listens 0 to {DISCOVER_MAX_S:g} seconds", field="timeout_s", rule="max"
+            )
+        found, problems = devices.discover(timeout_s, host)
+        return Discovery(devices=tuple(convert.device(d) for d in found), problems=tuple(problems))
+
+    def probe(self, ref: str) -> Probe:
+        """What a configured camera's device offers now."""
+        cam = cameras.find(self._engine, ref)
+        return convert.probe(*devices.describe_roles(cam, cameras.stored_credentials(self._engine, cam)))
+
+    def probe_device(self, query: DeviceQuery, credentials: Credentials | None = None) -> Probe:
+        """What a device offers before it is added."""
+        cfg = CameraConfig(
+            id="",
+            name="probe",
+            driver=query.driver,
+            url=query.url,
+            sub_url=query.sub_url,
+            device=dict(query.device),
+        )
+        validate_camera(cfg)
+        return convert.probe(*devices.describe_roles(cfg, convert.credentials(credentials)))
 
     # -- hub settings and storage -----------------------------------------------------------------
     def settings(self) -> Settings:
@@ -113,6 +237,17 @@ class IndexApi:
             rows.append(convert.camera_status(st, cam.name))
         return Status(hub=convert.holder(holder), cameras=tuple(rows))
 
+    # -- helpers --------------------------------------------------------------------------------------
+    def _camera_id(self, ref: str | None) -> str | None:
+        return None if ref is None else cameras.find_recorded(self._engine, ref).id
+
+    def _names(self) -> dict[str, str]:
+        return {c.id: c.name for c in repo_config.list_cameras(self._engine, include_removed=True)}
+
+    def _root(self) -> Path:
+        live = self._live_storage()
+        return live[0] if live else resolve_root(repo_config.load_settings(self._engine), self._data)
+
     # -- what subclasses add ----------------------------------------------------------------------------
     def _applied(self) -> None:
         """A change was stored: make it reach the cameras (nothing here: a hub polls the index)."""
@@ -133,25 +268,69 @@ class IndexApi:
         self.close()
 
 
+def _check_window(start_ms: int | None, end_ms: int | None) -> None:
+    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+        raise ValidationError("the window must end after it starts", field="end_ms", rule="min")
+
+
+def _clip_path(text: str, root: Path) -> Path:
+    """Where an export may write: an absolute .mp4 path outside the recordings folder."""
+    path = Path(text)
+    if not path.is_absolute():
+        raise ValidationError(f"the clip's path must be absolute: {text}", field="path", rule="format")
+    if path.suffix.lower() != ".mp4":
+        raise ValidationError(f"the clip must be an .mp4 file: {text}", field="path", rule="format")
+    if path.resolve().is_relative_to(root.resolve()):
+        raise ValidationError(
+            f"choose a folder outside the recordings folder ({root}) for the clip",
+            field="path",
+            rule="format",
+        )
+    if path.is_dir():
+        raise ValidationError(f"{text} is a folder: name the clip's file", field="path", rule="format")
+    if not path.parent.is_dir():
+        raise StorageError(f"cannot write {text}: there is no folder {path.parent}")
+    return path
+
+
 class IndexOnly(IndexApi):
     """The Hub API of a data dir on which no hub runs (or one that polls the index runs elsewhere)."""
 
+    def __init__(self, data: DataDir, db_url: str | None) -> None:
+        super().__init__(None, data)
+        self._db_url = db_url
+        self._lock = threading.Lock()
+
     @classmethod
     def open(cls, data_dir: Path, db_url: str | None = None) -> IndexOnly:
-        """Open (and migrate) the index of ``data_dir`` (or the one at ``db_url``)."""
-        data = DataDir(Path(data_dir)).ensure()
-        engine = open_engine(db_url or data.default_db_url)
-        try:
-            migrate(engine, backup_dir=data.backups)
-        except BaseException:
-            engine.dispose()
-            raise
-        registry.hold()  # a camera added from a device asks it through its driver
-        return cls(engine, data)
+        """The API of ``data_dir``'s index (or the one at ``db_url``). The index is opened, migrated
+        and the data dir made at the first call that needs them: a discovery needs neither."""
+        registry.hold()  # devices are asked through their drivers
+        return cls(DataDir(Path(data_dir)), db_url)
+
+    def _open_index(self) -> Engine:
+        with self._lock:
+            if self._closed:
+                raise UnavailableError("this Hub API was closed")
+            if self._opened is not None:  # another thread opened it meanwhile
+                return self._opened
+            data = self._data.ensure()
+            engine = open_engine(self._db_url or data.default_db_url)
+            try:
+                migrate(engine, backup_dir=data.backups)
+            except BaseException:
+                engine.dispose()
+                raise
+            self._opened = engine
+            return engine
 
     def close(self) -> None:
         """Close the index connection (and the drivers' threads, unless a hub here still uses them)."""
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            self._engine.dispose()
-            registry.release()
+            engine, self._opened = self._opened, None
+        if engine is not None:
+            engine.dispose()
+        registry.release()

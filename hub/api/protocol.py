@@ -18,6 +18,8 @@ Every method may be called from any thread.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -25,7 +27,16 @@ from hub.api.types import (
     Camera,
     CameraChange,
     Credentials,
+    DeviceQuery,
+    Discovery,
+    Event,
+    EventKind,
+    ExportProgress,
+    ExportRequest,
+    ExportResult,
     NewCamera,
+    Probe,
+    Recording,
     Settings,
     SettingsChange,
     Status,
@@ -60,6 +71,60 @@ class HubApi(Protocol):
     def remove_camera(self, ref: str) -> Camera:
         """Remove a camera and forget its credentials; its recordings stay until retention removes them.
         Returns the camera as it was."""
+        ...
+
+    # -- recordings and events ------------------------------------------------------------------------
+    def recordings(
+        self, camera: str | None = None, start_ms: int | None = None, end_ms: int | None = None
+    ) -> list[Recording]:
+        """The recorded files that overlap the window (either end may be open), oldest first; of one
+        camera (its name or id; a removed camera by its id) or of all. A window whose end is not
+        after its start is a ValidationError."""
+        ...
+
+    def events(
+        self,
+        camera: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        kinds: Sequence[EventKind] | None = None,
+    ) -> list[Event]:
+        """The events that overlap the window (ongoing ones included), oldest first; of one camera or
+        all, of the ``kinds`` given or all."""
+        ...
+
+    def export(
+        self,
+        request: ExportRequest,
+        progress: Callable[[ExportProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ExportResult:
+        """Write one camera's recordings in a window as one MP4 clip (stream copy) at
+        ``request.path``; blocks until it is written.
+
+        ``progress`` is called a few times a second while it runs (from the thread that writes the
+        clip: a GUI hands it to its GUI thread). Setting ``cancel`` stops the export with
+        CancelledError, and no partial file remains. NotFoundError when nothing was recorded in the
+        window; StorageError when the clip cannot be written; ValidationError for a path that is not
+        an absolute ``.mp4`` path outside the recordings folder."""
+        ...
+
+    # -- devices ----------------------------------------------------------------------------------------
+    def discover(self, timeout_s: float = 3.0, host: str | None = None) -> Discovery:
+        """Look for devices: ONVIF cameras on the network (a WS-Discovery multicast, listening
+        ``timeout_s``) and USB cameras on the hub's machine; or ask one address only (``host``,
+        "HOST[:PORT]", unicast). Only ever when the owner asks: the hub never discovers by itself. A
+        driver that could not look adds a line to ``problems``; the others' devices still come."""
+        ...
+
+    def probe(self, ref: str) -> Probe:
+        """What a configured camera's device offers now (asked with its stored credentials): profiles
+        and their roles, events and clock, or its streams. AuthError, DeviceError when it fails."""
+        ...
+
+    def probe_device(self, query: DeviceQuery, credentials: Credentials | None = None) -> Probe:
+        """What a device offers before it is added as a camera (the same description as
+        :meth:`probe`); ValidationError for a query a camera could not be added with."""
         ...
 
     # -- hub settings and storage -----------------------------------------------------------------

@@ -39,6 +39,26 @@ def find(engine: Engine, ref: str) -> CameraConfig:
     raise NotFoundError(f"no camera named {ref!r} (cameras: {names})")
 
 
+def find_recorded(engine: Engine, ref: str) -> CameraConfig:
+    """The camera whose recordings are asked for: by name or id as :func:`find`, or a removed camera
+    by its id (its recordings stay until retention removes them)."""
+    try:
+        return find(engine, ref)
+    except NotFoundError:
+        removed = repo_config.get_camera(engine, ref.strip())
+        if removed is None:
+            raise
+        return removed
+
+
+def stored_credentials(engine: Engine, cam: CameraConfig) -> Credentials | None:
+    """The camera's credentials from the keyring (None when it has none); UnavailableError when the
+    keyring cannot be read."""
+    if not cam.has_credentials:
+        return None
+    return secrets.get_camera_credentials(repo_config.index_id(engine), cam.id)
+
+
 def from_device(
     cfg: CameraConfig,
     credentials: Credentials | None,

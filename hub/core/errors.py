@@ -80,3 +80,8 @@ class DeviceError(HubError):
 
 class AuthError(DeviceError):
     """A camera refused the stored credentials."""
+
+
+class CancelledError(HubError):
+    """A long task (an export) was cancelled by the client that asked for it; nothing it would have
+    written is left behind."""

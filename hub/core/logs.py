@@ -25,6 +25,9 @@ def setup_logging(level: int = logging.INFO, *, stream: TextIO | None = None) ->
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic announces its plugins and every migration step at INFO; the hub logs the migration
+    # that matters itself (hub.db.upgrade). Shown with -vv (DEBUG).
+    logging.getLogger("alembic").setLevel(logging.WARNING if level > logging.DEBUG else logging.DEBUG)
     route_ffmpeg_logs()
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
+import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,12 +20,13 @@ from typing import Any
 import av
 import av.error
 
-from hub.core.errors import NotFoundError, StorageError
+from hub.core.errors import CancelledError, NotFoundError, StorageError
 from hub.core.model import Segment
 
 logger = logging.getLogger(__name__)
 
 GAP_MS = 1000  # recordings further apart than this are reported as a gap
+PROGRESS_EVERY_S = 0.2  # progress is reported at most this often (and at each segment)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,51 @@ class ExportReport:
     gaps: tuple[tuple[int, int], ...]  # uncovered parts of the requested window
     has_audio: bool
     stopped_early: str | None = None  # why the export ended before the window's end
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportStep:
+    """How far an export has come."""
+
+    done_ms: int  # of the window, written so far
+    total_ms: int  # the window's length
+    frames: int
+    segments_done: int
+    segments_total: int
+
+
+class _Progress:
+    """Calls the caller's progress function at each segment and at most every PROGRESS_EVERY_S in
+    between, and stops the export when its cancel event is set."""
+
+    def __init__(
+        self,
+        report: Callable[[ExportStep], None] | None,
+        cancel: threading.Event | None,
+        start_ms: int,
+        end_ms: int,
+        segments: int,
+    ) -> None:
+        self._report, self._cancel = report, cancel
+        self._start_ms, self._total_ms, self._segments = start_ms, end_ms - start_ms, segments
+        self._next = 0.0
+
+    def check(self, wall_ms: int, frames: int, segments_done: int, *, force: bool = False) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise CancelledError("the export was cancelled")
+        if self._report is None:
+            return
+        now = time.monotonic()
+        if force or now >= self._next:
+            self._next = now + PROGRESS_EVERY_S
+            done = max(0, min(self._total_ms, wall_ms - self._start_ms))
+            self._report(ExportStep(done, self._total_ms, frames, segments_done, self._segments))
+
+    def finished(self, frames: int) -> None:
+        """The clip is written: the last report, at 100 % (a cancel now comes too late to matter)."""
+        self._next = 0.0
+        self._cancel = None
+        self.check(self._start_ms + self._total_ms, frames, self._segments)
 
 
 def find_gaps(segments: list[Segment], start_ms: int, end_ms: int) -> list[tuple[int, int]]:
@@ -117,23 +166,39 @@ class _Writer:
             self.has_audio = True
 
 
-def export_clip(root: Path, segments: list[Segment], start_ms: int, end_ms: int, out: Path) -> ExportReport:
+def export_clip(
+    root: Path,
+    segments: list[Segment],
+    start_ms: int,
+    end_ms: int,
+    out: Path,
+    *,
+    progress: Callable[[ExportStep], None] | None = None,
+    cancel: threading.Event | None = None,
+    subject: str = "",
+) -> ExportReport:
     """Write ``out`` from ``segments`` (one camera, any order) covering [start_ms, end_ms).
 
-    Raises NotFoundError when nothing was recorded in the window and StorageError when none of its
-    recordings could be read; ``out`` is then left untouched."""
+    ``progress`` is called (in this thread) as the clip is written; setting ``cancel`` stops the
+    export with CancelledError. ``subject`` ends the messages of the errors about the recordings
+    (": Porch between … and …"). Raises NotFoundError when nothing was recorded in the window, and
+    StorageError when none of its recordings could be read or ``out`` cannot be written. Whatever
+    ends the export early, ``out`` is left untouched and no partial file remains."""
     segs = sorted(
         (s for s in segments if s.end_ms > start_ms and s.start_ms < end_ms), key=lambda s: s.start_ms
     )
     if not segs:
-        raise NotFoundError("nothing was recorded in that window")
+        raise NotFoundError(f"nothing was recorded in that window{subject}")
     out = Path(out)
     tmp = out.with_name(out.name + ".part")
+    steps = _Progress(progress, cancel, start_ms, end_ms, len(segs))
+    steps.check(start_ms, 0, 0, force=True)
     w = _Writer(tmp)
     used = 0
     stopped: str | None = None
     try:
-        for seg in segs:
+        for done, seg in enumerate(segs):
+            steps.check(max(start_ms, seg.start_ms), w.frames, done, force=True)
             path = root / seg.path
             try:
                 inp = av.open(str(path))
@@ -167,19 +232,27 @@ def export_clip(root: Path, segments: list[Segment], start_ms: int, end_ms: int,
                         continue
                     w.write(pkt, wall, is_video)
                     wrote = True
+                    steps.check(wall, w.frames, done)
                 used += wrote
         w.container.close()
-    except BaseException:
+    except BaseException as exc:
         try:
             w.container.close()
         except Exception:  # noqa: BLE001
             pass
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # the clip's folder is missing, read-only or full
+            raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from exc
         raise
     if w.frames == 0 or w.first_ms is None:
         tmp.unlink(missing_ok=True)
-        raise StorageError("the recordings in that window could not be read")
-    os.replace(tmp, out)
+        raise StorageError(f"the recordings in that window could not be read{subject}")
+    try:
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    steps.finished(w.frames)
     gaps = tuple(find_gaps(segs, start_ms, end_ms))
     return ExportReport(
         out, w.first_ms, w.last_video_ms + w.frame_ms, w.frames, used, gaps, w.has_audio, stopped

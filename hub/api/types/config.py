@@ -1,105 +1,22 @@
-"""The Hub API's data: plain, immutable, typed values, the same in the hub's process and on the wire.
-
-This module imports nothing of the hub and no Qt, only msgspec, so any client (the app, the CLI, a
-script) can hold these values without loading the engine. Every value is a msgspec Struct: typed,
-strictly decoded from JSON or MessagePack, and encoded the same way.
-
-Two kinds, by what crosses from whom:
-
-- **Values** the hub answers with (:class:`Camera`, :class:`Status`, …). A decoder ignores fields it
-  does not know, so a newer hub may add optional fields without breaking an older client.
-- **Requests** a client sends (:class:`NewCamera`, :class:`CameraChange`, …). Unknown fields are
-  refused: a hub never silently drops part of what the owner asked for. In a *change*, a field left
-  ``UNSET`` keeps its value; ``None`` where the type allows it is a value ("no sub stream").
-
-Times are integers, milliseconds since the Unix epoch, UTC (``*_ms``); durations are seconds
-(``*_s``); sizes are bytes. A camera is named in a request by its id or its name (case-insensitive).
-Secrets cross only inside a :class:`Secret`, which never shows its text in ``repr``, ``str`` or an
-error; only the hub's keyring code calls :meth:`Secret.reveal`.
-"""
+"""Cameras, hub settings, storage and status, as the Hub API shows and changes them."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from msgspec import UNSET, Struct, UnsetType, field
+from msgspec import UNSET, UnsetType, field
 
-__all__ = [
-    "UNSET",
-    "AudioPolicy",
-    "Camera",
-    "CameraChange",
-    "CameraState",
-    "CameraStatus",
-    "Credentials",
-    "EventSource",
-    "HubInfo",
-    "Mode",
-    "MotionChange",
-    "MotionSettings",
-    "NewCamera",
-    "Secret",
-    "Settings",
-    "SettingsChange",
-    "Status",
-    "StorageInfo",
-    "StorageState",
-    "UnsetType",
-    "Zone",
-    "ZoneKind",
-]
-
-Mode = Literal["continuous", "motion"]
-AudioPolicy = Literal["keep", "drop"]
-EventSource = Literal["local", "camera", "both"]  # motion from the hub's detector, the camera's, or both
-ZoneKind = Literal["zone", "mask"]
-CameraState = Literal[
-    "stopped",  # disabled, or the hub is not running
-    "connecting",
-    "recording",
-    "reconnecting",
-    "auth_failed",
-    "offline",
-    "storage_missing",
-    "disk_full",
-]
-#: The storage folder: usable ("ok"), or why not; "not initialized" before a hub first ran on it.
-StorageState = Literal["ok", "missing", "foreign", "unwritable", "full", "not initialized"]
-Point = tuple[float, float]
-
-
-class Value(Struct, frozen=True, kw_only=True):
-    """Base of what the hub answers with: unknown fields are ignored when decoding."""
-
-
-class Request(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
-    """Base of what a client sends: unknown fields are refused when decoding."""
-
-
-# --- secrets ---------------------------------------------------------------------------------------
-
-
-class Secret(Struct, frozen=True, forbid_unknown_fields=True):
-    """A password in transit: its text never shows in ``repr``, ``str``, logs or errors."""
-
-    value: str
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def reveal(self) -> str:
-        """The text itself: for the keyring, and nothing else."""
-        return self.value
-
-
-class Credentials(Request, frozen=True, kw_only=True):
-    """A camera's username and password, on their way to the hub's keyring."""
-
-    username: str
-    password: Secret
-
+from hub.api.types.base import (
+    AudioPolicy,
+    CameraState,
+    EventSource,
+    Mode,
+    Point,
+    Request,
+    StorageState,
+    Value,
+    ZoneKind,
+)
 
 # --- cameras ---------------------------------------------------------------------------------------
 

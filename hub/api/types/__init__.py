@@ -1,0 +1,114 @@
+"""The Hub API's data: plain, immutable, typed values, the same in the hub's process and on the wire.
+
+This package imports nothing of the hub and no Qt, only msgspec, so any client (the app, the CLI, a
+script) can hold these values without loading the engine. Every value is a msgspec Struct: typed,
+strictly decoded from JSON or MessagePack, and encoded the same way. They are grouped by
+subject (:mod:`~hub.api.types.config`: cameras, settings, storage, status;
+:mod:`~hub.api.types.media`: recordings, events, exports; :mod:`~hub.api.types.devices`: discovery
+and probes) and all importable from here.
+
+Two kinds, by what crosses from whom:
+
+- **Values** the hub answers with (:class:`Camera`, :class:`Status`, …). A decoder ignores fields it
+  does not know, so a newer hub may add optional fields without breaking an older client.
+- **Requests** a client sends (:class:`NewCamera`, :class:`CameraChange`, …). Unknown fields are
+  refused: a hub never silently drops part of what the owner asked for. In a *change*, a field left
+  ``UNSET`` keeps its value; ``None`` where the type allows it is a value ("no sub stream").
+
+Times are integers, milliseconds since the Unix epoch, UTC (``*_ms``); durations are seconds
+(``*_s``); sizes are bytes. A camera is named in a request by its id or its name (case-insensitive).
+Secrets cross only inside a :class:`Secret`, which never shows its text in ``repr``, ``str`` or an
+error; only the hub's keyring code calls :meth:`Secret.reveal`.
+"""
+
+from __future__ import annotations
+
+from msgspec import UNSET, UnsetType
+
+from hub.api.types.base import (
+    AudioPolicy,
+    CameraState,
+    Credentials,
+    EventSource,
+    Mode,
+    Point,
+    Request,
+    Secret,
+    StorageState,
+    Value,
+    ZoneKind,
+)
+from hub.api.types.config import (
+    Camera,
+    CameraChange,
+    CameraStatus,
+    HubInfo,
+    MotionChange,
+    MotionSettings,
+    NewCamera,
+    Settings,
+    SettingsChange,
+    Status,
+    StorageInfo,
+    Zone,
+)
+from hub.api.types.devices import (
+    Device,
+    DeviceQuery,
+    Discovery,
+    Probe,
+    ProbeProfile,
+    ProbeStream,
+    Role,
+)
+from hub.api.types.media import (
+    Event,
+    EventKind,
+    ExportProgress,
+    ExportRequest,
+    ExportResult,
+    Gap,
+    Recording,
+)
+
+__all__ = [
+    "AudioPolicy",
+    "Camera",
+    "CameraChange",
+    "CameraState",
+    "CameraStatus",
+    "Credentials",
+    "Device",
+    "DeviceQuery",
+    "Discovery",
+    "Event",
+    "EventKind",
+    "EventSource",
+    "ExportProgress",
+    "ExportRequest",
+    "ExportResult",
+    "Gap",
+    "HubInfo",
+    "Mode",
+    "MotionChange",
+    "MotionSettings",
+    "NewCamera",
+    "Point",
+    "Probe",
+    "ProbeProfile",
+    "ProbeStream",
+    "Recording",
+    "Request",
+    "Role",
+    "Secret",
+    "Settings",
+    "SettingsChange",
+    "Status",
+    "StorageInfo",
+    "StorageState",
+    "UNSET",
+    "UnsetType",
+    "Value",
+    "Zone",
+    "ZoneKind",
+]

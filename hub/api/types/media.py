@@ -1,0 +1,100 @@
+"""What the hub recorded and saw, as the Hub API shows it: recordings, events, and clips exported
+from them."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from hub.api.types.base import Request, Value
+
+__all__ = ["Event", "EventKind", "ExportProgress", "ExportRequest", "ExportResult", "Gap", "Recording"]
+
+EventKind = Literal[
+    "motion",  # the hub's own detector
+    "doorbell",  # a doorbell press the device reported
+    "camera_motion",  # motion the camera itself reported
+    "input",  # a device's alarm input
+    "manual",  # started by the owner
+]
+
+
+class Recording(Value, frozen=True, kw_only=True):
+    """One recorded file (an MP4 segment) of one camera."""
+
+    id: int
+    camera_id: str
+    camera: str  # the camera's name (a removed camera's too: its recordings stay)
+    path: str  # the file, absolute
+    start_ms: int  # wall clock of its first frame
+    end_ms: int  # wall clock of the end of its last frame
+    bytes: int
+    frames: int = 0
+    has_audio: bool = False
+    protected: bool = False  # kept by retention
+
+    @property
+    def duration_ms(self) -> int:
+        """How much time the file covers."""
+        return self.end_ms - self.start_ms
+
+
+class Event(Value, frozen=True, kw_only=True):
+    """Something happened at a camera: motion, a doorbell press, ..."""
+
+    id: int
+    camera_id: str
+    camera: str  # the camera's name (a removed camera's too)
+    kind: EventKind
+    start_ms: int
+    end_ms: int | None = None  # None while it goes on
+    detected_ms: int | None = None  # when the hub learned of it
+    score: float = 0.0  # motion: the largest moving area, as a fraction of the picture
+    zones: tuple[str, ...] = ()  # the zones the motion touched
+    source: str = "local"  # who saw it: "local" (the hub's detector) or "camera"
+    thumbnail: str | None = None  # a JPEG of the moment, absolute path
+
+
+class ExportRequest(Request, frozen=True, kw_only=True):
+    """A clip to write: one camera's recordings from ``start_ms`` to ``end_ms``, as one MP4 (stream
+    copy, never re-encoded). ``path`` is absolute and ends in ``.mp4``; its folder must exist; a file
+    already there is replaced only once the clip is complete."""
+
+    camera: str  # id or name; a removed camera by its id
+    start_ms: int
+    end_ms: int
+    path: str
+
+
+class ExportProgress(Value, frozen=True, kw_only=True):
+    """How far an export has come (sent a few times a second while it runs)."""
+
+    done_ms: int  # of the window, written so far
+    total_ms: int  # the window's length
+    frames: int  # video frames written so far
+    segments_done: int
+    segments_total: int
+
+    @property
+    def fraction(self) -> float:
+        """0.0 … 1.0."""
+        return min(1.0, self.done_ms / self.total_ms) if self.total_ms > 0 else 1.0
+
+
+class Gap(Value, frozen=True, kw_only=True):
+    """A part of an exported window that nothing recorded (the clip's last frame holds through it)."""
+
+    start_ms: int
+    end_ms: int
+
+
+class ExportResult(Value, frozen=True, kw_only=True):
+    """What an export wrote."""
+
+    path: str
+    start_ms: int  # wall clock of the first frame (the keyframe at or before the window's start)
+    end_ms: int  # wall clock of the end of the last frame
+    frames: int
+    segments: int  # recordings it was cut from
+    gaps: tuple[Gap, ...] = ()
+    has_audio: bool = False
+    stopped_early: str | None = None  # why the clip ends before the window does

@@ -153,6 +153,7 @@ def test_events_in_a_window_with_kinds(backend, recorded):
     assert Path(first.thumbnail).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
     assert first in api.events("demo", first.start_ms, first.end_ms, kinds=["motion"])
     assert api.events(kinds=["doorbell", "manual"]) == []
+    assert api.events(kinds=[]) == events  # no kinds named: every kind
     assert api.events(start_ms=first.end_ms + 10 * 60_000) == []
     with pytest.raises(ValidationError) as info:
         api.events(kinds=["motion", "burglar"])  # type: ignore[list-item]
@@ -308,9 +309,10 @@ def test_discover_one_address_and_its_bounds(backend):
     api, _data = backend
     found = api.discover(timeout_s=0.5, host="127.0.0.1:9")  # unicast; nothing answers there
     assert all(d.kind != "onvif" for d in found.devices)
-    with pytest.raises(ValidationError) as info:
-        api.discover(timeout_s=61)
-    assert (info.value.field, info.value.rule) == ("timeout_s", "max")
+    for timeout, rule in ((61, "max"), (-1, "min")):
+        with pytest.raises(ValidationError) as info:
+            api.discover(timeout_s=timeout)
+        assert (info.value.field, info.value.rule) == ("timeout_s", rule)
 
 
 def test_index_only_discovery_makes_no_data_dir(tmp_path):

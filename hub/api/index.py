@@ -179,7 +179,9 @@ class IndexApi:
         """Devices the drivers find (on the network and this machine, or at ``host`` only)."""
         if not 0 <= timeout_s <= DISCOVER_MAX_S:
             raise ValidationError(
-                f"a discovery listens 0 to {DISCOVER_MAX_S:g} seconds", field="timeout_s", rule="max"
+                f"a discovery listens 0 to {DISCOVER_MAX_S:g} seconds",
+                field="timeout_s",
+                rule="min" if timeout_s < 0 else "max",
             )
         found, problems = devices.discover(timeout_s, host)
         return Discovery(devices=tuple(convert.device(d) for d in found), problems=tuple(problems))

@@ -90,7 +90,8 @@ class HubApi(Protocol):
         kinds: Sequence[EventKind] | None = None,
     ) -> list[Event]:
         """The events that overlap the window (ongoing ones included), oldest first; of one camera or
-        all, of the ``kinds`` given or all."""
+        all; of the ``kinds`` given (None or empty: every kind). An unknown kind is a
+        ValidationError."""
         ...
 
     def export(

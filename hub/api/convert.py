@@ -29,9 +29,13 @@ S = TypeVar("S", bound=msgspec.Struct)
 D = TypeVar("D")
 
 
-def to_api(obj: object, kind: type[S]) -> S:
-    """A hub object (a dataclass with the same field names) as the API type ``kind``."""
-    return msgspec.convert(obj, kind, from_attributes=True)
+def to_api(obj: Any, kind: type[S], **shown: object) -> S:
+    """A hub object (a dataclass with the same field names) as the API type ``kind``; ``shown`` gives
+    the fields only the API has, or shows differently (a name beside an id, an absolute path)."""
+    if not shown:
+        return msgspec.convert(obj, kind, from_attributes=True)
+    fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    return msgspec.convert({**fields, **shown}, kind)
 
 
 def to_model(value: msgspec.Struct, kind: type[D]) -> D:
@@ -126,35 +130,13 @@ def holder(info: Mapping[str, Any] | None) -> api.HubInfo:
 
 def recording(seg: model.Segment, name: str, root: Path) -> api.Recording:
     """A stored segment, with its camera's name and its file's absolute path."""
-    return api.Recording(
-        id=seg.id or 0,
-        camera_id=seg.camera_id,
-        camera=name,
-        path=str(root / seg.path),
-        start_ms=seg.start_ms,
-        end_ms=seg.end_ms,
-        bytes=seg.bytes,
-        frames=seg.frames,
-        has_audio=seg.has_audio,
-        protected=seg.protected,
-    )
+    return to_api(seg, api.Recording, camera=name, path=str(root / seg.path))
 
 
 def event(ev: model.Event, name: str, data_root: Path) -> api.Event:
     """A stored event, with its camera's name and its thumbnail's absolute path."""
-    return api.Event(
-        id=ev.id or 0,
-        camera_id=ev.camera_id,
-        camera=name,
-        kind=ev.kind,
-        start_ms=ev.start_ms,
-        end_ms=ev.end_ms,
-        detected_ms=ev.detected_ms,
-        score=ev.score,
-        zones=tuple(ev.zones),
-        source=ev.source,
-        thumbnail=str(data_root / ev.thumbnail) if ev.thumbnail else None,
-    )
+    thumbnail = str(data_root / ev.thumbnail) if ev.thumbnail else None
+    return to_api(ev, api.Event, camera=name, thumbnail=thumbnail)
 
 
 def export_progress(step: ExportStep) -> api.ExportProgress:
@@ -164,16 +146,8 @@ def export_progress(step: ExportStep) -> api.ExportProgress:
 
 def export_result(report: ExportReport) -> api.ExportResult:
     """What an export wrote."""
-    return api.ExportResult(
-        path=str(report.path),
-        start_ms=report.start_ms,
-        end_ms=report.end_ms,
-        frames=report.frames,
-        segments=report.segments,
-        gaps=tuple(api.Gap(start_ms=a, end_ms=b) for a, b in report.gaps),
-        has_audio=report.has_audio,
-        stopped_early=report.stopped_early,
-    )
+    gaps = tuple(api.Gap(start_ms=a, end_ms=b) for a, b in report.gaps)
+    return to_api(report, api.ExportResult, path=str(report.path), gaps=gaps)
 
 
 # --- devices ---------------------------------------------------------------------------------------

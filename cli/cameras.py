@@ -12,6 +12,7 @@ from cli import camera_sources
 from cli.common import (
     CliError,
     api_credentials,
+    applied,
     command,
     credentials,
     hub_api,
@@ -200,6 +201,7 @@ def cameras_add(args: argparse.Namespace) -> int:
     )
     with hub_api(args) as api:
         added = api.add_camera(new, api_credentials(username, password))
+        applied(api)
     print(f"added camera {added.name!r} (id {added.id})")
     for line in camera_sources.describe(added):
         print("  " + line)
@@ -278,6 +280,7 @@ def cameras_remove(args: argparse.Namespace) -> int:
     """``cameras remove NAME``"""
     with hub_api(args) as api:
         cam = api.remove_camera(args.name)
+        applied(api)
     print(f"removed camera {cam.name!r}; its recordings stay until retention removes them")
     return 0
 
@@ -316,5 +319,6 @@ def cameras_set(args: argparse.Namespace) -> int:
         raise CliError("nothing to change (see porchlight cameras set --help)")
     with hub_api(args) as api:
         cam = api.update_camera(args.name, CameraChange(**changes), api_credentials(username, password))
+        applied(api)
     print(f"updated camera {cam.name!r}")
     return 0

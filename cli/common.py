@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from hub.api import HubApi, connect
+from hub.api.client import SocketHub
 from hub.api.errors import ValidationError
 from hub.api.types import Credentials, Secret
 from hub.api.util import parse_rfc3339, split_credentials
@@ -58,6 +59,12 @@ def positive(text: str) -> float:
 def hub_api(args: argparse.Namespace) -> HubApi:
     """The Hub API of the data dir named by --data-dir/--db-url (``with hub_api(args) as api:``)."""
     return connect(Path(args.data_dir), args.db_url)
+
+
+def applied(api: HubApi) -> None:
+    """After a change: a note on stderr when the running hub applied it (stdout stays as documented)."""
+    if isinstance(api, SocketHub):
+        print(f"porchlight: the running hub (pid {api.hub_pid}) applied the change", file=sys.stderr)
 
 
 def _read_password(args: argparse.Namespace) -> str | None:

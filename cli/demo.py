@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cli.common import command, hub_api
+from cli.common import applied, command, hub_api
 from hub.api.types import NewCamera
 
 
@@ -21,5 +21,6 @@ def demo_add(args: argparse.Namespace) -> int:
     """``demo-camera add [--name NAME] [--mode continuous|motion]``"""
     with hub_api(args) as api:
         added = api.add_camera(NewCamera(name=args.name, driver="demo", mode=args.mode))
+        applied(api)
     print(f"added demo camera {added.name!r} (id {added.id})")
     return 0

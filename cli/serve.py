@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Any
 
 from cli.common import command, hub_api, positive, print_json
+from hub.api.errors import NotFoundError
 from hub.api.types import CameraStatus
 from hub.api.util import format_ms
 
@@ -20,6 +21,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve`` and ``status`` to the top-level sub-parsers."""
     sv = command(sub.add_parser("serve", help="record every enabled camera until stopped"), serve)
     sv.add_argument("--duration", type=positive, metavar="S", help="stop after S seconds")
+    command(sub.add_parser("stop", help="stop the running hub (open segments are finalized)"), stop)
     st = command(sub.add_parser("status", help="each camera's state"), status)
     st.add_argument("--json", action="store_true")
 
@@ -27,9 +29,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def serve(args: argparse.Namespace) -> int:
     """``serve [--duration S]``: record until SIGINT/SIGTERM or S seconds."""
     from hub.api.local import LocalHub
+    from hub.api.server import ApiServer
 
     api = LocalHub.start(args.data_dir, args.db_url)  # HubLockedError names the hub that runs already
     done = threading.Event()
+    try:  # clients reach this hub on <data dir>/hub.sock (its lock is held: a stale socket may go)
+        server = ApiServer(api, args.data_dir, started_ms=api.hub.started_ms, on_stop=done.set).start()
+    except BaseException:
+        api.close()
+        raise
 
     def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
         done.set()
@@ -49,9 +57,25 @@ def serve(args: argparse.Namespace) -> int:
         while not done.is_set() and (left := end - time.monotonic()) > 0:
             done.wait(min(left, 0.5))
     finally:
+        server.stop_accepting()
         api.close()  # stops the hub: open segments are finalized
+        server.close()
         for s, h in old.items():
             signal.signal(s, h)
+    return 0
+
+
+def stop(args: argparse.Namespace) -> int:
+    """``stop``: stop the hub running on the data dir; returns once it has stopped (nothing to do
+    when none runs)."""
+    with hub_api(args) as api:
+        pid = getattr(api, "hub_pid", None)
+        try:
+            api.stop()
+        except NotFoundError as exc:
+            print(f"porchlight: {exc}", file=sys.stderr)
+            return 0
+    print(f"porchlight: the hub (pid {pid}) stopped", file=sys.stderr)
     return 0
 
 

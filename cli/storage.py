@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from cli.common import CliError, command, hub_api, print_json
+from cli.common import CliError, applied, command, hub_api, print_json
 from hub.api.types import SettingsChange
 from hub.api.util import format_size, parse_size
 
@@ -40,6 +40,7 @@ def storage_set(args: argparse.Namespace) -> int:
         raise CliError("nothing to change (see porchlight storage set --help)")
     with hub_api(args) as api:
         api.update_settings(SettingsChange(**changes))
+        applied(api)
     print("storage settings saved")
     return 0
 

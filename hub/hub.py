@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 
 from drivers import registry
 from drivers.base import Credentials
-from hub.core import secrets
+from hub.core import logs, secrets
 from hub.core.bus import CamerasChanged, EventBus
 from hub.core.errors import StorageUnavailable, UnavailableError
 from hub.core.model import CameraConfig, CameraStatus
@@ -121,6 +121,7 @@ class Hub:
         """Take the data-dir lock, open the index, recover, start every enabled camera."""
         self._lock.acquire()  # raises HubLockedError with a clear message
         registry.hold()  # the drivers' shared threads live until the last user releases them
+        logs.route_ffmpeg_logs_if_set_up()
         # Small frames: OpenCV's own threads cost more than they save and oversubscribe the cores.
         cv2.setNumThreads(1)
         try:

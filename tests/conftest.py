@@ -13,8 +13,10 @@ import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import psutil  # noqa: E402
 import pytest  # noqa: E402
 
+from tests.support import leaks  # noqa: E402
 from tests.support.clips import CameraClips, ClipSpec, make_camera_clips  # noqa: E402
 from tests.support.keyring_backend import ENV as KEYRING_ENV  # noqa: E402
 from tests.support.peers import require_rtsp_peers  # noqa: E402
@@ -69,6 +71,63 @@ def _no_leaked_threads() -> Iterator[None]:
         pytest.fail(
             f"threads still alive {THREAD_GRACE_S:g} s after the test: {', '.join(leaked)}", pytrace=False
         )
+
+
+def _unix_sockets(me: psutil.Process) -> dict[int, str]:
+    """The test process's open Unix sockets by fd: Hub API clients and servers (nothing else in the
+    suite opens one; PostgreSQL is reached over TCP)."""
+    return {c.fd: str(c.raddr or c.laddr or "unnamed") for c in me.net_connections(kind="unix")}
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_processes_or_unix_sockets() -> Iterator[None]:
+    """Fail a test that leaves a child process running (a ``serve``, a peer) or a Unix socket (a Hub API
+    client or server) open 5 s after it ends; leaked processes are killed so that the next test starts clean."""
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    conns_before = set(_unix_sockets(me))
+    yield
+    deadline = time.monotonic() + THREAD_GRACE_S
+    while True:
+        alive = [
+            p
+            for p in me.children(recursive=True)
+            if p.pid not in before and _running(p) and not _session_lived(p)
+        ]
+        conns = {fd: peer for fd, peer in _unix_sockets(me).items() if fd not in conns_before}
+        if (not alive and not conns) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    problems = []
+    if alive:
+        names = []
+        for p in alive:
+            try:
+                names.append(f"{p.pid} {' '.join(p.cmdline())[:160]}")
+                p.kill()
+            except psutil.Error:
+                continue
+        problems.append("processes still running: " + "; ".join(names))
+    if conns:
+        problems.append(
+            "Unix sockets still open (Hub API clients or servers): " + ", ".join(sorted(set(conns.values())))
+        )
+    if problems:
+        pytest.fail(f"{THREAD_GRACE_S:g} s after the test, " + "; ".join(problems), pytrace=False)
+
+
+def _session_lived(p: psutil.Process) -> bool:
+    try:
+        return p.pid in leaks.session_pids or any(a.pid in leaks.session_pids for a in p.parents())
+    except psutil.Error:
+        return False
+
+
+def _running(p: psutil.Process) -> bool:
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
-import keyring.backends.fail
 import pytest
 
 from hub.api import HubApi, connect
@@ -30,7 +28,7 @@ from hub.api.types import (
 from hub.core import secrets
 from hub.db import repo_config
 from hub.db.engine import open_engine
-from tests.support.apitools import BACKENDS, open_api
+from tests.support.apitools import BACKENDS, open_api, without_keyring
 from tests.support.hubtools import configure, wait_for
 
 SECRET = "pa55-not-in-any-log"
@@ -200,16 +198,12 @@ def test_credentials_replace_and_never_show(backend, caplog):
 
 
 def test_no_secure_keyring_adds_nothing(backend):
-    _kind, api, _data = backend
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    try:
+    kind, api, data = backend
+    with without_keyring(kind, api, data) as bare:
         with pytest.raises(UnavailableError, match="password store"):
-            api.add_camera(_porch(), Credentials(username="u", password=Secret(SECRET)))
-    finally:
-        keyring.set_keyring(previous)
-    assert api.cameras() == []
-    assert api.add_camera(_porch()).name == "Porch"  # without credentials, no keyring is needed
+            bare.add_camera(_porch(), Credentials(username="u", password=Secret(SECRET)))
+        assert bare.cameras() == []
+        assert bare.add_camera(_porch()).name == "Porch"  # without credentials, no keyring is needed
 
 
 # -- settings and storage -------------------------------------------------------------------------------

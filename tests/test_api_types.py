@@ -25,9 +25,10 @@ SECRET = "hunter2-do-not-show"
 
 
 def test_values_load_nothing_of_the_engine():
-    """A client holding API values (and catching its errors) loads no index, media or Qt library."""
+    """A client holding API values (and catching its errors), or talking to a hub over its socket,
+    loads no index, media or Qt library."""
     code = (
-        "import sys, json; import hub.api.types, hub.api.protocol, hub.api.errors; "
+        "import sys, json; import hub.api.types, hub.api.protocol, hub.api.errors, hub.api.client; "
         "print(json.dumps(sorted(sys.modules)))"
     )
     r = subprocess.run(

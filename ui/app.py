@@ -74,8 +74,11 @@ def run(args: argparse.Namespace) -> int:
     if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 2
+    from PySide6.QtCore import QMetaObject, Qt
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from hub.api.local import LocalHub
+    from hub.api.server import ApiServer
     from hub.hub import Hub
     from ui import tasks
     from ui.main_window import MainWindow
@@ -86,6 +89,20 @@ def run(args: argparse.Namespace) -> int:
     window = MainWindow()
     hub = Hub(args.data_dir, args.db_url)
     state = {"started": False}
+    servers: list[ApiServer] = []
+
+    def quit_soon() -> None:  # from the API's thread
+        QMetaObject.invokeMethod(app, "quit", Qt.ConnectionType.QueuedConnection)
+
+    def start() -> None:
+        hub.start()
+        # The CLI reaches this hub on hub.sock too; `porchlight stop` stops it and closes the app.
+        try:
+            server = ApiServer(LocalHub(hub), args.data_dir, started_ms=hub.started_ms, on_stop=quit_soon)
+            servers.append(server.start())
+        except BaseException:
+            hub.stop()
+            raise
 
     def started(_result: object) -> None:
         state["started"] = True
@@ -95,12 +112,16 @@ def run(args: argparse.Namespace) -> int:
         QMessageBox.critical(window, "Porchlight cannot start", str(exc))
         app.quit()
 
-    tasks.run_in_background(hub.start, started, failed, parent=window)
+    tasks.run_in_background(start, started, failed, parent=window)
     window.closed.connect(app.quit)
     _quit_on_signals(app)
     window.show()
     code = app.exec()
+    for server in servers:
+        server.stop_accepting()
     if state["started"]:
         hub.stop()  # the window is gone; finalize open segments before exiting
+    for server in servers:
+        server.close()
     tasks.shutdown()
     return code

@@ -12,6 +12,7 @@ that holds values or catches errors does not load the engine.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from hub.api.protocol import HubApi
@@ -19,9 +20,31 @@ from hub.api.protocol import HubApi
 __all__ = ["HubApi", "connect"]
 
 
-def connect(data_dir: Path, db_url: str | None = None) -> HubApi:
-    """The Hub API of ``data_dir``: its index (a hub running there polls the index and applies the
-    changes within two seconds). ``close()`` it when done."""
+def connect(data_dir: Path, db_url: str | None = None, *, wait_s: float = 10.0) -> HubApi:
+    """The Hub API of ``data_dir``: the hub running there, over its socket
+    (:class:`~hub.api.client.SocketHub`), or its index when no hub runs
+    (:class:`~hub.api.index.IndexOnly`). A hub that holds the data dir but does not listen yet (it is
+    starting) is waited for up to ``wait_s``; after that the index is used, which a hub polls.
+    HubVersionError when the running hub speaks another version of the API. ``close()`` it when done.
+
+    ``db_url`` is used only without a hub: a running hub answers from the index it was started with."""
+    from hub.api.client import NoHub, SocketHub
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return SocketHub.open(data_dir)
+        except NoHub:
+            pass
+        if time.monotonic() >= deadline or not _hub_holds(data_dir):
+            break
+        time.sleep(0.1)
     from hub.api.index import IndexOnly
 
     return IndexOnly.open(data_dir, db_url)
+
+
+def _hub_holds(data_dir: Path) -> bool:
+    from hub.storage.lock import HubLock
+
+    return HubLock.holder(data_dir) is not None

@@ -15,6 +15,7 @@ from hub.core.errors import (
     NotFoundError,
     Rule,
     StorageError,
+    StorageUnavailable,
     UnavailableError,
     ValidationError,
 )
@@ -27,7 +28,20 @@ __all__ = [
     "HubError",
     "NotFoundError",
     "Rule",
+    "HubVersionError",
+    "ProtocolError",
     "StorageError",
+    "StorageUnavailable",
     "UnavailableError",
     "ValidationError",
 ]
+
+
+class ProtocolError(HubError):
+    """A message on ``hub.sock`` broke the wire's rules (malformed, oversized, cut off, out of turn);
+    the connection that carried it is closed."""
+
+
+class HubVersionError(ProtocolError):
+    """The running hub speaks another version of the Hub API than this client: restart the hub
+    (``porchlight stop``, then ``porchlight serve``) so that both run the same Porchlight."""

@@ -38,8 +38,8 @@ from hub.api.types import (
     StorageInfo,
 )
 from hub.config import cameras, hub_settings
-from hub.core import model
-from hub.core.errors import StorageError, UnavailableError, ValidationError
+from hub.core import logs, model
+from hub.core.errors import NotFoundError, StorageError, UnavailableError, ValidationError
 from hub.core.model import CameraConfig, CameraStatus
 from hub.core.paths import DataDir
 from hub.core.times import format_ms, now_ms
@@ -239,6 +239,17 @@ class IndexApi:
             rows.append(convert.camera_status(st, cam.name))
         return Status(hub=convert.holder(holder), cameras=tuple(rows))
 
+    def stop(self) -> None:
+        """No hub answers here: say whether one runs at all."""
+        holder = HubLock.holder(self._data.root)
+        if holder is None:
+            raise NotFoundError(f"no hub runs on {self._data.root}")
+        pid = holder.get("pid")
+        raise UnavailableError(
+            f"a hub runs on {self._data.root} (pid {pid}) but does not answer on its socket; "
+            f"stop it with: kill {pid}"
+        )
+
     # -- helpers --------------------------------------------------------------------------------------
     def _camera_id(self, ref: str | None) -> str | None:
         return None if ref is None else cameras.find_recorded(self._engine, ref).id
@@ -308,6 +319,7 @@ class IndexOnly(IndexApi):
         """The API of ``data_dir``'s index (or the one at ``db_url``). The index is opened, migrated
         and the data dir made at the first call that needs them: a discovery needs neither."""
         registry.hold()  # devices are asked through their drivers
+        logs.route_ffmpeg_logs_if_set_up()
         return cls(DataDir(Path(data_dir)), db_url)
 
     def _open_index(self) -> Engine:

@@ -7,6 +7,7 @@ Changes are stored in the index as with every backend, then applied to the runni
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from hub.api import convert
@@ -22,6 +23,9 @@ class LocalHub(IndexApi):
         super().__init__(hub.engine, hub.data)  # UnavailableError when the hub is not started
         self.hub = hub
         self._owns_hub = owns_hub
+        self._stop_lock = threading.Lock()
+        #: Set once :meth:`stop` has stopped the hub (``porchlight serve`` then exits).
+        self.stopped = threading.Event()
 
     @classmethod
     def start(cls, data_dir: Path, db_url: str | None = None, options: HubOptions | None = None) -> LocalHub:
@@ -49,7 +53,14 @@ class LocalHub(IndexApi):
         state, message = self.hub.storage.state()
         return self.hub.storage.root, state, message
 
+    def stop(self) -> None:
+        """Stop the hub: open segments are finalized, the index flushed, the lock released."""
+        with self._stop_lock:
+            self.hub.stop()
+        self.stopped.set()
+
     def close(self) -> None:
         """Stop the hub when this object started it (open segments are finalized)."""
         if self._owns_hub:
-            self.hub.stop()
+            with self._stop_lock:
+                self.hub.stop()

@@ -147,6 +147,13 @@ class HubApi(Protocol):
         """Whether a hub runs, and each camera's state."""
         ...
 
+    def stop(self) -> None:
+        """Stop the hub: every camera's open segment is finalized, the index flushed and the data
+        dir's lock released; returns once it has stopped (a ``porchlight serve`` then exits).
+        Index-only: NotFoundError when no hub runs; UnavailableError when one runs but does not
+        answer on its socket."""
+        ...
+
     # -- the connection ----------------------------------------------------------------------------------
     def close(self) -> None:
         """Let go of what this client holds (an index connection; an in-process hub it started)."""

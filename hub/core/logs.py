@@ -28,7 +28,21 @@ def setup_logging(level: int = logging.INFO, *, stream: TextIO | None = None) ->
     # Alembic announces its plugins and every migration step at INFO; the hub logs the migration
     # that matters itself (hub.db.upgrade). Shown with -vv (DEBUG).
     logging.getLogger("alembic").setLevel(logging.WARNING if level > logging.DEBUG else logging.DEBUG)
-    route_ffmpeg_logs()
+    global _routing_wanted
+    _routing_wanted = True
+    if "av" in sys.modules:
+        route_ffmpeg_logs()
+    # Else when a hub or an index client starts (route_ffmpeg_logs_if_set_up): a client that only
+    # talks to a running hub never loads PyAV.
+
+
+_routing_wanted = False
+
+
+def route_ffmpeg_logs_if_set_up() -> None:
+    """Route FFmpeg's messages once PyAV is about to be used, when :func:`setup_logging` ran."""
+    if _routing_wanted:
+        route_ffmpeg_logs()
 
 
 def route_ffmpeg_logs(level: str = "ERROR") -> None:

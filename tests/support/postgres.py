@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 
 from hub.db.engine import default_sqlite_url, open_engine
 from hub.db.upgrade import migrate
+from tests.support import leaks
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class PostgresServer:
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C to pytest's process group must not skip the cleanup
         )
+        leaks.lives_for_the_session(self._watchdog.pid)
 
     def stop_watchdog(self) -> None:
         """Let the watchdog go (it stops whatever cluster is left, then exits)."""

@@ -3,7 +3,9 @@
 - :mod:`hub.api.types`: the values that cross (msgspec Structs; no hub, no Qt imported);
 - :mod:`hub.api.protocol`: :class:`HubApi`, the commands and queries every backend answers;
 - :mod:`hub.api.errors`: the hub's error family, which every call raises;
-- backends: :class:`hub.api.local.LocalHub` (the live hub in this process) and
+- backends: :class:`hub.api.local.LocalHub` (the live hub in this process),
+  :class:`hub.api.client.SocketHub` (the hub running on a data dir, over its ``hub.sock``; served by
+  :class:`hub.api.server.ApiServer`, on the wire of :mod:`hub.api.wire`) and
   :class:`hub.api.index.IndexOnly` (the index of a data dir, when no hub runs).
 
 :func:`connect` gives a client the API of a data dir. Backends load only when asked for, so a client

@@ -4,6 +4,8 @@ Every backend meets this Protocol:
 
 - :class:`hub.api.local.LocalHub`: the live hub in this process (what ``porchlight serve`` runs and
   what hub tests use); a change applies to the running cameras at once;
+- :class:`hub.api.client.SocketHub`: a client of the hub that runs on a data dir, over its
+  ``hub.sock`` (what the CLI uses when a hub runs); the same answers, from that hub's process;
 - :class:`hub.api.index.IndexOnly`: no hub runs; it reads and edits the index of a data dir, never
   records and never takes the hub lock (a hub started later applies what it stored).
 

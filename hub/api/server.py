@@ -74,7 +74,6 @@ class ApiServer:
         self._lock = threading.Lock()
         self._clients: set[_Client] = set()
         self._accept_thread: threading.Thread | None = None
-        self._uid = os.getuid()
 
     @property
     def path(self) -> Path | None:
@@ -82,7 +81,11 @@ class ApiServer:
         return self._path
 
     def start(self) -> ApiServer:
-        """Listen (the caller holds the data dir's hub lock); returns self."""
+        """Listen (the caller holds the data dir's hub lock); returns self. Where Python has no Unix
+        sockets (Windows) nothing listens: clients work on the index."""
+        if not endpoint.SUPPORTED:
+            logger.info("no Unix sockets on this platform: the Hub API is not served")
+            return self
         endpoint.remove_stale(self.data_dir)
         path = endpoint.listen_path(self.data_dir)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -146,7 +149,7 @@ class ApiServer:
 
     def _admit(self, conn: socket.socket) -> None:
         peer = peer_uid(conn)
-        if peer is not None and peer[1] != self._uid:
+        if peer is not None and peer[1] != os.getuid():
             logger.warning("Hub API: refused pid %d of another account (uid %d)", peer[0], peer[1])
             _refuse(conn, UnavailableError("this hub belongs to another account"))
             return
@@ -224,7 +227,7 @@ class _Client:
             self.sock.close()
             self.server._forget(self)
 
-    def _next(self, timeout: float | None) -> wire.Hello | wire.Call | wire.Cancel | wire.Ack | None:
+    def _next(self, timeout: float) -> wire.Hello | wire.Call | wire.Cancel | wire.Ack | None:
         body = self.reader.read(timeout)
         if body is None:
             return None

@@ -182,20 +182,22 @@ class FrameReader:
         """True while part of a frame has been read."""
         return bool(self._buf)
 
-    def read(self, timeout: float | None) -> bytes | None:
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def read(self, timeout: float) -> bytes | None:
+        # Always a finite wait: a socket with a timeout is non-blocking underneath, and the hub sends
+        # on a dup of it (a blocking reader would switch both to blocking mode).
+        deadline = time.monotonic() + timeout
         while True:
             body = self._take()
             if body is not None:
                 return body
             now = time.monotonic()
-            wait = None if deadline is None else deadline - now
+            wait = deadline - now
             if self._partial_since is not None:
                 left = self._partial_since + self._read_timeout - now
                 if left <= 0:
                     raise TimeoutError(f"a message stayed incomplete for {self._read_timeout:g} s")
-                wait = left if wait is None else min(wait, left)
-            if wait is not None and wait <= 0:
+                wait = min(wait, left)
+            if wait <= 0:
                 return None
             self._sock.settimeout(wait)
             try:

@@ -27,7 +27,7 @@ from hub.api.types import (
 )
 from hub.core import secrets
 from hub.db import repo_config
-from hub.db.engine import open_engine
+from tests.support import e2e
 from tests.support.apitools import BACKENDS, open_api, without_keyring
 from tests.support.hubtools import configure, wait_for
 
@@ -54,11 +54,8 @@ def _porch(**kw: object) -> NewCamera:
 
 
 def _index_id(data: Path) -> str:
-    engine = open_engine(f"sqlite:///{data / 'porchlight.db'}")
-    try:
+    with e2e.index(data) as engine:
         return repo_config.index_id(engine)
-    finally:
-        engine.dispose()
 
 
 # -- cameras --------------------------------------------------------------------------------------------

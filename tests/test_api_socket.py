@@ -33,9 +33,9 @@ from hub.api.index import IndexOnly
 from hub.api.types import CameraChange, ExportRequest, NewCamera, Recording
 from hub.core.model import MotionSettings, Segment
 from hub.db import repo_media
-from hub.db.engine import open_engine
 from hub.db.tx import run_write
 from hub.storage.lock import HubLock
+from tests.support import e2e
 from tests.support.apitools import ServedHub
 from tests.support.clitools import REPO_ROOT, Serve, assert_one_line_error, cli_json, ok, run_cli
 from tests.support.hubtools import camera, configure, decode_file, segments, wait_for
@@ -74,7 +74,7 @@ class Raw:
         self.reader = wire.FrameReader(self.sock, 20)
 
     def send(self, msg: object) -> Raw:
-        self.sock.sendall(wire.frame(wire.encode(msg)))
+        wire.send(self.sock, msg)
         return self
 
     def hello(self) -> wire.Welcome:
@@ -310,11 +310,8 @@ def test_a_long_list_comes_in_parts(tmp_path):
             )
             for i in range(8000)
         ]
-        engine = open_engine(f"sqlite:///{data / 'porchlight.db'}")
-        try:
+        with e2e.index(data) as engine:
             run_write(engine, lambda s: [repo_media.insert_segment(s, r) for r in rows])
-        finally:
-            engine.dispose()
         recs = api.recordings(camera="Ghost")
         assert len(wire.encode(recs)) > wire.MAX_FRAME  # one frame could not have carried it
         assert [r.path for r in recs] == [str(data / "recordings" / r.path) for r in reversed(rows)]
@@ -411,7 +408,7 @@ def test_a_hub_of_another_version_says_restart_the_hub(tmp_path):
                 return
             with conn:
                 wire.FrameReader(conn, 10).read(10)
-                conn.sendall(wire.frame(wire.encode(wire.Welcome(protocol=wire.PROTOCOL + 1, pid=4242))))
+                wire.send(conn, wire.Welcome(protocol=wire.PROTOCOL + 1, pid=4242))
 
     t = threading.Thread(target=other_hub)
     t.start()

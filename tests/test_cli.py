@@ -232,6 +232,21 @@ def one_camera_dir(tmp_path_factory) -> Path:
     return data
 
 
+def _export_argv(out: str) -> list[str]:
+    """``export`` of Porch over a minute of 2024 (nothing recorded then) into ``out``."""
+    return [
+        "export",
+        "--camera",
+        "Porch",
+        "--start",
+        "2024-01-01T00:00:00Z",
+        "--end",
+        "2024-01-01T00:01:00Z",
+        "--out",
+        out,
+    ]
+
+
 ERROR_CASES = {
     "remove unknown camera": (["cameras", "remove", "Nope"], None, ["Nope"]),
     "set unknown camera": (["cameras", "set", "Nope", "--mode", "motion"], None, ["Nope"]),
@@ -301,47 +316,17 @@ ERROR_CASES = {
         ["--end"],
     ),
     "export empty window": (
-        [
-            "export",
-            "--camera",
-            "Porch",
-            "--start",
-            "2024-01-01T00:00:00Z",
-            "--end",
-            "2024-01-01T00:01:00Z",
-            "--out",
-            "OUT.mp4",
-        ],
+        _export_argv("OUT.mp4"),
         None,
         ["nothing", "Porch"],
     ),
     "export not mp4": (
-        [
-            "export",
-            "--camera",
-            "Porch",
-            "--start",
-            "2024-01-01T00:00:00Z",
-            "--end",
-            "2024-01-01T00:01:00Z",
-            "--out",
-            "OUT.mkv",
-        ],
+        _export_argv("OUT.mkv"),
         None,
         [".mp4"],
     ),
     "export into a missing folder": (
-        [
-            "export",
-            "--camera",
-            "Porch",
-            "--start",
-            "2024-01-01T00:00:00Z",
-            "--end",
-            "2024-01-01T00:01:00Z",
-            "--out",
-            "/no-such-porchlight-folder/clip.mp4",
-        ],
+        _export_argv("/no-such-porchlight-folder/clip.mp4"),
         None,
         ["/no-such-porchlight-folder"],
     ),

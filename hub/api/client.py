@@ -87,31 +87,33 @@ class SocketHub:
             raise UnavailableError(f"cannot reach the hub on {path}: {exc.strerror or exc}") from None
         reader = wire.FrameReader(sock, self._timeout)
         try:
-            sock.sendall(wire.frame(wire.encode(wire.Hello(protocol=wire.PROTOCOL, client="porchlight"))))
-            body = reader.read(self._timeout)
-            if body is None:
-                raise UnavailableError(f"the hub on {path} did not say hello within {self._timeout:g} s")
-            msg = _decode(body)
-        except (EOFError, OSError) as exc:
-            sock.close()
-            raise UnavailableError(f"the hub on {path} closed the connection ({exc})") from None
+            msg = self._hello(sock, reader, path)
         except BaseException:
             sock.close()
             raise
+        self._sock, self._reader = sock, reader
+        self.hub_pid, self.hub_started_ms = msg.pid, msg.started_ms
+
+    def _hello(self, sock: socket.socket, reader: wire.FrameReader, path: Path) -> wire.Welcome:
+        """Say hello; the hub's welcome, or why there is none."""
+        try:
+            wire.send(sock, wire.Hello(protocol=wire.PROTOCOL, client="porchlight"))
+            body = reader.read(self._timeout)
+        except (EOFError, OSError) as exc:
+            raise UnavailableError(f"the hub on {path} closed the connection ({exc})") from None
+        if body is None:
+            raise UnavailableError(f"the hub on {path} did not say hello within {self._timeout:g} s")
+        msg = _decode(body)
         if isinstance(msg, wire.Failure):
-            sock.close()
             raise wire.rebuild(msg.error)
         if not isinstance(msg, wire.Welcome):
-            sock.close()
             raise ProtocolError("the hub did not answer hello with a welcome")
         if msg.protocol != wire.PROTOCOL:
-            sock.close()
             raise HubVersionError(
                 f"the running hub (pid {msg.pid}) speaks version {msg.protocol} of the Hub API and this "
                 f"porchlight version {wire.PROTOCOL}: restart the hub (porchlight stop, then porchlight serve)"
             )
-        self._sock, self._reader = sock, reader
-        self.hub_pid, self.hub_started_ms = msg.pid, msg.started_ms
+        return msg
 
     def _drop(self) -> None:
         sock, self._sock, self._reader = self._sock, None, None
@@ -146,7 +148,7 @@ class SocketHub:
             self._next_id += 1
             call_id = self._next_id
             try:
-                sock.sendall(wire.frame(wire.encode(wire.Call(id=call_id, method=name, args=wire.raw(args)))))
+                wire.send(sock, wire.Call(id=call_id, method=name, args=wire.raw(args)))
                 return self._answer(sock, reader, call_id, method, progress, cancel)
             except (EOFError, OSError) as exc:
                 self._drop()
@@ -178,7 +180,7 @@ class SocketHub:
             body = reader.read(0.1 if cancel is not None else self._reply_timeout)
             if body is None:
                 if cancel is not None and cancel.is_set() and not cancelled:
-                    sock.sendall(wire.frame(wire.encode(wire.Cancel(id=call_id))))
+                    wire.send(sock, wire.Cancel(id=call_id))
                     cancelled = True
                 if time.monotonic() - last > self._reply_timeout:
                     self._drop()
@@ -199,9 +201,7 @@ class SocketHub:
                     progress(msgspec.msgpack.decode(msg.value, type=ExportProgress))
                 stop = cancel is not None and cancel.is_set() and not cancelled
                 cancelled = cancelled or stop
-                sock.sendall(
-                    wire.frame(wire.encode(wire.Cancel(id=call_id) if stop else wire.Ack(id=call_id)))
-                )
+                wire.send(sock, wire.Cancel(id=call_id) if stop else wire.Ack(id=call_id))
                 continue
             value = msgspec.msgpack.decode(msg.value, type=method.result)
             if not method.is_list:

@@ -13,7 +13,6 @@ The wire itself (frames, messages, versions): :mod:`hub.api.wire`.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import socket
@@ -21,6 +20,7 @@ import struct
 import sys
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,7 @@ class ApiServer:
 def _refuse(conn: socket.socket, error: HubError) -> None:
     with contextlib.suppress(OSError):
         conn.settimeout(1.0)
-        conn.sendall(wire.frame(wire.encode(wire.Failure(error=wire.error_info(error)))))
+        wire.send(conn, wire.Failure(error=wire.error_info(error)))
     conn.close()
 
 
@@ -204,9 +204,8 @@ class _Client:
             self.sock.shutdown(socket.SHUT_RDWR)
 
     def send(self, msg: wire.Message) -> None:
-        body = wire.frame(wire.encode(msg))
         with self._send_lock:
-            self._out.sendall(body)
+            wire.send(self._out, msg)
 
     def _fail(self, call_id: int, error: HubError) -> None:
         self.send(wire.Failure(id=call_id, error=wire.error_info(error)))
@@ -282,7 +281,7 @@ class _Client:
         kw = {f: getattr(args, f) for f in args.__struct_fields__}
         logger.debug("Hub API: %s from pid %s", method.name, self.pid)
         if method.name == "stop":
-            self._answer(call.id, method, lambda: self.server._stop_hub())
+            self._answer(call.id, method, self.server._stop_hub)
             self.server._stopped()
         elif method.streams_progress:
             self._streamed(call.id, method, kw)
@@ -320,7 +319,6 @@ class _Client:
         there; the client going away (or not answering) cancels it too. Nothing partial is left."""
         cancel = threading.Event()
         answered = threading.Event()
-        outcome: list[Callable[[], Any]] = []
 
         def progress(p: msgspec.Struct) -> None:
             answered.clear()
@@ -335,13 +333,15 @@ class _Client:
                 )
                 cancel.set()
 
+        outcome: Future[Any] = Future()
+
         def work() -> None:
             try:
-                value = getattr(self.server.api, method.name)(**kw, progress=progress, cancel=cancel)
-            except BaseException as exc:  # noqa: BLE001 - handed to _answer below
-                outcome.append(functools.partial(_raise, exc))
-            else:
-                outcome.append(functools.partial(_same, value))
+                outcome.set_result(
+                    getattr(self.server.api, method.name)(**kw, progress=progress, cancel=cancel)
+                )
+            except BaseException as exc:  # noqa: BLE001 - answered by this connection's thread
+                outcome.set_exception(exc)
 
         worker = threading.Thread(target=work, name=f"{self.thread.name}-{method.name}", daemon=True)
         worker.start()
@@ -362,12 +362,6 @@ class _Client:
             worker.join()
             raise
         worker.join()
-        self._answer(call_id, method, outcome[0])
-
-
-def _raise(exc: BaseException) -> Any:
-    raise exc
-
-
-def _same(value: Any) -> Any:
-    return value
+        # Answered here, not by the worker: the client's next call must not arrive while this loop
+        # still refuses a second one.
+        self._answer(call_id, method, outcome.result)

@@ -163,6 +163,11 @@ def frame(body: bytes) -> bytes:
     return _HEADER.pack(len(body)) + body
 
 
+def send(sock: socket.socket, msg: Message) -> None:
+    """Send one message as one frame."""
+    sock.sendall(frame(encode(msg)))
+
+
 class FrameReader:
     """Frames from a stream socket, with a cap on their size and on the time a frame may take.
 
@@ -176,11 +181,6 @@ class FrameReader:
         self._max = max_frame
         self._read_timeout = read_timeout_s
         self._partial_since: float | None = None
-
-    @property
-    def pending(self) -> bool:
-        """True while part of a frame has been read."""
-        return bool(self._buf)
 
     def read(self, timeout: float) -> bytes | None:
         # Always a finite wait: a socket with a timeout is non-blocking underneath, and the hub sends
@@ -331,11 +331,8 @@ _CLASSES = {kind: cls for cls, kind in _KINDS.items()}
 def error_info(exc: errors.HubError) -> ErrorInfo:
     """A hub error as it crosses (its most specific kind the wire knows)."""
     kind = next(_KINDS[c] for c in type(exc).__mro__ if c in _KINDS)
-    field = rule = state = None
-    if isinstance(exc, errors.ValidationError):
-        field, rule = exc.field, exc.rule
-    state = getattr(exc, "state", None)
-    return ErrorInfo(kind=kind, message=str(exc), field=field, rule=rule, state=state)
+    field, rule = (exc.field, exc.rule) if isinstance(exc, errors.ValidationError) else (None, None)
+    return ErrorInfo(kind=kind, message=str(exc), field=field, rule=rule, state=getattr(exc, "state", None))
 
 
 def rebuild(info: ErrorInfo) -> errors.HubError:

@@ -20,7 +20,7 @@ from hub.db.tx import run_write
 from hub.db.upgrade import migrate
 from hub.hub import Hub, HubOptions
 from hub.storage.layout import decode_segment_meta
-from tests.support import barcode
+from tests.support import barcode, e2e
 
 
 def configure(data_dir: Path, cameras: list[CameraConfig], **settings: object) -> list[CameraConfig]:
@@ -67,20 +67,14 @@ def state_of(hub: Hub, camera_id: str) -> str:
 
 def segments(data_dir: Path, camera_id: str | None = None) -> list[Segment]:
     """Index rows, ordered by start."""
-    engine = open_engine(f"sqlite:///{data_dir / 'porchlight.db'}")
-    try:
+    with e2e.index(data_dir) as engine:
         return repo_media.list_segments(engine, camera_id=camera_id)
-    finally:
-        engine.dispose()
 
 
 def final_stats(data_dir: Path, camera_id: str) -> dict:
     """The stats the hub stored with the camera's last status."""
-    engine = open_engine(f"sqlite:///{data_dir / 'porchlight.db'}")
-    try:
+    with e2e.index(data_dir) as engine:
         return next(s.stats for s in repo_media.list_status(engine) if s.camera_id == camera_id)
-    finally:
-        engine.dispose()
 
 
 @dataclasses.dataclass

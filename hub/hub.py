@@ -41,6 +41,7 @@ from hub.db.engine import open_engine
 from hub.db.upgrade import migrate
 from hub.db.writer import DbWriter
 from hub.housekeeper import Housekeeper
+from hub.live.viewers import Viewers
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.sink import IndexSink
 from hub.pipeline.supervisor import Supervisor
@@ -78,6 +79,7 @@ class Hub:
         self.db_url = db_url or self.data.default_db_url
         self.options = options or HubOptions()
         self.bus = EventBus()
+        self.viewers = Viewers()  # live-view leases of the Hub API's clients
         self._lock = HubLock(self.data.root)
         self._supervisor = Supervisor(self._pipeline_context, on_status=self._report_status)
         self._sync_lock = threading.Lock()  # the housekeeper and reload() may both sync

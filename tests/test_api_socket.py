@@ -39,6 +39,7 @@ from tests.support import e2e
 from tests.support.apitools import ServedHub
 from tests.support.clitools import REPO_ROOT, Serve, assert_one_line_error, cli_json, ok, run_cli
 from tests.support.hubtools import camera, configure, decode_file, segments, wait_for
+from tests.support.rawclient import Raw
 
 DEMO = camera("Demo", None, driver="demo", mode="continuous", motion=MotionSettings(gap_s=1.0))
 
@@ -57,57 +58,6 @@ def _state(api: SocketHub | IndexOnly, name: str) -> str:
 
 def _files(data: Path) -> int:
     return len(list((data / "recordings").rglob("*.mp4")))
-
-
-# -- a raw client: what a hostile or broken program can send ------------------------------------------
-
-
-class Raw:
-    """A bare connection to a hub's socket that sends whatever bytes it is given."""
-
-    def __init__(self, data: Path) -> None:
-        path = endpoint.connect_path(data)
-        assert path is not None, "no hub.sock"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(20)
-        self.sock.connect(str(path))
-        self.reader = wire.FrameReader(self.sock, 20)
-
-    def send(self, msg: object) -> Raw:
-        wire.send(self.sock, msg)
-        return self
-
-    def hello(self) -> wire.Welcome:
-        msg = self.send(wire.Hello(protocol=wire.PROTOCOL)).next()
-        assert isinstance(msg, wire.Welcome), msg
-        return msg
-
-    def next(self, timeout: float = 20) -> wire.Welcome | wire.Failure | wire.Reply | wire.Progress:
-        body = self.reader.read(timeout)
-        assert body is not None, "no answer"
-        return wire.hub_decoder.decode(body)
-
-    def call(
-        self, method: str, call_id: int = 1, **args: object
-    ) -> wire.Failure | wire.Reply | wire.Progress:
-        msg = self.send(wire.Call(id=call_id, method=method, args=wire.raw(args))).next()
-        assert not isinstance(msg, wire.Welcome)
-        return msg
-
-    def closed(self, timeout: float = 20) -> bool:
-        """True once the hub has closed the connection (what it sent before is skipped)."""
-        self.sock.settimeout(timeout)
-        try:
-            while self.sock.recv(65536):
-                pass
-        except TimeoutError:
-            return False
-        except ConnectionResetError:
-            pass
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def _failure(msg: object, kind: str) -> wire.ErrorInfo:

@@ -21,7 +21,9 @@ from typing import Any, Self
 import msgspec
 
 from hub.api import endpoint, wire
+from hub.api.client_notices import SocketSubscription
 from hub.api.errors import CancelledError, HubError, HubVersionError, ProtocolError, UnavailableError
+from hub.api.subscription import DEFAULT_QUEUE, Subscription
 from hub.api.types import (
     Camera,
     CameraChange,
@@ -33,9 +35,12 @@ from hub.api.types import (
     ExportProgress,
     ExportRequest,
     ExportResult,
+    Lease,
     NewCamera,
+    NoticeKind,
     Probe,
     Recording,
+    Role,
     Settings,
     SettingsChange,
     Status,
@@ -72,6 +77,12 @@ class SocketHub:
 
     # -- the connection ------------------------------------------------------------------------------
     def _connect(self) -> None:
+        sock, reader, welcome = self._open()
+        self._sock, self._reader = sock, reader
+        self.hub_pid, self.hub_started_ms = welcome.pid, welcome.started_ms
+
+    def _open(self) -> tuple[socket.socket, wire.FrameReader, wire.Welcome]:
+        """A new connection to the hub, welcomed."""
         path = endpoint.connect_path(self.data_dir) if endpoint.SUPPORTED else None
         if path is None:
             raise NoHub(f"no hub listens on {endpoint.link_path(self.data_dir)}")
@@ -87,12 +98,10 @@ class SocketHub:
             raise UnavailableError(f"cannot reach the hub on {path}: {exc.strerror or exc}") from None
         reader = wire.FrameReader(sock, self._timeout)
         try:
-            msg = self._hello(sock, reader, path)
+            return sock, reader, self._hello(sock, reader, path)
         except BaseException:
             sock.close()
             raise
-        self._sock, self._reader = sock, reader
-        self.hub_pid, self.hub_started_ms = msg.pid, msg.started_ms
 
     def _hello(self, sock: socket.socket, reader: wire.FrameReader, path: Path) -> wire.Welcome:
         """Say hello; the hub's welcome, or why there is none."""
@@ -194,7 +203,7 @@ class SocketHub:
                 if msg.id not in (0, call_id):
                     raise ProtocolError(f"an answer to call {msg.id}, not {call_id}")
                 raise wire.rebuild(msg.error)
-            if isinstance(msg, wire.Welcome) or msg.id != call_id:
+            if isinstance(msg, (wire.Welcome, wire.Published)) or msg.id != call_id:
                 raise ProtocolError("the hub answered out of turn")
             if isinstance(msg, wire.Progress):
                 if progress is not None:
@@ -296,6 +305,43 @@ class SocketHub:
         """The hub's live status."""
         return self._call("status")  # type: ignore[no-any-return]
 
+    # -- notices and live views ------------------------------------------------------------------------
+    def subscribe(
+        self, kinds: Sequence[NoticeKind] | None = None, queue_size: int = DEFAULT_QUEUE
+    ) -> Subscription:
+        """The hub's notices from now on, on a connection of their own (closed by ``close()``)."""
+        method = wire.METHODS["subscribe"]
+        args = method.args(kinds=None if kinds is None else list(kinds), queue_size=queue_size)
+        try:
+            sock, reader, _ = self._open()
+        except NoHub:
+            raise UnavailableError(f"the hub of {self.data_dir} is not running any more") from None
+        try:
+            wire.send(sock, wire.Call(id=1, method="subscribe", args=wire.raw(args)))
+            body = reader.read(self._reply_timeout)
+            if body is None:
+                raise UnavailableError(f"the hub did not answer subscribe within {self._reply_timeout:g} s")
+            msg = _decode(body)
+            if isinstance(msg, wire.Failure):
+                raise wire.rebuild(msg.error)
+            if not isinstance(msg, wire.Reply) or msg.id != 1:
+                raise ProtocolError("the hub answered subscribe out of turn")
+        except (EOFError, OSError) as exc:
+            sock.close()
+            raise UnavailableError(f"the hub closed the connection during subscribe: {exc}") from None
+        except BaseException:
+            sock.close()
+            raise
+        return SocketSubscription(sock, reader, 1)
+
+    def watch(self, camera: str, role: Role = "detect") -> Lease:
+        """Open a live-view lease; it lasts while this client's connection does."""
+        return self._call("watch", camera=camera, role=role)  # type: ignore[no-any-return]
+
+    def unwatch(self, lease: int) -> None:
+        """End a live-view lease this client took."""
+        self._call("unwatch", lease=lease)
+
     def stop(self) -> None:
         """Stop the hub; returns once it has stopped."""
         self._call("stop")
@@ -314,7 +360,7 @@ class SocketHub:
         self.close()
 
 
-def _decode(body: bytes) -> wire.Welcome | wire.Failure | wire.Reply | wire.Progress:
+def _decode(body: bytes) -> wire.Welcome | wire.Failure | wire.Reply | wire.Progress | wire.Published:
     try:
         return wire.hub_decoder.decode(body)
     except msgspec.DecodeError as exc:

@@ -48,8 +48,8 @@ def camera(cfg: model.CameraConfig) -> api.Camera:
     return to_api(cfg, api.Camera)
 
 
-def camera_status(st: model.CameraStatus, name: str) -> api.CameraStatus:
-    """A camera's live state, with its name."""
+def camera_status(st: model.CameraStatus, name: str, watched: tuple[str, ...] = ()) -> api.CameraStatus:
+    """A camera's live state, with its name (and the streams someone watches live)."""
     return api.CameraStatus(
         camera_id=st.camera_id,
         name=name,
@@ -58,6 +58,7 @@ def camera_status(st: model.CameraStatus, name: str) -> api.CameraStatus:
         last_error=st.last_error,
         updated_ms=st.updated_ms,
         stats=dict(st.stats),
+        watched=watched,  # type: ignore[arg-type]
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from drivers import registry
 from hub import devices
 from hub.api import convert
+from hub.api.subscription import DEFAULT_QUEUE, Subscription
 from hub.api.types import (
     Camera,
     CameraChange,
@@ -29,9 +30,12 @@ from hub.api.types import (
     ExportProgress,
     ExportRequest,
     ExportResult,
+    Lease,
     NewCamera,
+    NoticeKind,
     Probe,
     Recording,
+    Role,
     Settings,
     SettingsChange,
     Status,
@@ -238,6 +242,24 @@ class IndexApi:
                 )
             rows.append(convert.camera_status(st, cam.name))
         return Status(hub=convert.holder(holder), cameras=tuple(rows))
+
+    # -- what only a running hub has ------------------------------------------------------------
+    def subscribe(
+        self, kinds: Sequence[NoticeKind] | None = None, queue_size: int = DEFAULT_QUEUE
+    ) -> Subscription:
+        """No hub runs here to tell anything."""
+        raise self._no_hub("subscribe to its notices")
+
+    def watch(self, camera: str, role: Role = "detect") -> Lease:
+        """No hub runs here to show a camera live."""
+        raise self._no_hub("watch a camera live")
+
+    def unwatch(self, lease: int) -> None:
+        """No hub runs here: there is no lease."""
+        raise self._no_hub("watch a camera live")
+
+    def _no_hub(self, what: str) -> UnavailableError:
+        return UnavailableError(f"no hub runs on {self._data.root} to {what}: start one (porchlight serve)")
 
     def stop(self) -> None:
         """No hub answers here: say whether one runs at all."""

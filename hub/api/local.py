@@ -1,18 +1,24 @@
 """The Hub API on the live hub of this process: what ``porchlight serve`` runs and hub tests use.
 
 Changes are stored in the index as with every backend, then applied to the running cameras at once
-(not at the next poll). The status and the storage folder's state are the live ones.
+(not at the next poll). The status and the storage folder's state are the live ones; subscribers get
+the hub's notices (:mod:`hub.api.notify`) and live views take leases on its cameras.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 from hub.api import convert
 from hub.api.index import IndexApi
-from hub.api.types import HubInfo, Status
+from hub.api.notify import Notifier
+from hub.api.subscription import DEFAULT_QUEUE, MAX_QUEUE, NoticeQueue
+from hub.api.types import HubInfo, Lease, NoticeKind, Role, Status
+from hub.core.errors import NotFoundError, UnavailableError, ValidationError
 from hub.hub import Hub, HubOptions
 
 
@@ -26,6 +32,7 @@ class LocalHub(IndexApi):
         self._stop_lock = threading.Lock()
         #: Set once :meth:`stop` has stopped the hub (``porchlight serve`` then exits).
         self.stopped = threading.Event()
+        self.notifier = Notifier(hub)
 
     @classmethod
     def start(cls, data_dir: Path, db_url: str | None = None, options: HubOptions | None = None) -> LocalHub:
@@ -39,7 +46,10 @@ class LocalHub(IndexApi):
         """The live state of every camera."""
         names = {c.id: c.name for c in self.hub.cameras()}
         rows = tuple(
-            convert.camera_status(st, names.get(st.camera_id, st.camera_id)) for st in self.hub.statuses()
+            convert.camera_status(
+                st, names.get(st.camera_id, st.camera_id), self.hub.viewers.watched(st.camera_id)
+            )
+            for st in self.hub.statuses()
         )
         ordered = tuple(sorted(rows, key=lambda r: (r.name.casefold(), r.camera_id)))
         return Status(
@@ -53,10 +63,50 @@ class LocalHub(IndexApi):
         state, message = self.hub.storage.state()
         return self.hub.storage.root, state, message
 
+    # -- notices and live views ------------------------------------------------------------------------
+    def subscribe(
+        self, kinds: Sequence[NoticeKind] | None = None, queue_size: int = DEFAULT_QUEUE
+    ) -> NoticeQueue:
+        """The hub's notices from now on, in a queue of ``queue_size`` (see HubApi.subscribe)."""
+        known = get_args(NoticeKind)
+        for kind in kinds or ():
+            if kind not in known:
+                raise ValidationError(
+                    f"unknown notice kind {kind!r} (kinds: {', '.join(known)})", field="kinds", rule="one_of"
+                )
+        if not 1 <= queue_size <= MAX_QUEUE:
+            raise ValidationError(
+                f"queue_size must be 1 … {MAX_QUEUE}, not {queue_size}",
+                field="queue_size",
+                rule="min" if queue_size < 1 else "max",
+            )
+        return self.notifier.subscribe(frozenset(kinds) if kinds else None, queue_size)
+
+    def watch(self, camera: str, role: Role = "detect") -> Lease:
+        """Open a live-view lease on a camera's stream."""
+        roles = get_args(Role)
+        if role not in roles:
+            raise ValidationError(
+                f"unknown stream role {role!r} (roles: {', '.join(roles)})", field="role", rule="one_of"
+            )
+        if self.stopped.is_set():
+            raise UnavailableError("the hub has stopped")
+        cam = self.camera(camera)
+        v = self.hub.viewers.acquire(cam.id, role)
+        return Lease(id=v.id, camera_id=v.camera_id, role=role, since_ms=v.since_ms)
+
+    def unwatch(self, lease: int) -> None:
+        """End a live-view lease."""
+        if self.hub.viewers.release(lease) is None:
+            raise NotFoundError(f"no live-view lease {lease} is open")
+
+    # -- the end --------------------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop the hub: open segments are finalized, the index flushed, the lock released."""
+        """Stop the hub: open segments are finalized, the index flushed, the lock released; then every
+        subscription ends (after the notices of that last work)."""
         with self._stop_lock:
             self.hub.stop()
+            self.notifier.end(UnavailableError("the hub stopped"))
         self.stopped.set()
 
     def close(self) -> None:
@@ -64,3 +114,4 @@ class LocalHub(IndexApi):
         if self._owns_hub:
             with self._stop_lock:
                 self.hub.stop()
+                self.notifier.end(UnavailableError("the hub stopped"))

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
+from hub.api.subscription import Subscription
 from hub.api.types import (
     Camera,
     CameraChange,
@@ -36,9 +37,12 @@ from hub.api.types import (
     ExportProgress,
     ExportRequest,
     ExportResult,
+    Lease,
     NewCamera,
+    NoticeKind,
     Probe,
     Recording,
+    Role,
     Settings,
     SettingsChange,
     Status,
@@ -147,6 +151,27 @@ class HubApi(Protocol):
     # -- status ---------------------------------------------------------------------------------------
     def status(self) -> Status:
         """Whether a hub runs, and each camera's state."""
+        ...
+
+    # -- what happens, as it happens ----------------------------------------------------------------
+    def subscribe(self, kinds: Sequence[NoticeKind] | None = None, queue_size: int = 256) -> Subscription:
+        """The hub's notices from now on (of ``kinds``; None or empty: all): recordings closed,
+        events started and ended (with their index ids: published once committed), camera states,
+        camera and storage changes, retention. At most ``queue_size`` notices wait for this
+        subscriber (1 … 65536); when it falls behind, the oldest are dropped and a ``Missed`` says
+        how many (the hub never waits for a subscriber). ``close()`` it when done. Index-only:
+        UnavailableError (no hub runs to tell anything)."""
+        ...
+
+    def watch(self, camera: str, role: Role = "detect") -> Lease:
+        """Say that a live view of ``camera``'s ``role`` stream is open (a grid tile: "detect"; a
+        single view: "record"); the hub keeps that stream decoded while any lease on it lasts (its
+        frames come through shared memory). The lease lasts until :meth:`unwatch`, or until this
+        client's connection ends. NotFoundError for no such camera; index-only: UnavailableError."""
+        ...
+
+    def unwatch(self, lease: int) -> None:
+        """End a lease :meth:`watch` gave this client; NotFoundError when it has none of that id."""
         ...
 
     def stop(self) -> None:

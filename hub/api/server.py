@@ -4,8 +4,9 @@
 started once the hub holds its data dir's lock: only then is a socket left by a killed hub removed.
 The socket is made 0600 and, on Linux, every client's account is checked (``SO_PEERCRED``) before
 a byte of it is read. Each client gets a thread; a call runs in it (an export in a thread of its
-own, so that a Cancel or the client going away stops it). Whatever a client sends, the worst it
-gets is an error reply and a closed connection: the cameras keep recording.
+own, so that a Cancel or the client going away stops it); what a connection does:
+:mod:`hub.api.connection`. Whatever a client sends, the worst it gets is an error reply and a closed
+connection: the cameras keep recording.
 
 The wire itself (frames, messages, versions): :mod:`hub.api.wire`.
 """
@@ -20,14 +21,11 @@ import struct
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
-
-import msgspec
 
 from hub.api import endpoint, wire
-from hub.api.errors import HubError, HubVersionError, ProtocolError, UnavailableError
+from hub.api.connection import Connection
+from hub.api.errors import HubError, UnavailableError
 from hub.api.protocol import HubApi
 
 logger = logging.getLogger(__name__)
@@ -72,7 +70,7 @@ class ApiServer:
         self._path: Path | None = None
         self._accepting = threading.Event()
         self._lock = threading.Lock()
-        self._clients: set[_Client] = set()
+        self._clients: set[Connection] = set()
         self._accept_thread: threading.Thread | None = None
 
     @property
@@ -157,11 +155,11 @@ class ApiServer:
             if len(self._clients) >= self.max_clients:
                 _refuse(conn, UnavailableError(f"the hub already serves {self.max_clients} clients"))
                 return
-            client = _Client(self, conn, peer[0] if peer else None)
+            client = Connection(self, conn, peer[0] if peer else None)
             self._clients.add(client)
         client.thread.start()
 
-    def _forget(self, client: _Client) -> None:
+    def _forget(self, client: Connection) -> None:
         with self._lock:
             self._clients.discard(client)
 
@@ -180,188 +178,3 @@ def _refuse(conn: socket.socket, error: HubError) -> None:
         conn.settimeout(1.0)
         wire.send(conn, wire.Failure(error=wire.error_info(error)))
     conn.close()
-
-
-class _Client:
-    """One connected client: its thread reads calls and answers them, one at a time."""
-
-    _count = 0
-
-    def __init__(self, server: ApiServer, sock: socket.socket, pid: int | None) -> None:
-        _Client._count += 1
-        self.server = server
-        self.sock = sock
-        self.pid = pid
-        self._out = sock.dup()  # sends keep their own timeout while the thread reads
-        self._out.settimeout(server.send_timeout_s)
-        self._send_lock = threading.Lock()
-        self.reader = wire.FrameReader(sock, server.read_timeout_s)
-        self.thread = threading.Thread(target=self._run, name=f"porchlight-api-{_Client._count}", daemon=True)
-
-    def shutdown(self) -> None:
-        """End the connection from another thread (the reader sees it closed)."""
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-
-    def send(self, msg: wire.Message) -> None:
-        with self._send_lock:
-            wire.send(self._out, msg)
-
-    def _fail(self, call_id: int, error: HubError) -> None:
-        self.send(wire.Failure(id=call_id, error=wire.error_info(error)))
-
-    def _run(self) -> None:
-        try:
-            self._serve()
-        except EOFError:
-            pass
-        except (TimeoutError, ProtocolError) as exc:
-            logger.warning("Hub API: closed the connection of pid %s: %s", self.pid, exc)
-            with contextlib.suppress(OSError):
-                self._fail(0, exc if isinstance(exc, ProtocolError) else ProtocolError(str(exc)))
-        except OSError as exc:
-            logger.info("Hub API: connection of pid %s ended: %s", self.pid, exc)
-        finally:
-            self._out.close()
-            self.sock.close()
-            self.server._forget(self)
-
-    def _next(self, timeout: float) -> wire.Hello | wire.Call | wire.Cancel | wire.Ack | None:
-        body = self.reader.read(timeout)
-        if body is None:
-            return None
-        try:
-            return wire.client_decoder.decode(body)
-        except msgspec.DecodeError as exc:
-            raise ProtocolError(f"malformed message: {exc}") from None
-
-    def _serve(self) -> None:
-        hello = self._next(self.server.read_timeout_s)
-        if not isinstance(hello, wire.Hello):
-            raise ProtocolError("the first message must be a hello")
-        if hello.protocol != wire.PROTOCOL:
-            self._fail(
-                0,
-                HubVersionError(
-                    f"the running hub (pid {os.getpid()}) speaks version {wire.PROTOCOL} of the Hub API "
-                    f"and this client version {hello.protocol}: restart the hub "
-                    "(porchlight stop, then porchlight serve) so that both are the same Porchlight"
-                ),
-            )
-            return
-        self.send(wire.Welcome(protocol=wire.PROTOCOL, pid=os.getpid(), started_ms=self.server.started_ms))
-        while True:
-            msg = self._next(self.server.idle_timeout_s)
-            if msg is None:
-                self._fail(
-                    0, UnavailableError(f"closed after {self.server.idle_timeout_s:g} s without a call")
-                )
-                return
-            if isinstance(msg, wire.Call):
-                self._call(msg)
-            elif isinstance(msg, wire.Hello):
-                raise ProtocolError("hello was said already")
-            # An Ack or a Cancel for a call that has ended: nothing to do.
-
-    def _call(self, call: wire.Call) -> None:
-        method = wire.METHODS.get(call.method)
-        if method is None:
-            self._fail(
-                call.id,
-                HubVersionError(
-                    f"the running hub has no call {call.method!r} (an older Porchlight?): restart the hub"
-                ),
-            )
-            return
-        try:
-            args = msgspec.msgpack.decode(call.args, type=method.args)
-        except msgspec.DecodeError as exc:
-            self._fail(call.id, wire.decode_error(exc, method))
-            return
-        kw = {f: getattr(args, f) for f in args.__struct_fields__}
-        logger.debug("Hub API: %s from pid %s", method.name, self.pid)
-        if method.name == "stop":
-            self._answer(call.id, method, self.server._stop_hub)
-            self.server._stopped()
-        elif method.streams_progress:
-            self._streamed(call.id, method, kw)
-        else:
-            self._answer(call.id, method, lambda: getattr(self.server.api, method.name)(**kw))
-
-    def _answer(self, call_id: int, method: wire.Method, run: Callable[[], Any]) -> None:
-        try:
-            result = run()
-        except HubError as exc:
-            self._fail(call_id, exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - a bug in the hub: logged, the client told, the hub goes on
-            logger.exception("Hub API: %s failed", method.name)
-            self._fail(
-                call_id,
-                UnavailableError(
-                    f"the hub failed to answer {method.name} ({type(exc).__name__}); its log says more"
-                ),
-            )
-            return
-        self._reply(call_id, method, result)
-
-    def _reply(self, call_id: int, method: wire.Method, result: Any) -> None:
-        if not method.is_list:
-            self.send(wire.Reply(id=call_id, value=wire.raw(result)))
-            return
-        parts = list(wire.list_parts(result))
-        for i, part in enumerate(parts):
-            self.send(wire.Reply(id=call_id, value=part, more=i + 1 < len(parts)))
-
-    def _streamed(self, call_id: int, method: wire.Method, kw: dict[str, Any]) -> None:
-        """A call with progress (an export): it runs in a thread while this one listens. Each Progress
-        waits for the client's Ack, so a Cancel sent from its progress callback stops the export right
-        there; the client going away (or not answering) cancels it too. Nothing partial is left."""
-        cancel = threading.Event()
-        answered = threading.Event()
-
-        def progress(p: msgspec.Struct) -> None:
-            answered.clear()
-            try:
-                self.send(wire.Progress(id=call_id, value=wire.raw(p)))
-            except OSError:
-                cancel.set()  # the client is gone
-                return
-            if not answered.wait(self.server.ack_timeout_s):
-                logger.warning(
-                    "Hub API: pid %s did not take progress in; its %s is cancelled", self.pid, method.name
-                )
-                cancel.set()
-
-        outcome: Future[Any] = Future()
-
-        def work() -> None:
-            try:
-                outcome.set_result(
-                    getattr(self.server.api, method.name)(**kw, progress=progress, cancel=cancel)
-                )
-            except BaseException as exc:  # noqa: BLE001 - answered by this connection's thread
-                outcome.set_exception(exc)
-
-        worker = threading.Thread(target=work, name=f"{self.thread.name}-{method.name}", daemon=True)
-        worker.start()
-        try:
-            while worker.is_alive():
-                msg = self._next(0.2)
-                if isinstance(msg, (wire.Ack, wire.Cancel)) and msg.id == call_id:
-                    if isinstance(msg, wire.Cancel):
-                        cancel.set()
-                    answered.set()
-                elif isinstance(msg, wire.Call):
-                    self._fail(msg.id, ProtocolError("one call at a time on a connection"))
-                elif isinstance(msg, wire.Hello):
-                    raise ProtocolError("hello was said already")
-        except BaseException:
-            cancel.set()
-            answered.set()
-            worker.join()
-            raise
-        worker.join()
-        # Answered here, not by the worker: the client's next call must not arrive while this loop
-        # still refuses a second one.
-        self._answer(call_id, method, outcome.result)

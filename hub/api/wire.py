@@ -21,6 +21,13 @@ comes in several :class:`Reply` frames, each marked ``more`` but the last. An ex
 or stops at a :class:`Cancel` (or when the client goes away): a client that cancels in its progress
 callback stops the export at that point, as in the hub's own process. One call at a time per
 connection.
+
+**Subscriptions.** A ``subscribe`` call is answered with a :class:`Reply` (``None``), then the
+connection carries only :class:`Published` notices for it, until the client closes it or the hub
+ends it with a :class:`Failure` (it stops). A client subscribes on a connection of its own.
+
+**Leases.** A lease from ``watch`` belongs to the connection that asked for it: it ends with that
+connection, and a connection holding one is never closed for being idle.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import msgspec
 
 from hub.api import errors
 from hub.api.protocol import HubApi
+from hub.api.subscription import Subscription
 
 #: The wire's version. Bump it for a change an older peer would misread (a renamed or removed field,
 #: a new required one, a new meaning); a new optional field keeps it.
@@ -131,8 +139,15 @@ class Progress(Message, frozen=True, kw_only=True, tag="progress"):
     value: msgspec.Raw
 
 
+class Published(Message, frozen=True, kw_only=True, tag="notice"):
+    """A notice for the subscription that call ``id`` opened (a :data:`~hub.api.types.Notice`)."""
+
+    id: int
+    value: msgspec.Raw
+
+
 FromClient = Hello | Call | Cancel | Ack
-FromHub = Welcome | Failure | Reply | Progress
+FromHub = Welcome | Failure | Reply | Progress | Published
 
 _encoder = msgspec.msgpack.Encoder()
 client_decoder = msgspec.msgpack.Decoder(FromClient)
@@ -259,6 +274,7 @@ class Method:
     is_list: bool
     struct_args: frozenset[str]  # arguments that are request structs (their fields name errors)
     streams_progress: bool
+    subscribes: bool  # answered once, then notices follow on the connection
 
 
 def _loosen(tp: Any) -> Any:
@@ -298,6 +314,7 @@ def _method(name: str) -> Method:
         is_list=typing.get_origin(result) is list,
         struct_args=frozenset(structs),
         streams_progress="progress" in hints,
+        subscribes=result is Subscription,
     )
 
 

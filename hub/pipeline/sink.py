@@ -3,16 +3,23 @@
 The camera threads call these methods (they are the PipelineContext callbacks); each returns at once
 and the rows are written on the DB writer's thread. An event is written twice, at its start and at
 its end; the id the index gave it at the start is kept here until the end updates that row.
+
+A closed segment and an event's start and end are published on the bus once their row is committed,
+with the id the index gave it (from the DB writer's thread, in commit order), so a subscriber may
+look it up at once. A row the index refused (its write failed) is logged by the writer and not
+published. A camera's status is published at once: it is live state, not a row to look up.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 
 from sqlalchemy.orm import Session
 
-from hub.core.bus import EventBus, EventEnded, EventStarted, SegmentClosed, StatusChanged
+from hub.core.bus import EventBus, EventEnded, EventStarted, HubEvent, SegmentClosed, StatusChanged
 from hub.core.model import CameraStatus, Event, EventKind, Segment
 from hub.core.times import now_ms
 from hub.db import repo_media
@@ -63,9 +70,9 @@ class IndexSink:
             False,
             unobserved,
         )
-        self._writer.submit(repo_media.insert_segment, row)
+        done = self._writer.submit(repo_media.insert_segment, row)
         self._note_segment(cam, seg.bytes)
-        self._bus.publish(SegmentClosed(row))
+        self._publish_committed(done, lambda seg_id: SegmentClosed(dataclasses.replace(row, id=seg_id)))
 
     def event_started(
         self,
@@ -81,8 +88,8 @@ class IndexSink:
         thumb = self._thumbnails.save(cam, start_ms, jpeg)
         detected = now_ms()
         ev = Event(None, cam, kind, start_ms, None, score, zones, thumb, source, detected)
-        self._writer.submit(self._insert_started, (cam, kind, start_ms), ev, detected)
-        self._bus.publish(EventStarted(ev))
+        done = self._writer.submit(self._insert_started, (cam, kind, start_ms), ev, detected)
+        self._publish_committed(done, lambda ev_id: EventStarted(dataclasses.replace(ev, id=ev_id)))
 
     def event_ended(
         self,
@@ -98,18 +105,29 @@ class IndexSink:
     ) -> None:
         thumb = self._thumbnails.save(cam, start_ms, jpeg)
         ended = Event(None, cam, kind, start_ms, end_ms, score, zones, thumb, source)
-        self._writer.submit(self._write_ended, (cam, kind, start_ms), ended)
-        self._bus.publish(EventEnded(ended))
+        done = self._writer.submit(self._write_ended, (cam, kind, start_ms), ended)
+        self._publish_committed(done, lambda ev_id: EventEnded(dataclasses.replace(ended, id=ev_id)))
+
+    def _publish_committed(self, done: Future[int], make: Callable[[int], HubEvent]) -> None:
+        """Publish ``make(row id)`` once the write is committed (nothing when it failed)."""
+
+        def publish(fut: Future[int]) -> None:
+            if fut.cancelled() or fut.exception() is not None:
+                return  # the writer logged it
+            self._bus.publish(make(fut.result()))
+
+        done.add_done_callback(publish)
 
     # -- on the writer thread ----------------------------------------------------------------------
-    def _insert_started(self, session: Session, key: EventKey, ev: Event, detected_ms: int) -> None:
-        self._event_ids[key] = repo_media.insert_event(session, ev, detected_ms)
+    def _insert_started(self, session: Session, key: EventKey, ev: Event, detected_ms: int) -> int:
+        event_id = repo_media.insert_event(session, ev, detected_ms)
+        self._event_ids[key] = event_id
+        return event_id
 
-    def _write_ended(self, session: Session, key: EventKey, ended: Event) -> None:
+    def _write_ended(self, session: Session, key: EventKey, ended: Event) -> int:
         event_id = self._event_ids.pop(key, None)
         if event_id is None:  # its insert failed or the hub restarted: insert the whole event
-            repo_media.insert_event(session, ended, now_ms())
-            return
+            return repo_media.insert_event(session, ended, now_ms())
         repo_media.update_event(
             session,
             event_id,
@@ -119,6 +137,7 @@ class IndexSink:
             # keep the start's thumbnail unless a better one came
             thumbnail=repo_media.KEEP if ended.thumbnail is None else ended.thumbnail,
         )
+        return event_id
 
 
 def _upsert_statuses(session: Session, statuses: tuple[CameraStatus, ...]) -> None:

@@ -5,7 +5,8 @@ script) can hold these values without loading the engine. Every value is a msgsp
 strictly decoded from JSON or MessagePack, and encoded the same way. They are grouped by
 subject (:mod:`~hub.api.types.config`: cameras, settings, storage, status;
 :mod:`~hub.api.types.media`: recordings, events, exports; :mod:`~hub.api.types.devices`: discovery
-and probes) and all importable from here.
+and probes; :mod:`~hub.api.types.notices`: what a subscriber is told, and live-view leases) and all
+importable from here.
 
 Two kinds, by what crosses from whom:
 
@@ -70,40 +71,66 @@ from hub.api.types.media import (
     Gap,
     Recording,
 )
+from hub.api.types.notices import (
+    CamerasChanged,
+    CameraStateChanged,
+    EventEnded,
+    EventStarted,
+    Lease,
+    Missed,
+    Notice,
+    NoticeBase,
+    NoticeKind,
+    RecordingAdded,
+    RecordingsRemoved,
+    StorageChanged,
+)
 
 __all__ = [
     "AudioPolicy",
     "Camera",
     "CameraChange",
     "CameraState",
+    "CameraStateChanged",
     "CameraStatus",
+    "CamerasChanged",
     "Credentials",
     "Device",
     "DeviceQuery",
     "Discovery",
     "Event",
+    "EventEnded",
     "EventKind",
     "EventSource",
+    "EventStarted",
     "ExportProgress",
     "ExportRequest",
     "ExportResult",
     "Gap",
     "HubInfo",
+    "Lease",
+    "Missed",
     "Mode",
     "MotionChange",
     "MotionSettings",
     "NewCamera",
+    "Notice",
+    "NoticeBase",
+    "NoticeKind",
     "Point",
     "Probe",
     "ProbeProfile",
     "ProbeStream",
     "Recording",
+    "RecordingAdded",
+    "RecordingsRemoved",
     "Request",
     "Role",
     "Secret",
     "Settings",
     "SettingsChange",
     "Status",
+    "StorageChanged",
     "StorageInfo",
     "StorageState",
     "UNSET",

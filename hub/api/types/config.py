@@ -17,6 +17,7 @@ from hub.api.types.base import (
     Value,
     ZoneKind,
 )
+from hub.api.types.devices import Role
 
 # --- cameras ---------------------------------------------------------------------------------------
 
@@ -184,6 +185,7 @@ class CameraStatus(Value, frozen=True, kw_only=True):
     last_error: str | None = None
     updated_ms: int = 0
     stats: dict[str, Any] = {}  # counters: packets_received, segments, connects, detect: {...}, ...
+    watched: tuple[Role, ...] = ()  # the streams someone watches live now (see HubApi.watch)
 
 
 class HubInfo(Value, frozen=True, kw_only=True):

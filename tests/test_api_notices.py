@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from hub.api import HubApi
+from hub.api import HubApi, wire
 from hub.api.client import SocketHub
 from hub.api.errors import NotFoundError, UnavailableError, ValidationError
 from hub.api.index import IndexOnly
@@ -41,6 +42,7 @@ from hub.db import repo_media
 from tests.support import e2e
 from tests.support.apitools import ServedHub, open_api
 from tests.support.hubtools import configure, decode_file, wait_for
+from tests.support.rawclient import Raw
 
 # The demo's visitor crosses the porch for 2 s of every 4 s: events start and end while it records.
 DEMO = NewCamera(
@@ -309,6 +311,34 @@ def test_a_slow_subscriber_loses_the_oldest_and_is_told_how_many(served_here):
         slow.close()
     finally:
         client.close()
+
+
+def test_a_subscription_cancelled_leaves_its_connection_taking_calls(served_here):
+    """On the wire: a call while subscribed is refused and the notices go on; a Cancel ends the
+    subscription, and the same connection takes calls again."""
+    api, _server, data = served_here
+    raw = Raw(data)
+    try:
+        raw.hello()
+        reply = raw.call("subscribe", call_id=7, kinds=["cameras"])
+        assert isinstance(reply, wire.Reply) and reply.id == 7
+        api.hub.bus.publish(bus.CamerasChanged(("c1",)))
+        msg = raw.next()
+        assert isinstance(msg, wire.Published) and msg.id == 7
+        notice = msgspec.msgpack.decode(msg.value, type=Notice)
+        assert isinstance(notice, CamerasChanged) and notice.camera_ids == ("c1",)
+        refused = raw.call("status", call_id=8)
+        assert isinstance(refused, wire.Failure) and refused.id == 8, refused
+        assert "carries a subscription" in refused.error.message
+        api.hub.bus.publish(bus.CamerasChanged(("c2",)))
+        msg = raw.next()
+        assert isinstance(msg, wire.Published) and b"c2" in bytes(msg.value)
+        raw.send(wire.Cancel(id=7))
+        wait_for(lambda: api.notifier.subscribers == 0, 10, "the subscription to end")
+        reply = raw.call("status", call_id=9)
+        assert isinstance(reply, wire.Reply) and reply.id == 9
+    finally:
+        raw.close()
 
 
 def test_a_subscriber_that_reads_nothing_is_disconnected(served_here, caplog):

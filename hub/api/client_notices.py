@@ -55,7 +55,9 @@ class SocketSubscription(Subscription):
     def _receive(self, timeout: float) -> Notice | None:
         try:
             body = self._reader.read(timeout)
-        except (EOFError, OSError, TimeoutError) as exc:
+        except ProtocolError as exc:  # a frame over the cap: the stream cannot be trusted
+            return self._end(exc)
+        except (EOFError, OSError) as exc:
             if self._closed:
                 return None
             return self._end(UnavailableError(f"the connection to the hub was lost ({exc})"))

@@ -104,14 +104,15 @@ class LocalHub(IndexApi):
     def stop(self) -> None:
         """Stop the hub: open segments are finalized, the index flushed, the lock released; then every
         subscription ends (after the notices of that last work)."""
-        with self._stop_lock:
-            self.hub.stop()
-            self.notifier.end(UnavailableError("the hub stopped"))
-        self.stopped.set()
+        self._halt()
 
     def close(self) -> None:
         """Stop the hub when this object started it (open segments are finalized)."""
         if self._owns_hub:
-            with self._stop_lock:
-                self.hub.stop()
-                self.notifier.end(UnavailableError("the hub stopped"))
+            self._halt()
+
+    def _halt(self) -> None:
+        with self._stop_lock:
+            self.hub.stop()
+            self.notifier.end(UnavailableError("the hub stopped"))
+        self.stopped.set()

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
-from hub.api.subscription import Subscription
+from hub.api.subscription import DEFAULT_QUEUE, Subscription
 from hub.api.types import (
     Camera,
     CameraChange,
@@ -154,7 +154,9 @@ class HubApi(Protocol):
         ...
 
     # -- what happens, as it happens ----------------------------------------------------------------
-    def subscribe(self, kinds: Sequence[NoticeKind] | None = None, queue_size: int = 256) -> Subscription:
+    def subscribe(
+        self, kinds: Sequence[NoticeKind] | None = None, queue_size: int = DEFAULT_QUEUE
+    ) -> Subscription:
         """The hub's notices from now on (of ``kinds``; None or empty: all): recordings closed,
         events started and ended (with their index ids: published once committed), camera states,
         camera and storage changes, retention. At most ``queue_size`` notices wait for this
@@ -165,9 +167,10 @@ class HubApi(Protocol):
 
     def watch(self, camera: str, role: Role = "detect") -> Lease:
         """Say that a live view of ``camera``'s ``role`` stream is open (a grid tile: "detect"; a
-        single view: "record"); the hub keeps that stream decoded while any lease on it lasts (its
-        frames come through shared memory). The lease lasts until :meth:`unwatch`, or until this
-        client's connection ends. NotFoundError for no such camera; index-only: UnavailableError."""
+        single view: "record"); the status shows the streams watched (``CameraStatus.watched``).
+        The lease lasts until :meth:`unwatch`, or until this client's connection ends. (Next: the
+        hub keeps a watched stream decoded and its frames come through shared memory.)
+        NotFoundError for no such camera; index-only: UnavailableError."""
         ...
 
     def unwatch(self, lease: int) -> None:

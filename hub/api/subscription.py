@@ -23,6 +23,7 @@ Loads only msgspec and the API's values.
 
 from __future__ import annotations
 
+import abc
 import collections
 import threading
 import time
@@ -43,28 +44,28 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Subscription:
+class Subscription(abc.ABC):
     """Notices of a running hub, in the order it published them (see the module's docstring)."""
 
+    @abc.abstractmethod
     def get(self, timeout: float | None = None) -> Notice | None:
         """The next notice; None when none came within ``timeout`` (None: wait) or when this
         subscription was closed. UnavailableError once the hub has ended it (it stopped, or the
         connection to it was lost), after every notice it sent before."""
-        raise NotImplementedError
 
     @property
+    @abc.abstractmethod
     def dropped(self) -> int:
         """How many notices were dropped because this subscriber fell behind (in all)."""
-        raise NotImplementedError
 
     @property
+    @abc.abstractmethod
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def close(self) -> None:
         """Stop receiving notices (a ``get`` waiting in another thread returns None)."""
-        raise NotImplementedError
 
     def __iter__(self) -> Iterator[Notice]:
         """Every notice until :meth:`close` (UnavailableError when the hub ends it)."""

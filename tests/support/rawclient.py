@@ -28,14 +28,14 @@ class Raw:
         assert isinstance(msg, wire.Welcome), msg
         return msg
 
-    def next(self, timeout: float = 20) -> wire.Welcome | wire.Failure | wire.Reply | wire.Progress:
+    def next(self, timeout: float = 20) -> wire.FromHub:
         body = self.reader.read(timeout)
         assert body is not None, "no answer"
         return wire.hub_decoder.decode(body)
 
     def call(
         self, method: str, call_id: int = 1, **args: object
-    ) -> wire.Failure | wire.Reply | wire.Progress:
+    ) -> wire.Failure | wire.Reply | wire.Progress | wire.Published:
         msg = self.send(wire.Call(id=call_id, method=method, args=wire.raw(args))).next()
         assert not isinstance(msg, wire.Welcome)
         return msg

@@ -112,10 +112,9 @@ def test_notices_come_in_order_with_the_ids_the_index_gave(live):
     started = [n.event for n in of(EventStarted, got)]
     ended = [n.event for n in of(EventEnded, got)]
     assert ended and {e.id for e in ended} <= {e.id for e in started}
+    at = {(type(n), n.event.id): i for i, n in enumerate(got) if isinstance(n, (EventStarted, EventEnded))}
     for e in ended:
-        assert got.index(
-            next(n for n in got if isinstance(n, EventStarted) and n.event.id == e.id)
-        ) < got.index(next(n for n in got if isinstance(n, EventEnded) and n.event.id == e.id))
+        assert at[EventStarted, e.id] < at[EventEnded, e.id]
         row = events[e.id]
         assert (row.kind, row.start_ms, row.end_ms, row.camera) == (e.kind, e.start_ms, e.end_ms, "Demo")
     for e in started:

@@ -52,6 +52,10 @@ class NoHub(Exception):
     """No hub listens on the data dir's socket (none runs, or it is still starting)."""
 
 
+class _NoAnswer(UnavailableError):
+    """The hub did not answer a call in time: its connection cannot be trusted further."""
+
+
 class SocketHub:
     """The Hub API of the hub that runs on a data dir, over its socket."""
 
@@ -164,7 +168,7 @@ class SocketHub:
                 raise UnavailableError(
                     f"the hub closed the connection during {name} (did it stop?): {exc}"
                 ) from None
-            except ProtocolError:
+            except (ProtocolError, _NoAnswer):
                 self._drop()
                 raise
             except HubError:
@@ -192,10 +196,7 @@ class SocketHub:
                     wire.send(sock, wire.Cancel(id=call_id))
                     cancelled = True
                 if time.monotonic() - last > self._reply_timeout:
-                    self._drop()
-                    raise UnavailableError(
-                        f"the hub did not answer {method.name} within {self._reply_timeout:g} s"
-                    )
+                    raise _NoAnswer(f"the hub did not answer {method.name} within {self._reply_timeout:g} s")
                 continue
             last = time.monotonic()
             msg = _decode(body)
@@ -212,6 +213,8 @@ class SocketHub:
                 cancelled = cancelled or stop
                 wire.send(sock, wire.Cancel(id=call_id) if stop else wire.Ack(id=call_id))
                 continue
+            if method.subscribes:
+                return None  # subscribed: notices follow on this connection
             value = msgspec.msgpack.decode(msg.value, type=method.result)
             if not method.is_list:
                 return value
@@ -318,14 +321,7 @@ class SocketHub:
             raise UnavailableError(f"the hub of {self.data_dir} is not running any more") from None
         try:
             wire.send(sock, wire.Call(id=1, method="subscribe", args=wire.raw(args)))
-            body = reader.read(self._reply_timeout)
-            if body is None:
-                raise UnavailableError(f"the hub did not answer subscribe within {self._reply_timeout:g} s")
-            msg = _decode(body)
-            if isinstance(msg, wire.Failure):
-                raise wire.rebuild(msg.error)
-            if not isinstance(msg, wire.Reply) or msg.id != 1:
-                raise ProtocolError("the hub answered subscribe out of turn")
+            self._answer(sock, reader, 1, method, None, None)
         except (EOFError, OSError) as exc:
             sock.close()
             raise UnavailableError(f"the hub closed the connection during subscribe: {exc}") from None

@@ -25,7 +25,6 @@ import msgspec
 from hub.api import wire
 from hub.api.errors import HubError, HubVersionError, NotFoundError, ProtocolError, UnavailableError
 from hub.api.protocol import HubApi
-from hub.api.subscription import Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +202,7 @@ class Connection:
         return result
 
     def _reply(self, call_id: int, method: wire.Method, result: Any) -> None:
-        if isinstance(result, Subscription):
+        if method.subscribes:  # the result stays here: its notices follow
             self.send(wire.Reply(id=call_id, value=wire.raw(None)))
             return
         if not method.is_list:

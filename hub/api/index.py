@@ -47,7 +47,7 @@ from hub.core.errors import NotFoundError, StorageError, UnavailableError, Valid
 from hub.core.model import CameraConfig, CameraStatus
 from hub.core.paths import DataDir
 from hub.core.times import format_ms, now_ms
-from hub.core.validation import validate_camera
+from hub.core.validation import check_one_of, validate_camera
 from hub.db import repo_config, repo_media
 from hub.db.engine import open_engine
 from hub.db.upgrade import migrate
@@ -132,12 +132,8 @@ class IndexApi:
         """The events that overlap the window, oldest first."""
         cam_id = self._camera_id(camera)
         _check_window(start_ms, end_ms)
-        known = get_args(model.EventKind)
         for kind in kinds or ():
-            if kind not in known:
-                raise ValidationError(
-                    f"unknown event kind {kind!r} (kinds: {', '.join(known)})", field="kinds", rule="one_of"
-                )
+            check_one_of(kind, get_args(model.EventKind), field="kinds", noun="event kind", nouns="kinds")
         evs = repo_media.list_events(
             self._engine,
             camera_id=cam_id,

@@ -19,6 +19,7 @@ from hub.api.notify import Notifier
 from hub.api.subscription import DEFAULT_QUEUE, MAX_QUEUE, NoticeQueue
 from hub.api.types import HubInfo, Lease, NoticeKind, Role, Status
 from hub.core.errors import NotFoundError, UnavailableError, ValidationError
+from hub.core.validation import check_one_of
 from hub.hub import Hub, HubOptions
 
 
@@ -68,12 +69,8 @@ class LocalHub(IndexApi):
         self, kinds: Sequence[NoticeKind] | None = None, queue_size: int = DEFAULT_QUEUE
     ) -> NoticeQueue:
         """The hub's notices from now on, in a queue of ``queue_size`` (see HubApi.subscribe)."""
-        known = get_args(NoticeKind)
         for kind in kinds or ():
-            if kind not in known:
-                raise ValidationError(
-                    f"unknown notice kind {kind!r} (kinds: {', '.join(known)})", field="kinds", rule="one_of"
-                )
+            check_one_of(kind, get_args(NoticeKind), field="kinds", noun="notice kind", nouns="kinds")
         if not 1 <= queue_size <= MAX_QUEUE:
             raise ValidationError(
                 f"queue_size must be 1 … {MAX_QUEUE}, not {queue_size}",
@@ -84,11 +81,7 @@ class LocalHub(IndexApi):
 
     def watch(self, camera: str, role: Role = "detect") -> Lease:
         """Open a live-view lease on a camera's stream."""
-        roles = get_args(Role)
-        if role not in roles:
-            raise ValidationError(
-                f"unknown stream role {role!r} (roles: {', '.join(roles)})", field="role", rule="one_of"
-            )
+        check_one_of(role, get_args(Role), field="role", noun="stream role", nouns="roles")
         if self.stopped.is_set():
             raise UnavailableError("the hub has stopped")
         cam = self.camera(camera)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NoReturn, get_args
 
 from drivers import registry
@@ -116,6 +116,12 @@ def with_field_changes(cfg: CameraConfig, changes: dict[str, object]) -> CameraC
     if "id" in changes and changes["id"] != cfg.id:
         _refuse("id", "immutable", "a camera's id never changes")
     return dataclasses.replace(cfg, **changes)  # type: ignore[arg-type]
+
+
+def check_one_of(value: str, choices: Sequence[str], *, field: str, noun: str, nouns: str) -> None:
+    """A ValidationError (rule ``one_of``) naming ``field`` and the choices, unless ``value`` is one."""
+    if value not in choices:
+        _refuse(field, "one_of", f"unknown {noun} {value!r} ({nouns}: {', '.join(choices)})")
 
 
 def _refuse(field: str, rule: Rule, message: str) -> NoReturn:

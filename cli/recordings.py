@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.common import CliError, command, hub_api, print_rows, time_window
-from hub.api.types import ExportProgress, ExportRequest
+from cli.common import CliError, command, hub_api, positive, print_json, print_rows, time_window
+from hub.api.types import MANUAL_EVENT_S, Event, ExportProgress, ExportRequest
 from hub.api.util import format_ms, format_size
 
 
@@ -31,6 +31,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     el.add_argument("--end")
     el.add_argument("--kind", action="append", help="motion, doorbell, camera_motion, manual")
     el.add_argument("--json", action="store_true")
+    es = command(esub.add_parser("start", help="start a manual event on a camera now"), events_start)
+    es.add_argument("camera")
+    es.add_argument(
+        "--for",
+        dest="duration",
+        type=positive,
+        default=MANUAL_EVENT_S,
+        metavar="SECONDS",
+        help="it ends by itself after this long (default: %(default)g; 1 to 3600)",
+    )
+    es.add_argument("--json", action="store_true")
+    ex_ = command(esub.add_parser("stop", help="end a manual event now"), events_stop)
+    ex_.add_argument("id", type=int)
+    ex_.add_argument("--json", action="store_true")
 
     ex = command(sub.add_parser("export", help="export a clip (stream copy)"), export)
     ex.add_argument("--camera", required=True)
@@ -56,6 +70,7 @@ def recordings_list(args: argparse.Namespace) -> int:
             "frames": r.frames,
             "audio": r.has_audio,
             "protected": r.protected,
+            "kept_for": list(r.kept_for),
         }
         for r in recs
     ]
@@ -70,27 +85,28 @@ def recordings_list(args: argparse.Namespace) -> int:
     )
 
 
+def _event_row(e: Event) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "camera": e.camera,
+        "camera_id": e.camera_id,
+        "start": format_ms(e.start_ms),
+        "end": format_ms(e.end_ms),
+        "detected": format_ms(e.detected_ms),
+        "score": round(e.score, 4),
+        "zones": list(e.zones),
+        "source": e.source,
+        "thumbnail": e.thumbnail,
+    }
+
+
 def events_list(args: argparse.Namespace) -> int:
     """``events list [--camera NAME] [--start T] [--end T] [--kind K] [--json]``"""
     start, end = time_window(args)
     with hub_api(args) as api:
         events = api.events(args.camera, start, end, args.kind)
-    rows: list[dict[str, Any]] = [
-        {
-            "id": e.id,
-            "kind": e.kind,
-            "camera": e.camera,
-            "camera_id": e.camera_id,
-            "start": format_ms(e.start_ms),
-            "end": format_ms(e.end_ms),
-            "detected": format_ms(e.detected_ms),
-            "score": round(e.score, 4),
-            "zones": list(e.zones),
-            "source": e.source,
-            "thumbnail": e.thumbnail,
-        }
-        for e in events
-    ]
+    rows = [_event_row(e) for e in events]
     return print_rows(
         args,
         rows,
@@ -100,6 +116,29 @@ def events_list(args: argparse.Namespace) -> int:
         ),
         "no events",
     )
+
+
+def events_start(args: argparse.Namespace) -> int:
+    """``events start CAMERA [--for SECONDS] [--json]`` (the running hub records it)"""
+    with hub_api(args) as api:
+        e = api.start_event(args.camera, args.duration)
+    if args.json:
+        return print_json(_event_row(e))
+    print(
+        f"manual event {e.id} on {e.camera} since {format_ms(e.start_ms)}; it ends by itself "
+        f"(porchlight events stop {e.id} ends it now)"
+    )
+    return 0
+
+
+def events_stop(args: argparse.Namespace) -> int:
+    """``events stop ID [--json]``"""
+    with hub_api(args) as api:
+        e = api.end_event(args.id)
+    if args.json:
+        return print_json(_event_row(e))
+    print(f"manual event {e.id} on {e.camera} ended: {format_ms(e.start_ms)} → {format_ms(e.end_ms)}")
+    return 0
 
 
 class _ProgressLine:

@@ -11,8 +11,8 @@ them; each part has its own module:
 - :class:`~hub.housekeeper.Housekeeper`: polls for config changes, watches the cameras and the disk.
 
 Threads (all named ``porchlight-*``): one record and one detect thread per camera, the DB writer,
-the bus dispatcher, the retention worker and the housekeeper. Callers on other threads (the GUI) use
-the thread-safe methods below or the bus.
+the bus dispatcher, the retention worker, the housekeeper and the manual events' timer. Callers on
+other threads (the GUI) use the thread-safe methods below or the bus.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,9 +41,11 @@ from hub.db import repo_config
 from hub.db.engine import open_engine
 from hub.db.upgrade import migrate
 from hub.db.writer import DbWriter
+from hub.events.manual import ManualEvents
 from hub.housekeeper import Housekeeper
 from hub.live.viewers import Viewers
 from hub.pipeline.context import PipelineContext
+from hub.pipeline.detect_worker import jpeg_of
 from hub.pipeline.sink import IndexSink
 from hub.pipeline.supervisor import Supervisor
 from hub.retention.worker import RetentionWorker
@@ -95,6 +98,7 @@ class Hub:
         self._writer: DbWriter | None = None
         self._storage: StorageManager | None = None
         self._retention: RetentionWorker | None = None
+        self._manual: ManualEvents | None = None
         self._started = False
 
     # -- parts (built by start(); UnavailableError before it) ---------------------------------------
@@ -117,6 +121,11 @@ class Hub:
     def retention(self) -> RetentionWorker:
         """Deletes what the retention policy lets go."""
         return _built(self._retention)
+
+    @property
+    def manual(self) -> ManualEvents:
+        """The owner's manual events (started and ended through the Hub API)."""
+        return _built(self._manual)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -154,6 +163,8 @@ class Hub:
                 sink=sink,
             )
             self._housekeeper.start()
+            self._manual = ManualEvents(sink.event_started, sink.event_ended, picture=self._thumbnail)
+            self._manual.start_thread()
             self._started = True
             self.started_ms = now_ms()
         except BaseException:
@@ -166,6 +177,8 @@ class Hub:
             return
         if self._housekeeper is not None:
             self._housekeeper.stop(timeout)
+        if self._manual is not None:
+            self._manual.stop()  # open manual events end now, while the index is open
         final = self._supervisor.stop_all(timeout)
         _built(self._sink).statuses(final)
         self._teardown()
@@ -194,6 +207,18 @@ class Hub:
     def latest_frame(self, camera_id: str) -> tuple[int, av.VideoFrame] | None:
         """Newest decoded frame of a camera for live tiles (None when none yet)."""
         return self._supervisor.latest_frame(camera_id)
+
+    def picture(self, camera_id: str, wait_s: float = 5.0) -> tuple[int, av.VideoFrame] | None:
+        """The newest decoded frame of a camera, waiting up to ``wait_s`` for a first one (a camera
+        without detection starts decoding for it); None when the camera gives none (no pipeline,
+        not connected)."""
+        deadline = time.monotonic() + wait_s
+        while self._supervisor.pipeline(camera_id) is not None:
+            latest = self.latest_frame(camera_id)
+            if latest is not None or time.monotonic() >= deadline:
+                return latest
+            time.sleep(0.05)
+        return None
 
     def reload(self) -> None:
         """Apply configuration changes now (instead of within a second)."""
@@ -232,6 +257,12 @@ class Hub:
             open_timeout_s=self.options.open_timeout_s,
             read_timeout_s=self.options.read_timeout_s,
         )
+
+    def _thumbnail(self, camera_id: str) -> bytes | None:
+        """A JPEG of the camera's newest decoded frame, for an event's thumbnail (None when none)."""
+        pipeline = self._supervisor.pipeline(camera_id)
+        latest = pipeline.latest_frame_if_any() if pipeline is not None else None
+        return jpeg_of(latest[1]) if latest is not None else None
 
     def _report_status(self, status: CameraStatus) -> None:
         if self._sink is not None:

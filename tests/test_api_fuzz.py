@@ -45,7 +45,7 @@ values = st.recursive(
     max_leaves=20,
 )
 TAGS = ["hello", "call", "cancel", "ack", "reply", "welcome", "failure", "progress", "notice", "nope"]
-# Calls that cannot change the owner's cameras or settings, stop the hub, write files or reach
+# Calls that cannot change the owner's cameras, settings or kept footage, stop the hub, write files or reach
 # another address (discovery multicasts; probing a device opens its URL): the rest of the API is fuzzed.
 SAFE = [
     "cameras",
@@ -59,8 +59,24 @@ SAFE = [
     "watch",
     "unwatch",
     "probe",
+    "protections",
+    "snapshot",
+    "end_event",  # no manual event is going on: each gets a NotFoundError
 ]
-FIELDS = ["ref", "camera", "start_ms", "end_ms", "kinds", "role", "lease", "queue_size", "change", "x"]
+FIELDS = [
+    "ref",
+    "camera",
+    "start_ms",
+    "end_ms",
+    "kinds",
+    "reasons",
+    "role",
+    "lease",
+    "event",
+    "queue_size",
+    "change",
+    "x",
+]
 args = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), values, max_size=4)
 tagged = st.fixed_dictionaries(
     {"type": st.sampled_from(TAGS)},

@@ -170,11 +170,74 @@ def test_a_removed_camera_s_recordings_stay_reachable_by_id(backend, tmp_path):
         api.recordings("Demo")  # a name names a camera there is
     assert api.recordings("demo") == before  # the id still names its recordings
     assert all(e.camera == "Demo" for e in api.events("demo"))
+    kept = api.protect("demo", before[0].start_ms, before[0].end_ms, "evidence")  # by its id too
+    assert kept.camera == "Demo" and api.recordings("demo")[0].kept_for == ("evidence",)
     out = tmp_path / "removed.mp4"
     result = api.export(
         ExportRequest(camera="demo", start_ms=before[0].start_ms, end_ms=before[1].end_ms, path=str(out))
     )
     assert Path(result.path) == out and out.stat().st_size > 0
+
+
+# -- keeping footage ------------------------------------------------------------------------------------
+
+
+def test_protections_keep_recordings_for_each_reason_and_release_one_at_a_time(backend):
+    api, _data = backend
+    recs = api.recordings()
+    assert not any(r.protected or r.kept_for for r in recs)
+    first, second = recs[0], recs[1]
+    # A star over the first two recordings, evidence over the second, a hold inside it.
+    star = api.protect("Demo", first.start_ms + 100, second.start_ms + 100, "star", note=" the parcel ")
+    evidence = api.protect("demo", second.start_ms + 1, second.end_ms - 1, "evidence")
+    hold = api.protect("Demo", second.start_ms + 100, second.start_ms + 200, reason="hold")
+    assert (star.camera, star.camera_id, star.reason, star.note) == ("Demo", "demo", "star", "the parcel")
+    assert star.id < evidence.id < hold.id and star.created_ms > 0
+
+    def kept() -> list[tuple[str, ...]]:
+        return [r.kept_for for r in api.recordings()][:3]
+
+    assert kept() == [("star",), ("star", "evidence", "hold"), ()]
+    assert [r.protected for r in api.recordings()][:3] == [True, True, False]
+    assert api.recordings(start_ms=second.start_ms, end_ms=second.end_ms)[0].kept_for == (
+        "star",
+        "evidence",
+        "hold",
+    )
+    assert api.protections() == [star, evidence, hold]
+    assert api.protections("Demo", reasons=["hold", "evidence"]) == [evidence, hold]
+    assert api.protections(start_ms=second.start_ms + 150) == [evidence, hold]
+    assert api.protections(start_ms=second.end_ms) == []
+    # Releasing the star never releases the evidence or the hold.
+    assert api.release(star.id) == star
+    assert kept() == [(), ("evidence", "hold"), ()]
+    assert api.release(hold.id) == hold
+    assert kept() == [(), ("evidence",), ()]
+    with pytest.raises(NotFoundError, match=f"no protection with id {star.id}"):
+        api.release(star.id)
+    assert api.protections() == [evidence]
+
+
+def test_protect_refusals_name_their_field(backend):
+    api, _data = backend
+    rec = api.recordings()[0]
+    cases = [
+        ({"start_ms": rec.end_ms, "end_ms": rec.start_ms}, "end_ms", "min"),
+        ({"start_ms": -5, "end_ms": 10}, "start_ms", "min"),
+        ({"reason": "forever"}, "reason", "one_of"),
+        ({"note": "x" * 1001}, "note", "too_long"),
+    ]
+    for change, field, rule in cases:
+        args = {"camera": "Demo", "start_ms": rec.start_ms, "end_ms": rec.end_ms, **change}
+        with pytest.raises(ValidationError) as info:
+            api.protect(**args)
+        assert (info.value.field, info.value.rule) == (field, rule), change
+    with pytest.raises(NotFoundError, match="Garden"):
+        api.protect("Garden", rec.start_ms, rec.end_ms)
+    with pytest.raises(ValidationError) as info:
+        api.protections(reasons=["forever"])  # type: ignore[list-item]
+    assert (info.value.field, info.value.rule) == ("reasons", "one_of")
+    assert api.protections() == []  # a refusal stores nothing
 
 
 # -- export ---------------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def test_values_load_nothing_of_the_engine():
         (api.CameraState, model.CameraState),
         (api.ZoneKind, model.ZoneKind),
         (api.EventKind, model.EventKind),
+        (api.ProtectReason, model.ProtectReason),
         (api.Role, driver_base.Role),
     ],
 )

@@ -70,6 +70,7 @@ RECORDING_KEYS = {
     "frames",
     "audio",
     "protected",
+    "kept_for",
 }
 EVENT_KEYS = {
     "id",

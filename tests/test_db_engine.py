@@ -18,7 +18,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from hub.core.model import CameraConfig, Segment
-from hub.db import repo
+from hub.db import repo, repo_protect
 from hub.db.engine import default_sqlite_url, open_engine, sqlite_path
 from hub.db.schema import Base
 from hub.db.tx import run_write
@@ -204,5 +204,43 @@ def test_two_processes_migrate_at_once(db_url: str, tmp_path: Path) -> None:
         assert current_revision(engine) == "9999"
         if engine.dialect.name == "sqlite":
             assert len(list(backups.iterdir())) == 1  # only one process upgraded
+    finally:
+        engine.dispose()
+
+
+def test_segments_protected_before_0003_become_star_protections(db_url: str, tmp_path: Path) -> None:
+    old = tmp_path / "scripts-0002"
+    shutil.copytree(MIGRATIONS_DIR, old, ignore=shutil.ignore_patterns("__pycache__", "0003_*"))
+    engine = open_engine(db_url)
+    try:
+        migrate(engine, backup_dir=tmp_path / "backups", script_location=old)
+        assert current_revision(engine) == "0002"
+        cam = run_write(engine, repo.add_camera, CameraConfig(id="", name="Porch")).id
+        with engine.begin() as conn:
+            for start, flagged in ((0, True), (10_000, False), (20_000, True)):
+                conn.execute(
+                    text(
+                        "INSERT INTO segment (camera_id, path, start_ms, end_ms, bytes, frames, has_audio,"
+                        " protected, unobserved) VALUES (:c, :p, :s, :e, 100, 10, :f, :flag, :f)"
+                    ),
+                    {
+                        "c": cam,
+                        "p": f"{cam}/{start}.mp4",
+                        "s": start,
+                        "e": start + 10_000,
+                        "f": False,
+                        "flag": flagged,
+                    },
+                )
+        migrate(engine, backup_dir=tmp_path / "backups")
+        assert current_revision(engine) == head_revision()
+        kept = repo_protect.list_protections(engine)
+        assert [(p.camera_id, p.start_ms, p.end_ms, p.reason) for p in kept] == [
+            (cam, 0, 10_000, "star"),
+            (cam, 20_000, 30_000, "star"),
+        ]
+        assert [s.protected for s in repo.all_segments(engine)] == [True, False, True]
+        with engine.connect() as conn:  # the old flag is cleared: the protections say it now
+            assert conn.execute(text("SELECT count(*) FROM segment WHERE protected")).scalar() == 0
     finally:
         engine.dispose()

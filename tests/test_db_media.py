@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from hub.core.model import CameraConfig, CameraStatus, Event, Segment
-from hub.db import repo
+from hub.core.errors import NotFoundError
+from hub.core.model import CameraConfig, CameraStatus, Event, Protection, Segment
+from hub.db import repo, repo_media, repo_protect
 from hub.db.tx import run_write
 
 pytest_plugins = ["tests.support.postgres"]
@@ -34,11 +35,45 @@ def test_insert_segment_is_idempotent_on_path(db_engine: Engine, cams: tuple[str
     assert again == first
     (stored,) = repo.all_segments(db_engine)
     assert stored == Segment(first, a, f"{a}/0.mp4", 0, 10_040, 120, 251, True, False, False)
-    assert run_write(db_engine, repo.set_protected, [first], True) == 1
+    star = run_write(db_engine, repo_protect.add_protection, Protection(None, a, 5_000, 6_000, "star"))
     add_segments(db_engine, seg(a, 0, 10_040, 120))  # re-indexing keeps the protection
     assert repo.all_segments(db_engine)[0].protected is True
-    assert run_write(db_engine, repo.set_protected, [first], False) == 1
+    run_write(db_engine, repo_protect.release_protection, star.id)
     assert repo.all_segments(db_engine)[0].protected is False
+
+
+def test_protections_cover_by_window_camera_and_reason(db_engine: Engine, cams: tuple[str, str]) -> None:
+    a, b = cams
+    add_segments(db_engine, seg(a, 0, 10), seg(a, 10, 20), seg(a, 20, 30), seg(b, 10, 20))
+
+    def flags() -> list[tuple[str, int, bool, bool]]:
+        return [(s.camera_id, s.start_ms, s.protected, s.held) for s in repo.all_segments(db_engine)]
+
+    def protect(cam: str, start: int, end: int, reason: str) -> Protection:
+        return run_write(db_engine, repo_protect.add_protection, Protection(None, cam, start, end, reason))  # type: ignore[arg-type]
+
+    star = protect(a, 10, 20, "star")  # exactly the middle segment: its neighbours only touch it
+    hold = protect(a, 15, 25, "hold")
+    evidence = protect(a, 12, 13, "evidence")
+    assert star.created_ms > 0 and star.id < hold.id < evidence.id
+    assert flags() == [(a, 0, False, False), (a, 10, True, True), (b, 10, False, False), (a, 20, False, True)]
+    assert [s.start_ms for s in repo_media.oldest_unprotected(db_engine, 10)] == [0, 10]  # a/0, b/10
+    assert [s.start_ms for s in repo_media.oldest_unprotected(db_engine, 10, held=True)] == [20]
+    assert [s.path for s in repo_media.segments_ending_before(db_engine, 100, 10)] == [
+        f"{a}/0.mp4",
+        f"{b}/10.mp4",
+    ]
+    # Releasing one never releases what another covers.
+    assert run_write(db_engine, repo_protect.release_protection, star.id) == star
+    assert flags()[1] == (a, 10, True, True)  # the evidence and the hold still cover it
+    run_write(db_engine, repo_protect.release_protection, evidence.id)
+    assert flags()[1] == (a, 10, False, True)
+    with pytest.raises(NotFoundError):
+        run_write(db_engine, repo_protect.release_protection, star.id)
+    assert repo_protect.list_protections(db_engine) == [hold]
+    assert repo_protect.list_protections(db_engine, camera_id=b) == []
+    assert repo_protect.list_protections(db_engine, start_ms=25) == []
+    assert repo_protect.list_protections(db_engine, reasons=["star"]) == []
 
 
 def test_segment_window_edges(db_engine: Engine, cams: tuple[str, str]) -> None:

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from hub.core.model import Segment
-from hub.db import repo_config, repo_media
+from hub.db import repo_config
 from hub.db.tx import run_write
+from hub.hub import Hub
+from hub.retention import protections
 from hub.retention.worker import RetentionWorker
 from hub.storage.layout import segment_relpath
 from tests.support.e2e import (
@@ -35,6 +37,13 @@ from tests.support.hubtools import camera, configure, start_hub, wait_for
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 GRACE_S = 300.0
+
+
+def star(hub: Hub, *segments: Segment) -> None:
+    """Star each segment: a protection of an instant in its middle (the neighbours stay unprotected)."""
+    for s in segments:
+        mid = (s.start_ms + s.end_ms) // 2
+        protections.protect(hub.engine, s.camera_id, mid, mid + 1, "star")
 
 
 def _plant(root: Path, source: Segment, start_ms: int) -> str:
@@ -91,7 +100,7 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
         assert not any(s.protected for s in segs)
         # Protect the 2nd and 4th oldest: the quota must step over them.
         to_protect = [segs[1], segs[3]]
-        run_write(hub.engine, repo_media.set_protected, [s.id for s in to_protect], True)
+        star(hub, *to_protect)
         unprotected = sorted(
             (s for s in segs if s not in to_protect), key=lambda s: (s.start_ms, s.camera_id)
         )
@@ -155,7 +164,7 @@ def test_running_hub_applies_a_shorter_max_age_and_keeps_protected(tmp_path):
     try:
         assert {old_a, old_b, old_kept, recent} <= set(hub.recovery.indexed), hub.recovery
         by_path = {s.path: s for s in rows(data)}
-        run_write(hub.engine, repo_media.set_protected, [by_path[old_kept].id], True)
+        star(hub, by_path[old_kept])
         time.sleep(2.5)  # two retention runs under the 30-day rule: nothing is old enough yet
         assert {old_a, old_b, old_kept, recent} <= {s.path for s in rows(data)}
         with index(data) as engine:
@@ -239,7 +248,7 @@ def test_motion_mode_keeps_event_footage_and_drops_the_rest_after_grace(tmp_path
 
         spare = [s for s in segs if not needed(s) and not s.unobserved]
         assert len(spare) >= 2, f"expected segments without motion: {segs} {evs}"
-        run_write(hub.engine, repo_media.set_protected, [spare[-1].id], True)
+        star(hub, spare[-1])
         later = max(s.end_ms for s in segs) + round(pre_ms) + round(GRACE_S * 1000) + 1000
         plan = hub.retention.run_once(now=later)
     finally:

@@ -25,6 +25,7 @@ from hub.api.client_notices import SocketSubscription
 from hub.api.errors import CancelledError, HubError, HubVersionError, ProtocolError, UnavailableError
 from hub.api.subscription import DEFAULT_QUEUE, Subscription
 from hub.api.types import (
+    MANUAL_EVENT_S,
     Camera,
     CameraChange,
     Credentials,
@@ -39,10 +40,13 @@ from hub.api.types import (
     NewCamera,
     NoticeKind,
     Probe,
+    Protection,
+    ProtectReason,
     Recording,
     Role,
     Settings,
     SettingsChange,
+    Snapshot,
     Status,
     StorageInfo,
 )
@@ -276,6 +280,48 @@ class SocketHub:
         if cancel is not None and cancel.is_set():
             raise CancelledError("the export was cancelled before it started")
         return self._call("export", progress, cancel, request=request)  # type: ignore[no-any-return]
+
+    # -- keeping footage ----------------------------------------------------------------------------
+    def protect(
+        self, camera: str, start_ms: int, end_ms: int, reason: ProtectReason = "star", note: str = ""
+    ) -> Protection:
+        """Keep a camera's footage in a window from retention, for a reason."""
+        return self._call(  # type: ignore[no-any-return]
+            "protect", camera=camera, start_ms=start_ms, end_ms=end_ms, reason=reason, note=note
+        )
+
+    def protections(
+        self,
+        camera: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        reasons: Sequence[ProtectReason] | None = None,
+    ) -> list[Protection]:
+        """The protections overlapping the window, ordered by start."""
+        return self._call(  # type: ignore[no-any-return]
+            "protections",
+            camera=camera,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            reasons=None if reasons is None else list(reasons),
+        )
+
+    def release(self, protection: int) -> Protection:
+        """End one protection (what another covers stays kept)."""
+        return self._call("release", protection=protection)  # type: ignore[no-any-return]
+
+    # -- manual events and pictures ------------------------------------------------------------------
+    def start_event(self, camera: str, duration_s: float = MANUAL_EVENT_S) -> Event:
+        """Start (or extend) a manual event on a camera."""
+        return self._call("start_event", camera=camera, duration_s=duration_s)  # type: ignore[no-any-return]
+
+    def end_event(self, event: int) -> Event:
+        """End an open manual event now."""
+        return self._call("end_event", event=event)  # type: ignore[no-any-return]
+
+    def snapshot(self, camera: str) -> Snapshot:
+        """The camera's newest picture as a JPEG."""
+        return self._call("snapshot", camera=camera)  # type: ignore[no-any-return]
 
     # -- devices ----------------------------------------------------------------------------------------
     def discover(self, timeout_s: float = 3.0, host: str | None = None) -> Discovery:

@@ -8,9 +8,9 @@ a field that no longer matches fails loudly here (and in tests/test_api_types.py
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import msgspec
 
@@ -26,6 +26,7 @@ from hub.devices import StreamInfo
 from hub.media.export import ExportReport, ExportStep
 
 S = TypeVar("S", bound=msgspec.Struct)
+PROTECT_REASONS: tuple[str, ...] = get_args(model.ProtectReason)
 D = TypeVar("D")
 
 
@@ -129,9 +130,26 @@ def holder(info: Mapping[str, Any] | None) -> api.HubInfo:
 # --- recordings, events, exports -------------------------------------------------------------------
 
 
-def recording(seg: model.Segment, name: str, root: Path) -> api.Recording:
-    """A stored segment, with its camera's name and its file's absolute path."""
-    return to_api(seg, api.Recording, camera=name, path=str(root / seg.path))
+def recording(
+    seg: model.Segment, name: str, root: Path, protections: Sequence[model.Protection] = ()
+) -> api.Recording:
+    """A stored segment, with its camera's name, its file's absolute path and the reasons of the
+    ``protections`` (of any camera and window) that cover it."""
+    reasons = {
+        p.reason
+        for p in protections
+        if p.camera_id == seg.camera_id and p.start_ms < seg.end_ms and p.end_ms > seg.start_ms
+    }
+    kept_for = tuple(r for r in PROTECT_REASONS if r in reasons)
+    protected = bool(kept_for) or seg.protected or seg.held
+    return to_api(
+        seg, api.Recording, camera=name, path=str(root / seg.path), protected=protected, kept_for=kept_for
+    )
+
+
+def protection(p: model.Protection, name: str) -> api.Protection:
+    """A stored protection, with its camera's name."""
+    return to_api(p, api.Protection, camera=name)
 
 
 def event(ev: model.Event, name: str, data_root: Path) -> api.Event:

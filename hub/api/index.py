@@ -20,6 +20,7 @@ from hub import devices
 from hub.api import convert
 from hub.api.subscription import DEFAULT_QUEUE, Subscription
 from hub.api.types import (
+    MANUAL_EVENT_S,
     Camera,
     CameraChange,
     Credentials,
@@ -34,10 +35,13 @@ from hub.api.types import (
     NewCamera,
     NoticeKind,
     Probe,
+    Protection,
+    ProtectReason,
     Recording,
     Role,
     Settings,
     SettingsChange,
+    Snapshot,
     Status,
     StorageInfo,
 )
@@ -48,10 +52,11 @@ from hub.core.model import CameraConfig, CameraStatus
 from hub.core.paths import DataDir
 from hub.core.times import format_ms, now_ms
 from hub.core.validation import check_one_of, validate_camera
-from hub.db import repo_config, repo_media
+from hub.db import repo_config, repo_media, repo_protect
 from hub.db.engine import open_engine
 from hub.db.upgrade import migrate
 from hub.media.export import ExportStep, export_clip
+from hub.retention import protections
 from hub.storage.lock import HubLock
 from hub.storage.manager import resolve_root
 
@@ -119,8 +124,13 @@ class IndexApi:
         cam_id = self._camera_id(camera)
         _check_window(start_ms, end_ms)
         segs = repo_media.list_segments(self._engine, camera_id=cam_id, start_ms=start_ms, end_ms=end_ms)
+        if not segs:
+            return []
+        kept = repo_protect.list_protections(  # every protection touching these recordings
+            self._engine, cam_id, min(s.start_ms for s in segs), max(s.end_ms for s in segs)
+        )
         names, root = self._names(), self._root()
-        return [convert.recording(s, names.get(s.camera_id, s.camera_id), root) for s in segs]
+        return [convert.recording(s, names.get(s.camera_id, s.camera_id), root, kept) for s in segs]
 
     def events(
         self,
@@ -173,6 +183,40 @@ class IndexApi:
             subject=f": {cam.name} between {format_ms(start)} and {format_ms(end)}",
         )
         return convert.export_result(report)
+
+    # -- keeping footage ----------------------------------------------------------------------------
+    def protect(
+        self, camera: str, start_ms: int, end_ms: int, reason: ProtectReason = "star", note: str = ""
+    ) -> Protection:
+        """Keep a camera's footage in a window from retention, for a reason."""
+        cam = cameras.find_recorded(self._engine, camera)
+        stored = protections.protect(self._engine, cam.id, start_ms, end_ms, reason, note)
+        self._protection_changed(stored, released=False)
+        return convert.protection(stored, cam.name)
+
+    def protections(
+        self,
+        camera: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        reasons: Sequence[ProtectReason] | None = None,
+    ) -> list[Protection]:
+        """The protections overlapping the window, ordered by start."""
+        cam_id = self._camera_id(camera)
+        _check_window(start_ms, end_ms)
+        for reason in reasons or ():
+            check_one_of(
+                reason, get_args(model.ProtectReason), field="reasons", noun="reason", nouns="reasons"
+            )
+        found = repo_protect.list_protections(self._engine, cam_id, start_ms, end_ms, reasons or None)
+        names = self._names()
+        return [convert.protection(p, names.get(p.camera_id, p.camera_id)) for p in found]
+
+    def release(self, protection: int) -> Protection:
+        """End one protection (what another covers stays kept)."""
+        released = protections.release(self._engine, protection)
+        self._protection_changed(released, released=True)
+        return convert.protection(released, self._names().get(released.camera_id, released.camera_id))
 
     # -- devices ----------------------------------------------------------------------------------------
     def discover(self, timeout_s: float = 3.0, host: str | None = None) -> Discovery:
@@ -254,6 +298,18 @@ class IndexApi:
         """No hub runs here: there is no lease."""
         raise self._no_hub("watch a camera live")
 
+    def start_event(self, camera: str, duration_s: float = MANUAL_EVENT_S) -> Event:
+        """No hub runs here: nothing records."""
+        raise self._no_hub("record an event")
+
+    def end_event(self, event: int) -> Event:
+        """No hub runs here: no manual event goes on."""
+        raise self._no_hub("record an event")
+
+    def snapshot(self, camera: str) -> Snapshot:
+        """No hub runs here to see a camera."""
+        raise self._no_hub("take a picture")
+
     def _no_hub(self, what: str) -> UnavailableError:
         return UnavailableError(f"no hub runs on {self._data.root} to {what}: start one (porchlight serve)")
 
@@ -282,6 +338,9 @@ class IndexApi:
     # -- what subclasses add ----------------------------------------------------------------------------
     def _applied(self) -> None:
         """A change was stored: make it reach the cameras (nothing here: a hub polls the index)."""
+
+    def _protection_changed(self, protection: model.Protection, *, released: bool) -> None:
+        """A protection was stored or released (a running hub tells its subscribers)."""
 
     def _live_storage(self) -> tuple[Path, str, str] | None:
         """A running hub's (storage root, state, message); None: check the folder now."""

@@ -17,10 +17,23 @@ from hub.api import convert
 from hub.api.index import IndexApi
 from hub.api.notify import Notifier
 from hub.api.subscription import DEFAULT_QUEUE, MAX_QUEUE, NoticeQueue
-from hub.api.types import HubInfo, Lease, NoticeKind, Role, Status
-from hub.core.errors import NotFoundError, UnavailableError, ValidationError
+from hub.api.types import (
+    MANUAL_EVENT_RANGE_S,
+    MANUAL_EVENT_S,
+    MAX_SNAPSHOT_BYTES,
+    Event,
+    HubInfo,
+    Lease,
+    NoticeKind,
+    Role,
+    Snapshot,
+    Status,
+)
+from hub.core import bus, model
+from hub.core.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
 from hub.core.validation import check_one_of
 from hub.hub import Hub, HubOptions
+from hub.live import snapshot
 
 
 class LocalHub(IndexApi):
@@ -63,6 +76,43 @@ class LocalHub(IndexApi):
     def _live_storage(self) -> tuple[Path, str, str]:
         state, message = self.hub.storage.state()
         return self.hub.storage.root, state, message
+
+    def _protection_changed(self, protection: model.Protection, *, released: bool) -> None:
+        self.hub.bus.publish(bus.ProtectionChanged(protection, released))
+
+    # -- manual events and pictures ------------------------------------------------------------------
+    def start_event(self, camera: str, duration_s: float = MANUAL_EVENT_S) -> Event:
+        """Start (or extend) a manual event on a camera."""
+        low, high = MANUAL_EVENT_RANGE_S
+        if not low <= duration_s <= high:
+            raise ValidationError(
+                f"a manual event lasts {low:g} to {high:g} seconds, not {duration_s:g}",
+                field="duration_s",
+                rule="min" if duration_s < low else "max",
+            )
+        cam = self.camera(camera)
+        if not cam.enabled:
+            raise ConflictError(f"{cam.name} is disabled: enable it to record an event")
+        started = self.hub.manual.start(cam.id, round(duration_s * 1000))
+        return convert.event(started, cam.name, self.hub.data.root)
+
+    def end_event(self, event: int) -> Event:
+        """End an open manual event now."""
+        ended = self.hub.manual.end(event)
+        return convert.event(ended, self._names().get(ended.camera_id, ended.camera_id), self.hub.data.root)
+
+    def snapshot(self, camera: str) -> Snapshot:
+        """The camera's newest picture as a JPEG."""
+        cam = self.camera(camera)
+        got = self.hub.picture(cam.id)
+        if got is None:
+            state = next((s.state for s in self.hub.statuses() if s.camera_id == cam.id), "stopped")
+            raise UnavailableError(f"no picture from {cam.name}: it is {state.replace('_', ' ')}")
+        taken_ms, frame = got
+        jpeg, width, height = snapshot.encode(frame, MAX_SNAPSHOT_BYTES)
+        return Snapshot(
+            camera_id=cam.id, camera=cam.name, taken_ms=taken_ms, width=width, height=height, jpeg=jpeg
+        )
 
     # -- notices and live views ------------------------------------------------------------------------
     def subscribe(

@@ -16,9 +16,9 @@ from hub.api import types as api
 from hub.api.subscription import NoticeQueue
 from hub.core import bus
 from hub.core.errors import HubError
-from hub.core.model import Event
+from hub.core.model import Event, Protection, Segment
 from hub.core.times import now_ms
-from hub.db import repo_config
+from hub.db import repo_config, repo_protect
 from hub.hub import Hub
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ class Notifier:
         at = now_ms()
         match event:
             case bus.SegmentClosed(segment=seg):
-                recording = convert.recording(seg, self._name(seg.camera_id), self._hub.storage.root)
+                kept = self._protections(seg)
+                recording = convert.recording(seg, self._name(seg.camera_id), self._hub.storage.root, kept)
                 return api.RecordingAdded(at_ms=at, recording=recording)
             case bus.EventStarted(event=ev):
                 return api.EventStarted(at_ms=at, event=self._event(ev))
@@ -102,9 +103,21 @@ class Notifier:
                 return api.CamerasChanged(at_ms=at, camera_ids=tuple(ids))
             case bus.StorageChanged(state=state, message=message):
                 return api.StorageChanged(at_ms=at, state=state, message=message)  # type: ignore[arg-type]
+            case bus.ProtectionChanged(protection=p, released=released):
+                shown = convert.protection(p, self._name(p.camera_id))
+                return api.ProtectionChanged(at_ms=at, protection=shown, released=released)
             case bus.RetentionRan(deleted=count, bytes_freed=freed, emergency=emergency):
                 return api.RecordingsRemoved(at_ms=at, count=count, bytes_freed=freed, emergency=emergency)
         return None
+
+    def _protections(self, seg: Segment) -> list[Protection]:
+        """The protections covering a new segment (footage recorded into a protected window is kept
+        from the start: its notice says so)."""
+        try:
+            return repo_protect.list_protections(self._hub.engine, seg.camera_id, seg.start_ms, seg.end_ms)
+        except Exception:  # noqa: BLE001 - the index is busy or gone: the notice goes without them
+            logger.debug("no protections for %s", seg.path, exc_info=True)
+            return []
 
     def _event(self, ev: Event) -> api.Event:
         return convert.event(ev, self._name(ev.camera_id), self._hub.data.root)

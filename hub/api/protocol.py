@@ -27,6 +27,7 @@ from typing import Protocol, Self
 
 from hub.api.subscription import DEFAULT_QUEUE, Subscription
 from hub.api.types import (
+    MANUAL_EVENT_S,
     Camera,
     CameraChange,
     Credentials,
@@ -41,10 +42,13 @@ from hub.api.types import (
     NewCamera,
     NoticeKind,
     Probe,
+    Protection,
+    ProtectReason,
     Recording,
     Role,
     Settings,
     SettingsChange,
+    Snapshot,
     Status,
     StorageInfo,
 )
@@ -114,6 +118,54 @@ class HubApi(Protocol):
         CancelledError, and no partial file remains. NotFoundError when nothing was recorded in the
         window; StorageError when the clip cannot be written; ValidationError for a path that is not
         an absolute ``.mp4`` path outside the recordings folder."""
+        ...
+
+    # -- keeping footage ----------------------------------------------------------------------------
+    def protect(
+        self, camera: str, start_ms: int, end_ms: int, reason: ProtectReason = "star", note: str = ""
+    ) -> Protection:
+        """Keep ``camera``'s footage in ``[start_ms, end_ms)`` from retention, for ``reason``: every
+        recording overlapping the window, and footage recorded into it later. Returns the
+        protection with its id. Several may cover the same footage; each is released on its own.
+        "star" and "evidence" are kept whatever the disk; a "hold" yields to a full disk (recording
+        never stops for it). ValidationError for a window that does not end after it starts, a
+        reason that is none of these, a note over 1000 characters; NotFoundError for no such
+        camera (a removed camera by its id)."""
+        ...
+
+    def protections(
+        self,
+        camera: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        reasons: Sequence[ProtectReason] | None = None,
+    ) -> list[Protection]:
+        """The protections overlapping the window (either end may be open), ordered by start; of one
+        camera or all; of the ``reasons`` given (None or empty: every reason)."""
+        ...
+
+    def release(self, protection: int) -> Protection:
+        """End one protection and return it; footage that another protection covers stays kept (a
+        released star never releases evidence). NotFoundError when there is none of that id."""
+        ...
+
+    # -- manual events and pictures ------------------------------------------------------------------
+    def start_event(self, camera: str, duration_s: float = MANUAL_EVENT_S) -> Event:
+        """Start a manual event on ``camera`` now; it ends by itself after ``duration_s`` (1 …
+        3600) unless :meth:`end_event` ends it first. While one is open on that camera, starting
+        again extends it and returns it. Returns the event as stored (its id; ``end_ms`` None).
+        ConflictError for a disabled camera; index-only: UnavailableError (nothing records)."""
+        ...
+
+    def end_event(self, event: int) -> Event:
+        """End an open manual event now; returns it as stored. NotFoundError when no manual event
+        of that id is going on."""
+        ...
+
+    def snapshot(self, camera: str) -> Snapshot:
+        """The camera's newest picture as a JPEG (waiting a few seconds for a first one: a camera
+        without detection starts decoding for it). UnavailableError when the camera gives none
+        (disabled, offline) and for index-only."""
         ...
 
     # -- devices ----------------------------------------------------------------------------------------

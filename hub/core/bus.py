@@ -14,7 +14,7 @@ import queue
 import threading
 from collections.abc import Callable
 
-from hub.core.model import CameraStatus, Event, Segment
+from hub.core.model import CameraStatus, Event, Protection, Segment
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,12 @@ class RetentionRan(HubEvent):
     deleted: int
     bytes_freed: int
     emergency: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtectionChanged(HubEvent):
+    protection: Protection
+    released: bool
 
 
 Callback = Callable[[HubEvent], None]

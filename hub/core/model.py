@@ -24,6 +24,9 @@ CameraState = Literal[
 ]
 ZoneKind = Literal["zone", "mask"]
 EventKind = Literal["motion", "doorbell", "camera_motion", "input", "manual"]
+# Why footage is kept from retention: the owner starred it, it was shared as evidence, or a request
+# under review holds it. Each protection is released on its own; a hold yields to a full disk.
+ProtectReason = Literal["star", "evidence", "hold"]
 
 # The allowed values, for checks at run time: read from the types so the two never disagree.
 MODES: tuple[str, ...] = get_args(Mode)
@@ -94,12 +97,28 @@ class Segment:
     bytes: int
     frames: int = 0
     has_audio: bool = False
-    protected: bool = False
+    protected: bool = False  # a star or evidence protection covers it: retention never deletes it
     unobserved: bool = False  # motion detection was not running for part of it: keep like an event
+    held: bool = False  # only a hold covers it: kept, unless the disk fills (see hub.retention.policy)
 
     @property
     def duration_ms(self) -> int:
         return self.end_ms - self.start_ms
+
+
+@dataclasses.dataclass(frozen=True)
+class Protection:
+    """A window of one camera's footage that retention keeps, and why. The segments that overlap
+    ``[start_ms, end_ms)`` are kept while a protection covers them; releasing one protection never
+    releases footage that another one covers."""
+
+    id: int | None
+    camera_id: str
+    start_ms: int
+    end_ms: int
+    reason: ProtectReason
+    note: str = ""
+    created_ms: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

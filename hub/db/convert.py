@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from hub.core.model import CameraConfig, CameraStatus, Event, MotionSettings, Segment, Zone
-from hub.db.schema import CameraRow, CameraStatusRow, EventRow, SegmentRow
+from hub.db.schema import CameraRow, CameraStatusRow, EventRow
 
 logger = logging.getLogger(__name__)
 
@@ -116,25 +116,8 @@ def segment_values(seg: Segment) -> dict[str, Any]:
         "bytes": int(seg.bytes),
         "frames": int(seg.frames),
         "has_audio": bool(seg.has_audio),
-        "protected": bool(seg.protected),
         "unobserved": bool(seg.unobserved),
     }
-
-
-def segment_from_row(row: SegmentRow) -> Segment:
-    """Segment row -> Segment."""
-    return Segment(
-        id=row.id,
-        camera_id=row.camera_id,
-        path=row.path,
-        start_ms=row.start_ms,
-        end_ms=row.end_ms,
-        bytes=row.bytes,
-        frames=row.frames,
-        has_audio=bool(row.has_audio),
-        protected=bool(row.protected),
-        unobserved=bool(row.unobserved),
-    )
 
 
 def event_from_row(row: EventRow) -> Event:

@@ -31,8 +31,10 @@ from sqlalchemy import (
     Select,
     bindparam,
     delete,
+    exists,
     func,
     insert,
+    not_,
     or_,
     select,
     tuple_,
@@ -41,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from hub.core.errors import NotFoundError
-from hub.core.model import CameraStatus, Event, Segment
+from hub.core.model import CameraStatus, Event, ProtectReason, Segment
 from hub.core.times import now_ms
 from hub.db.convert import (
     event_from_row,
@@ -49,7 +51,7 @@ from hub.db.convert import (
     status_from_row,
     zones_to_json,
 )
-from hub.db.schema import CameraStatusRow, EventRow, MetaRow, SegmentRow
+from hub.db.schema import CameraStatusRow, EventRow, MetaRow, ProtectionRow, SegmentRow
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +60,33 @@ SEGMENT_BOUND_MS = 15 * 60 * 1000  # segments are ~10 s; longer than this is rec
 LONG_SEGMENT_KEY = "long_segment_ms"
 _SEG = SegmentRow.__table__
 # prebuilt statements with bound parameters: compiled once, cached (the writer's hot path)
-_SEGMENT_BY_PATH = select(_SEG.c.id, _SEG.c.protected).where(_SEG.c.path == bindparam("p"))
+_PROT = ProtectionRow.__table__
+#: The protection reasons retention never overrides; a hold yields to a full disk.
+KEEP_ALWAYS: tuple[ProtectReason, ...] = ("star", "evidence")
+ALL_REASONS: tuple[ProtectReason, ...] = (*KEEP_ALWAYS, "hold")
+
+
+def covered(reasons: Iterable[ProtectReason]) -> ColumnElement[bool]:
+    """True for a segment row (of the enclosing query) that a protection of ``reasons`` overlaps
+    (see hub/db/repo_protect.py)."""
+    return exists().where(
+        _PROT.c.camera_id == _SEG.c.camera_id,
+        _PROT.c.start_ms < _SEG.c.end_ms,
+        _PROT.c.end_ms > _SEG.c.start_ms,
+        _PROT.c.reason.in_(list(reasons)),
+    )
+
+
+_SEGMENT_BY_PATH = select(_SEG.c.id).where(_SEG.c.path == bindparam("p"))
 _INSERT_SEGMENT = insert(_SEG).returning(_SEG.c.id)
 _UPDATE_SEGMENT = update(_SEG).where(_SEG.c.id == bindparam("seg_id"))
 _LONG_SEGMENT = select(MetaRow.value).where(MetaRow.key == LONG_SEGMENT_KEY)
-_SEGMENT_COLUMNS = [_SEG.c[f.name] for f in dataclasses.fields(Segment)]  # rows -> Segment(**row)
+# rows -> Segment(**row): the stored columns, and whether a protection covers the segment
+_DERIVED = {"protected": covered(KEEP_ALWAYS), "held": covered(("hold",))}
+_SEGMENT_COLUMNS = [
+    _DERIVED[f.name].label(f.name) if f.name in _DERIVED else _SEG.c[f.name]
+    for f in dataclasses.fields(Segment)
+]
 
 
 class _Keep(enum.Enum):
@@ -97,16 +121,13 @@ def overlap_conditions(
 
 def insert_segment(session: Session, seg: Segment) -> int:
     """Index a closed segment and return its id; a path already indexed is updated instead.
-
-    Re-indexing never removes protection: ``protected`` becomes old OR new.
-    """
+    (``seg.protected`` and ``seg.held`` are not stored: the protections covering it say so.)"""
     values = segment_values(seg)
     if seg.end_ms - seg.start_ms > SEGMENT_BOUND_MS:
         _note_long_segment(session, seg.end_ms - seg.start_ms)
     existing = session.execute(_SEGMENT_BY_PATH, {"p": seg.path}).first()
     if existing is None:
         return int(session.execute(_INSERT_SEGMENT, values).scalar_one())
-    values["protected"] = bool(existing.protected) or seg.protected
     session.execute(_UPDATE_SEGMENT, {**values, "seg_id": existing.id})
     return int(existing.id)
 
@@ -140,11 +161,16 @@ def list_segments(
         return [Segment(**row._mapping) for row in session.execute(query)]
 
 
-def oldest_unprotected(engine: Engine, limit: int, after: tuple[int, int] | None = None) -> list[Segment]:
-    """The oldest unprotected segments, ``limit`` at a time; ``after`` = (start_ms, id) of the last
-    one of the previous page."""
+def oldest_unprotected(
+    engine: Engine, limit: int, after: tuple[int, int] | None = None, *, held: bool = False
+) -> list[Segment]:
+    """The oldest segments no protection covers, ``limit`` at a time; ``after`` = (start_ms, id) of
+    the last one of the previous page. ``held``: the oldest that only a hold covers instead."""
     table = SegmentRow.__table__
-    query = select(*_SEGMENT_COLUMNS).where(table.c.protected.is_(False))
+    if held:
+        query = select(*_SEGMENT_COLUMNS).where(covered(("hold",)), not_(covered(KEEP_ALWAYS)))
+    else:
+        query = select(*_SEGMENT_COLUMNS).where(not_(covered(ALL_REASONS)))
     if after is not None:
         query = query.where(tuple_(table.c.start_ms, table.c.id) > tuple_(*after))
     query = query.order_by(table.c.start_ms, table.c.id).limit(limit)
@@ -153,11 +179,11 @@ def oldest_unprotected(engine: Engine, limit: int, after: tuple[int, int] | None
 
 
 def segments_ending_before(engine: Engine, cutoff_ms: int, limit: int) -> list[Segment]:
-    """Unprotected segments whose end is at or before ``cutoff_ms`` (oldest first)."""
+    """Segments no protection covers whose end is at or before ``cutoff_ms`` (oldest first)."""
     table = SegmentRow.__table__
     query = (
         select(*_SEGMENT_COLUMNS)
-        .where(table.c.protected.is_(False), table.c.start_ms < cutoff_ms, table.c.end_ms <= cutoff_ms)
+        .where(not_(covered(ALL_REASONS)), table.c.start_ms < cutoff_ms, table.c.end_ms <= cutoff_ms)
         .order_by(table.c.start_ms, table.c.id)
         .limit(limit)
     )
@@ -177,19 +203,6 @@ def delete_segments(session: Session, ids: Iterable[int]) -> int:
         result = session.execute(delete(SegmentRow.__table__).where(SegmentRow.__table__.c.id.in_(chunk)))
         deleted += result.rowcount  # type: ignore[attr-defined]
     return deleted
-
-
-def set_protected(session: Session, ids: Iterable[int], protected: bool) -> int:
-    """Protect (or release) segments from retention; return rows changed."""
-    changed = 0
-    for chunk in _chunks(ids):
-        result = session.execute(
-            update(SegmentRow.__table__)
-            .where(SegmentRow.__table__.c.id.in_(chunk))
-            .values(protected=bool(protected))
-        )
-        changed += result.rowcount  # type: ignore[attr-defined]
-    return changed
 
 
 def storage_bytes(engine: Engine, camera_id: str | None = None) -> int:

@@ -92,6 +92,8 @@ class SegmentRow(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     frames: Mapped[int] = mapped_column(Integer, default=0)
     has_audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Unused since revision 0003 moved protection into its own table (ProtectionRow); always False.
+    # Kept so that the migration does not rebuild the largest table.
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
     unobserved: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -119,4 +121,24 @@ class EventRow(Base):
         Index("ix_event_camera_start", "camera_id", "start_ms"),
         Index("ix_event_start", "start_ms"),
         {"sqlite_autoincrement": True},
+    )
+
+
+class ProtectionRow(Base):
+    """A window of one camera's footage kept from retention, and why (star, evidence, hold).
+
+    A segment is protected while a row of its camera overlaps it; each row is released on its own."""
+
+    __tablename__ = "protection"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(64), ForeignKey("camera.id"))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_protection_camera_start", "camera_id", "start_ms"),
+        {"sqlite_autoincrement": True},  # an id released is never given again
     )

@@ -25,9 +25,9 @@ class PipelineContext:
     on_status: Callable[[CameraStatus], None]
     on_segment: Callable[[ClosedSegment, bool], None]  # (segment, unobserved)
     # (camera, start ms, score, zones, JPEG) and keywords kind="motion", source="local"
-    on_event_started: Callable[..., None]
+    on_event_started: Callable[..., object]
     # (camera, start ms, end ms, score, zones, JPEG) and keywords kind="motion", source="local"
-    on_event_ended: Callable[..., None]
+    on_event_ended: Callable[..., object]
     request_space: Callable[[], None] = lambda: None
     segment_s: float = 10.0
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,8 @@ from hub.storage.thumbnails import Thumbnails
 
 logger = logging.getLogger(__name__)
 
+R = TypeVar("R")
+W = TypeVar("W")
 EventKey = tuple[str, str, int]  # (camera, kind, start ms): unique per camera and kind
 
 
@@ -46,7 +49,7 @@ class IndexSink:
         self._bus = bus
         self._thumbnails = thumbnails
         self._note_segment = note_segment  # the retention worker counts the bytes written
-        self._event_ids: dict[EventKey, int] = {}  # touched on the writer thread only
+        self._event_ids: dict[EventKey, Event] = {}  # open events as stored; the writer thread's only
 
     def status(self, st: CameraStatus) -> None:
         self._writer.submit(repo_media.upsert_status, st)
@@ -72,7 +75,7 @@ class IndexSink:
         )
         done = self._writer.submit(repo_media.insert_segment, row)
         self._note_segment(cam, seg.bytes)
-        self._publish_committed(done, lambda seg_id: SegmentClosed(dataclasses.replace(row, id=seg_id)))
+        self._publish_committed(done, lambda seg_id: dataclasses.replace(row, id=seg_id), SegmentClosed)
 
     def event_started(
         self,
@@ -84,12 +87,13 @@ class IndexSink:
         *,
         kind: EventKind = "motion",
         source: str = "local",
-    ) -> None:
+    ) -> Future[Event]:
+        """An event began: returns the event as stored (with its id), once committed."""
         thumb = self._thumbnails.save(cam, start_ms, jpeg)
         detected = now_ms()
         ev = Event(None, cam, kind, start_ms, None, score, zones, thumb, source, detected)
-        done = self._writer.submit(self._insert_started, (cam, kind, start_ms), ev, detected)
-        self._publish_committed(done, lambda ev_id: EventStarted(dataclasses.replace(ev, id=ev_id)))
+        done = self._writer.submit(self._insert_started, (cam, kind, start_ms), ev)
+        return self._publish_committed(done, lambda stored: stored, EventStarted)
 
     def event_ended(
         self,
@@ -102,32 +106,49 @@ class IndexSink:
         *,
         kind: EventKind = "motion",
         source: str = "local",
-    ) -> None:
+    ) -> Future[Event]:
+        """An event ended: returns the event as stored (the id of its start), once committed."""
         thumb = self._thumbnails.save(cam, start_ms, jpeg)
         ended = Event(None, cam, kind, start_ms, end_ms, score, zones, thumb, source)
         done = self._writer.submit(self._write_ended, (cam, kind, start_ms), ended)
-        self._publish_committed(done, lambda ev_id: EventEnded(dataclasses.replace(ended, id=ev_id)))
+        return self._publish_committed(done, lambda stored: stored, EventEnded)
 
-    def _publish_committed(self, done: Future[int], make: Callable[[int], HubEvent]) -> None:
-        """Publish ``make(row id)`` once the write is committed (nothing when it failed)."""
+    def _publish_committed(
+        self, done: Future[W], make: Callable[[W], R], message: Callable[[R], HubEvent]
+    ) -> Future[R]:
+        """Once the write is committed: ``make(what it returned)`` is published (as ``message``) and
+        resolves the future returned. When the write failed, nothing is published and the future
+        holds the error (the writer logged it)."""
+        out: Future[R] = Future()
 
-        def publish(fut: Future[int]) -> None:
-            if fut.cancelled() or fut.exception() is not None:
-                return  # the writer logged it
-            self._bus.publish(make(fut.result()))
+        def publish(fut: Future[W]) -> None:
+            error = fut.exception() if not fut.cancelled() else CancelledError()
+            if error is not None:
+                out.set_exception(error)
+                return
+            row = make(fut.result())
+            self._bus.publish(message(row))
+            out.set_result(row)
 
         done.add_done_callback(publish)
+        return out
 
     # -- on the writer thread ----------------------------------------------------------------------
-    def _insert_started(self, session: Session, key: EventKey, ev: Event, detected_ms: int) -> int:
-        event_id = repo_media.insert_event(session, ev, detected_ms)
-        self._event_ids[key] = event_id
-        return event_id
+    def _insert_started(self, session: Session, key: EventKey, ev: Event) -> Event:
+        assert ev.detected_ms is not None
+        stored = dataclasses.replace(ev, id=repo_media.insert_event(session, ev, ev.detected_ms))
+        self._event_ids[key] = stored
+        return stored
 
-    def _write_ended(self, session: Session, key: EventKey, ended: Event) -> int:
-        event_id = self._event_ids.pop(key, None)
-        if event_id is None:  # its insert failed or the hub restarted: insert the whole event
-            return repo_media.insert_event(session, ended, now_ms())
+    def _write_ended(self, session: Session, key: EventKey, ended: Event) -> Event:
+        started = self._event_ids.pop(key, None)
+        if started is None:  # its insert failed or the hub restarted: insert the whole event
+            detected = now_ms()
+            return dataclasses.replace(
+                ended, id=repo_media.insert_event(session, ended, detected), detected_ms=detected
+            )
+        event_id = started.id
+        assert event_id is not None
         repo_media.update_event(
             session,
             event_id,
@@ -137,7 +158,12 @@ class IndexSink:
             # keep the start's thumbnail unless a better one came
             thumbnail=repo_media.KEEP if ended.thumbnail is None else ended.thumbnail,
         )
-        return event_id
+        return dataclasses.replace(
+            ended,
+            id=event_id,
+            detected_ms=started.detected_ms,
+            thumbnail=ended.thumbnail or started.thumbnail,
+        )
 
 
 def _upsert_statuses(session: Session, statuses: tuple[CameraStatus, ...]) -> None:

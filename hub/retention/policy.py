@@ -14,7 +14,10 @@ carries out the returned plan (delete the files, then the rows). The rules, appl
 4. **low_space**: when free space (plus what rules 1-3 free) is under ``min_free_bytes``, the oldest
    unprotected go until ``free_target_bytes`` is reached. The plan is then marked ``emergency``.
 
-Protected segments are never deleted. Segments of cameras missing from ``cameras`` (removed cameras)
+Protected segments (a star or evidence protection covers them) are never deleted. A segment that only a
+hold covers (``held``: a request under review) is kept by rules 1-3, and by rule 4 until every
+unprotected segment is gone: then the oldest held ones go too, and a note says so, because a hold must
+never stop recording when the disk fills. Segments of cameras missing from ``cameras`` (removed cameras)
 follow the global rules as in continuous mode. Intervals: a segment covers ``[start, end)`` (a zero-length
 one covers its start instant); an event window is closed at both ends. Deletions come out in rule order,
 each rule's in ``(start_ms, camera_id, path)`` order, whatever the input order.
@@ -216,7 +219,7 @@ def plan_retention(
             duplicates += 1
             continue
         seen_add(path)
-        if seg.protected:
+        if seg.protected or seg.held:
             remaining.append(seg)
             remaining_bytes += seg.bytes
             protected_bytes += seg.bytes
@@ -252,13 +255,18 @@ def plan_retention(
     if duplicates:
         notes.append(f"{duplicates} duplicate segment row(s) were ignored.")
 
-    heap: list[tuple[int, str, str, int]] | None = None
+    heaps: dict[bool, list[tuple[int, str, str, int]]] = {}
 
-    def oldest() -> Segment | None:
-        """Pop the oldest unprotected remaining segment (the heap is built on first use)."""
-        nonlocal heap
+    def oldest(held: bool = False) -> Segment | None:
+        """Pop the oldest remaining segment that no protection covers (``held``: that only a hold
+        covers); each heap is built on first use."""
+        heap = heaps.get(held)
         if heap is None:
-            heap = [(s.start_ms, s.camera_id, s.path, i) for i, s in enumerate(remaining) if not s.protected]
+            heap = heaps[held] = [
+                (s.start_ms, s.camera_id, s.path, i)
+                for i, s in enumerate(remaining)
+                if not s.protected and s.held == held
+            ]
             heapq.heapify(heap)
         return remaining[heapq.heappop(heap)[3]] if heap else None
 
@@ -286,6 +294,17 @@ def plan_retention(
             deletions.append(_deletion(victim, "low_space"))
             free += victim.bytes
             freed += victim.bytes
+        held_freed = 0
+        while free < settings.free_target_bytes and (victim := oldest(held=True)) is not None:
+            deletions.append(_deletion(victim, "low_space"))
+            free += victim.bytes
+            held_freed += victim.bytes
+        if held_freed:
+            freed += held_freed
+            notes.append(
+                f"{format_size(held_freed)} of footage held for a request under review was deleted to "
+                "keep recording: the disk is full."
+            )
         if free < settings.min_free_bytes:
             notes.append(
                 "Not enough space can be freed: everything left is protected. "

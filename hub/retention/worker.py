@@ -159,18 +159,21 @@ class RetentionWorker:
         need = 0
         if rs.quota_bytes is not None:
             need = repo_media.storage_bytes(self.engine) - rs.quota_bytes
-        if disk.free_bytes < rs.min_free_bytes:
+        low_space = disk.free_bytes < rs.min_free_bytes
+        if low_space:
             need = max(need, rs.free_target_bytes - disk.free_bytes)
-        after = None
-        while need > 0:
-            page = repo_media.oldest_unprotected(self.engine, CANDIDATE_PAGE, after)
-            for seg in page:
-                if seg.id not in found:
-                    found[_stored_id(seg)] = seg
-                need -= seg.bytes
-            if len(page) < CANDIDATE_PAGE:
-                break
-            after = (page[-1].start_ms, _stored_id(page[-1]))
+        # The unprotected footage first; held footage only when the disk is full and that is not enough.
+        for held in (False, True) if low_space else (False,):
+            after = None
+            while need > 0:
+                page = repo_media.oldest_unprotected(self.engine, CANDIDATE_PAGE, after, held=held)
+                for seg in page:
+                    if seg.id not in found:
+                        found[_stored_id(seg)] = seg
+                    need -= seg.bytes
+                if len(page) < CANDIDATE_PAGE:
+                    break
+                after = (page[-1].start_ms, _stored_id(page[-1]))
         segments = list(found.values())
         if not segments:
             return [], [], watermarks

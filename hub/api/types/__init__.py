@@ -4,7 +4,8 @@ This package imports nothing of the hub and no Qt, only msgspec, so any client (
 script) can hold these values without loading the engine. Every value is a msgspec Struct: typed,
 strictly decoded from JSON or MessagePack, and encoded the same way. They are grouped by
 subject (:mod:`~hub.api.types.config`: cameras, settings, storage, status;
-:mod:`~hub.api.types.media`: recordings, events, exports; :mod:`~hub.api.types.devices`: discovery
+:mod:`~hub.api.types.media`: recordings, events, exports,
+protections and snapshots; :mod:`~hub.api.types.devices`: discovery
 and probes; :mod:`~hub.api.types.notices`: what a subscriber is told, and live-view leases) and all
 importable from here.
 
@@ -63,13 +64,19 @@ from hub.api.types.devices import (
     Role,
 )
 from hub.api.types.media import (
+    MANUAL_EVENT_RANGE_S,
+    MANUAL_EVENT_S,
+    MAX_SNAPSHOT_BYTES,
     Event,
     EventKind,
     ExportProgress,
     ExportRequest,
     ExportResult,
     Gap,
+    Protection,
+    ProtectReason,
     Recording,
+    Snapshot,
 )
 from hub.api.types.notices import (
     CamerasChanged,
@@ -81,12 +88,16 @@ from hub.api.types.notices import (
     Notice,
     NoticeBase,
     NoticeKind,
+    ProtectionChanged,
     RecordingAdded,
     RecordingsRemoved,
     StorageChanged,
 )
 
 __all__ = [
+    "MANUAL_EVENT_RANGE_S",
+    "MANUAL_EVENT_S",
+    "MAX_SNAPSHOT_BYTES",
     "AudioPolicy",
     "Camera",
     "CameraChange",
@@ -120,6 +131,9 @@ __all__ = [
     "Point",
     "Probe",
     "ProbeProfile",
+    "ProtectReason",
+    "Protection",
+    "ProtectionChanged",
     "ProbeStream",
     "Recording",
     "RecordingAdded",
@@ -129,6 +143,7 @@ __all__ = [
     "Secret",
     "Settings",
     "SettingsChange",
+    "Snapshot",
     "Status",
     "StorageChanged",
     "StorageInfo",

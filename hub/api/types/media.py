@@ -7,7 +7,21 @@ from typing import Literal
 
 from hub.api.types.base import Request, Value
 
-__all__ = ["Event", "EventKind", "ExportProgress", "ExportRequest", "ExportResult", "Gap", "Recording"]
+__all__ = [
+    "MANUAL_EVENT_RANGE_S",
+    "MANUAL_EVENT_S",
+    "MAX_SNAPSHOT_BYTES",
+    "Event",
+    "EventKind",
+    "ExportProgress",
+    "ExportRequest",
+    "ExportResult",
+    "Gap",
+    "ProtectReason",
+    "Protection",
+    "Recording",
+    "Snapshot",
+]
 
 EventKind = Literal[
     "motion",  # the hub's own detector
@@ -16,6 +30,19 @@ EventKind = Literal[
     "input",  # a device's alarm input
     "manual",  # started by the owner
 ]
+
+#: Why footage is kept from retention. Each protection is released on its own, and footage another
+#: protection covers stays kept.
+ProtectReason = Literal[
+    "star",  # the owner marked it
+    "evidence",  # it was shared as evidence
+    "hold",  # a request under review needs it; yields to a full disk (recording never stops)
+]
+#: The largest JPEG a snapshot carries (under the wire's frame cap).
+MAX_SNAPSHOT_BYTES = 768 * 1024
+#: How long a manual event lasts unless it is ended first, and the bounds of its length (seconds).
+MANUAL_EVENT_S = 60.0
+MANUAL_EVENT_RANGE_S = (1.0, 3600.0)
 
 
 class Recording(Value, frozen=True, kw_only=True):
@@ -30,7 +57,8 @@ class Recording(Value, frozen=True, kw_only=True):
     bytes: int
     frames: int = 0
     has_audio: bool = False
-    protected: bool = False  # kept by retention
+    protected: bool = False  # a protection covers it (see ``kept_for``): retention keeps it
+    kept_for: tuple[ProtectReason, ...] = ()  # the reasons of the protections that cover it
 
     @property
     def duration_ms(self) -> int:
@@ -98,3 +126,28 @@ class ExportResult(Value, frozen=True, kw_only=True):
     gaps: tuple[Gap, ...] = ()
     has_audio: bool = False
     stopped_early: str | None = None  # why the clip ends before the window does
+
+
+class Protection(Value, frozen=True, kw_only=True):
+    """A window of one camera's footage that retention keeps, and why. Every recording overlapping
+    ``[start_ms, end_ms)`` is kept while it lasts (also footage recorded into the window later)."""
+
+    id: int
+    camera_id: str
+    camera: str  # the camera's name
+    start_ms: int
+    end_ms: int
+    reason: ProtectReason
+    note: str = ""
+    created_ms: int
+
+
+class Snapshot(Value, frozen=True, kw_only=True):
+    """The newest picture of a camera, as a JPEG (at most ``MAX_SNAPSHOT_BYTES``)."""
+
+    camera_id: str
+    camera: str
+    taken_ms: int  # wall clock of the frame
+    width: int
+    height: int
+    jpeg: bytes

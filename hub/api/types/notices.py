@@ -14,7 +14,7 @@ from typing import Literal
 from hub.api.types.base import StorageState, Value
 from hub.api.types.config import CameraStatus
 from hub.api.types.devices import Role
-from hub.api.types.media import Event, Recording
+from hub.api.types.media import Event, Protection, Recording
 
 __all__ = [
     "CameraStateChanged",
@@ -26,6 +26,7 @@ __all__ = [
     "Notice",
     "NoticeBase",
     "NoticeKind",
+    "ProtectionChanged",
     "RecordingAdded",
     "RecordingsRemoved",
     "StorageChanged",
@@ -40,6 +41,7 @@ NoticeKind = Literal[
     "cameras",  # cameras were added, changed or removed
     "storage",  # the recordings folder's state changed
     "retention",  # retention removed recordings
+    "protection",  # footage was protected, or a protection released
 ]
 
 
@@ -94,6 +96,13 @@ class RecordingsRemoved(NoticeBase, frozen=True, kw_only=True, tag="retention"):
     emergency: bool = False
 
 
+class ProtectionChanged(NoticeBase, frozen=True, kw_only=True, tag="protection"):
+    """A protection was added, or released (``released``); its recordings' ``kept_for`` changed."""
+
+    protection: Protection
+    released: bool = False
+
+
 class Missed(NoticeBase, frozen=True, kw_only=True, tag="missed"):
     """The subscriber fell behind and ``count`` notices were dropped before this one: ask the hub
     again for what matters."""
@@ -109,6 +118,7 @@ Notice = (
     | CamerasChanged
     | StorageChanged
     | RecordingsRemoved
+    | ProtectionChanged
     | Missed
 )
 

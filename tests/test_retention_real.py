@@ -138,6 +138,42 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
         assert_plays(root / s.path, frames=s.frames)
 
 
+def test_a_full_disk_takes_held_footage_after_the_unprotected_and_never_a_star(tmp_path):
+    data = tmp_path / "data"
+    configure(data, [camera("Front", None, driver="demo", detect=False)], segment_seconds=2.0)
+    hub = start_hub(data, start_retention=False)
+    try:
+        wait_for(lambda: len(rows(data)) >= 6, 40, "six segments")
+    finally:
+        hub.stop()
+    _disable_all(data)
+    hub = start_hub(data, start_retention=False)
+    try:
+        segs = rows(data)
+        starred, held, plain = segs[0], segs[1:3], segs[3:]
+        star(hub, starred)
+        for s in held:
+            mid = (s.start_ms + s.end_ms) // 2
+            protections.protect(hub.engine, s.camera_id, mid, mid + 1, "hold", "request under review")
+        assert [(s.protected, s.held) for s in rows(data)][:3] == [
+            (True, False),
+            (False, True),
+            (False, True),
+        ]
+        free, _total = hub.storage.disk()
+        full = dataclasses.replace(hub.settings, min_free_bytes=free + 1024**3)  # never enough space
+        worker = RetentionWorker(hub.engine, hub.writer, hub.storage, hub.bus, lambda: full, hub.cameras)
+        plan = worker.run_once()
+    finally:
+        hub.stop()
+    assert plan is not None and plan.emergency
+    # every unprotected segment first (oldest first), then the held ones; the star stays
+    assert [d.path for d in plan.deletions] == [s.path for s in plain + held]
+    assert any("held for a request under review was deleted" in n for n in plan.notes), plan.notes
+    assert [s.path for s in rows(data)] == [starred.path]
+    assert_index_matches_disk(data, data / "recordings")
+
+
 def test_running_hub_applies_a_shorter_max_age_and_keeps_protected(tmp_path):
     """The owner shortens 'keep recordings for' while recording: old footage goes, protected stays."""
     data = tmp_path / "data"

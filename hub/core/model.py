@@ -99,7 +99,7 @@ class Segment:
     has_audio: bool = False
     protected: bool = False  # a star or evidence protection covers it: retention never deletes it
     unobserved: bool = False  # motion detection was not running for part of it: keep like an event
-    held: bool = False  # only a hold covers it: kept, unless the disk fills (see hub.retention.policy)
+    held: bool = False  # a hold covers it: kept unless the disk fills (see hub.retention.policy)
 
     @property
     def duration_ms(self) -> int:

@@ -85,11 +85,6 @@ class ManualEvents:
                 raise NotFoundError(f"no manual event {event_id} is going on (it may have ended)")
             return self._end(camera_id, self._clock())
 
-    def open_events(self) -> list[Event]:
-        """The manual events going on."""
-        with self._lock:
-            return [o.event for o in self._open.values()]
-
     def stop(self, timeout: float = 10.0) -> None:
         """End every open manual event now (the hub stops) and the thread."""
         with self._lock:

@@ -31,7 +31,6 @@ from hub.storage.thumbnails import Thumbnails
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
-W = TypeVar("W")
 EventKey = tuple[str, str, int]  # (camera, kind, start ms): unique per camera and kind
 
 
@@ -73,9 +72,9 @@ class IndexSink:
             False,
             unobserved,
         )
-        done = self._writer.submit(repo_media.insert_segment, row)
+        done = self._writer.submit(_insert_segment, row)
         self._note_segment(cam, seg.bytes)
-        self._publish_committed(done, lambda seg_id: dataclasses.replace(row, id=seg_id), SegmentClosed)
+        self._publish_committed(done, SegmentClosed)
 
     def event_started(
         self,
@@ -93,7 +92,7 @@ class IndexSink:
         detected = now_ms()
         ev = Event(None, cam, kind, start_ms, None, score, zones, thumb, source, detected)
         done = self._writer.submit(self._insert_started, (cam, kind, start_ms), ev)
-        return self._publish_committed(done, lambda stored: stored, EventStarted)
+        return self._publish_committed(done, EventStarted)
 
     def event_ended(
         self,
@@ -111,22 +110,20 @@ class IndexSink:
         thumb = self._thumbnails.save(cam, start_ms, jpeg)
         ended = Event(None, cam, kind, start_ms, end_ms, score, zones, thumb, source)
         done = self._writer.submit(self._write_ended, (cam, kind, start_ms), ended)
-        return self._publish_committed(done, lambda stored: stored, EventEnded)
+        return self._publish_committed(done, EventEnded)
 
-    def _publish_committed(
-        self, done: Future[W], make: Callable[[W], R], message: Callable[[R], HubEvent]
-    ) -> Future[R]:
-        """Once the write is committed: ``make(what it returned)`` is published (as ``message``) and
-        resolves the future returned. When the write failed, nothing is published and the future
-        holds the error (the writer logged it)."""
+    def _publish_committed(self, done: Future[R], message: Callable[[R], HubEvent]) -> Future[R]:
+        """Once the write is committed, the row it stored (with its id) is published as ``message``,
+        then resolves the future returned. When the write failed, nothing is published and the
+        future holds the error (the writer logged it)."""
         out: Future[R] = Future()
 
-        def publish(fut: Future[W]) -> None:
+        def publish(fut: Future[R]) -> None:
             error = fut.exception() if not fut.cancelled() else CancelledError()
             if error is not None:
                 out.set_exception(error)
                 return
-            row = make(fut.result())
+            row = fut.result()
             self._bus.publish(message(row))
             out.set_result(row)
 
@@ -164,6 +161,10 @@ class IndexSink:
             detected_ms=started.detected_ms,
             thumbnail=ended.thumbnail or started.thumbnail,
         )
+
+
+def _insert_segment(session: Session, row: Segment) -> Segment:
+    return dataclasses.replace(row, id=repo_media.insert_segment(session, row))
 
 
 def _upsert_statuses(session: Session, statuses: tuple[CameraStatus, ...]) -> None:

@@ -141,9 +141,13 @@ def recording(
         if p.camera_id == seg.camera_id and p.start_ms < seg.end_ms and p.end_ms > seg.start_ms
     }
     kept_for = tuple(r for r in PROTECT_REASONS if r in reasons)
-    protected = bool(kept_for) or seg.protected or seg.held
     return to_api(
-        seg, api.Recording, camera=name, path=str(root / seg.path), protected=protected, kept_for=kept_for
+        seg,
+        api.Recording,
+        camera=name,
+        path=str(root / seg.path),
+        protected=bool(kept_for),
+        kept_for=kept_for,
     )
 
 

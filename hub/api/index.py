@@ -51,7 +51,7 @@ from hub.core.errors import NotFoundError, StorageError, UnavailableError, Valid
 from hub.core.model import CameraConfig, CameraStatus
 from hub.core.paths import DataDir
 from hub.core.times import format_ms, now_ms
-from hub.core.validation import check_one_of, validate_camera
+from hub.core.validation import check_one_of, check_window, validate_camera
 from hub.db import repo_config, repo_media, repo_protect
 from hub.db.engine import open_engine
 from hub.db.upgrade import migrate
@@ -122,7 +122,7 @@ class IndexApi:
     ) -> list[Recording]:
         """The recorded files that overlap the window, oldest first."""
         cam_id = self._camera_id(camera)
-        _check_window(start_ms, end_ms)
+        check_window(start_ms, end_ms)
         segs = repo_media.list_segments(self._engine, camera_id=cam_id, start_ms=start_ms, end_ms=end_ms)
         if not segs:
             return []
@@ -141,7 +141,7 @@ class IndexApi:
     ) -> list[Event]:
         """The events that overlap the window, oldest first."""
         cam_id = self._camera_id(camera)
-        _check_window(start_ms, end_ms)
+        check_window(start_ms, end_ms)
         for kind in kinds or ():
             check_one_of(kind, get_args(model.EventKind), field="kinds", noun="event kind", nouns="kinds")
         evs = repo_media.list_events(
@@ -163,7 +163,7 @@ class IndexApi:
         """Write one camera's recordings in a window as one MP4 clip."""
         cam = cameras.find_recorded(self._engine, request.camera)
         start, end = request.start_ms, request.end_ms
-        _check_window(start, end)
+        check_window(start, end)
         root = self._root()
         out = _clip_path(request.path, root)
         segs = repo_media.list_segments(self._engine, camera_id=cam.id, start_ms=start, end_ms=end)
@@ -203,7 +203,7 @@ class IndexApi:
     ) -> list[Protection]:
         """The protections overlapping the window, ordered by start."""
         cam_id = self._camera_id(camera)
-        _check_window(start_ms, end_ms)
+        check_window(start_ms, end_ms)
         for reason in reasons or ():
             check_one_of(
                 reason, get_args(model.ProtectReason), field="reasons", noun="reason", nouns="reasons"
@@ -356,11 +356,6 @@ class IndexApi:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-
-def _check_window(start_ms: int | None, end_ms: int | None) -> None:
-    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
-        raise ValidationError("the window must end after it starts", field="end_ms", rule="min")
 
 
 def _clip_path(text: str, root: Path) -> Path:

@@ -124,6 +124,13 @@ def check_one_of(value: str, choices: Sequence[str], *, field: str, noun: str, n
         _refuse(field, "one_of", f"unknown {noun} {value!r} ({nouns}: {', '.join(choices)})")
 
 
+def check_window(start_ms: int | None, end_ms: int | None) -> None:
+    """A ValidationError (``end_ms``, rule ``min``) for a time window that does not end after it
+    starts; either end may be open (None)."""
+    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+        _refuse("end_ms", "min", "the window must end after it starts")
+
+
 def _refuse(field: str, rule: Rule, message: str) -> NoReturn:
     raise ValidationError(message, field=field, rule=rule)
 

@@ -12,8 +12,8 @@ import json
 import logging
 from typing import Any
 
-from hub.core.model import CameraConfig, CameraStatus, Event, MotionSettings, Segment, Zone
-from hub.db.schema import CameraRow, CameraStatusRow, EventRow
+from hub.core.model import CameraConfig, CameraStatus, Event, MotionSettings, Protection, Segment, Zone
+from hub.db.schema import CameraRow, CameraStatusRow, EventRow, ProtectionRow
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,19 @@ def event_from_row(row: EventRow) -> Event:
         thumbnail=row.thumbnail,
         source=row.source,
         detected_ms=row.detected_ms,
+    )
+
+
+def protection_from_row(row: ProtectionRow) -> Protection:
+    """Protection row -> Protection."""
+    return Protection(
+        id=row.id,
+        camera_id=row.camera_id,
+        start_ms=row.start_ms,
+        end_ms=row.end_ms,
+        reason=row.reason,  # type: ignore[arg-type]
+        note=row.note,
+        created_ms=row.created_ms,
     )
 
 

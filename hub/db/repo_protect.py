@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from hub.core.errors import NotFoundError
 from hub.core.model import Protection, ProtectReason
 from hub.core.times import now_ms
+from hub.db.convert import protection_from_row
 from hub.db.repo_media import overlap_conditions
 from hub.db.schema import ProtectionRow
 
@@ -48,18 +49,9 @@ def release_protection(session: Session, protection_id: int) -> Protection:
     row = session.get(ProtectionRow, int(protection_id))
     if row is None:
         raise NotFoundError(f"no protection with id {protection_id}")
-    released = _from_row(row)
+    released = protection_from_row(row)
     session.execute(delete(_PROT).where(_PROT.c.id == row.id))
     return released
-
-
-def get_protection(engine: Engine, protection_id: int) -> Protection:
-    """One protection; NotFoundError when there is none of that id."""
-    with Session(engine) as session:
-        row = session.get(ProtectionRow, int(protection_id))
-        if row is None:
-            raise NotFoundError(f"no protection with id {protection_id}")
-        return _from_row(row)
 
 
 def list_protections(
@@ -79,16 +71,4 @@ def list_protections(
         query = query.where(ProtectionRow.reason.in_(list(reasons)))
     with Session(engine) as session:
         rows = session.scalars(query.order_by(ProtectionRow.start_ms, ProtectionRow.id))
-        return [_from_row(r) for r in rows]
-
-
-def _from_row(row: ProtectionRow) -> Protection:
-    return Protection(
-        id=row.id,
-        camera_id=row.camera_id,
-        start_ms=row.start_ms,
-        end_ms=row.end_ms,
-        reason=row.reason,  # type: ignore[arg-type]
-        note=row.note,
-        created_ms=row.created_ms,
-    )
+        return [protection_from_row(r) for r in rows]

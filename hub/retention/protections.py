@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from hub.core.errors import ValidationError
 from hub.core.model import Protection, ProtectReason
-from hub.core.validation import check_one_of
+from hub.core.validation import check_one_of, check_window
 from hub.db import repo_protect
 from hub.db.tx import run_write
 
@@ -29,8 +29,7 @@ def protect(
     check_one_of(reason, get_args(ProtectReason), field="reason", noun="protection reason", nouns="reasons")
     if start_ms < 0:
         raise ValidationError("the window must not start before 1970", field="start_ms", rule="min")
-    if end_ms <= start_ms:
-        raise ValidationError("the window must end after it starts", field="end_ms", rule="min")
+    check_window(start_ms, end_ms)
     note = note.strip()
     if len(note) > MAX_NOTE:
         raise ValidationError(f"a note has at most {MAX_NOTE} characters", field="note", rule="too_long")

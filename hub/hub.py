@@ -220,23 +220,25 @@ class Hub:
             time.sleep(0.05)
         return None
 
-    def reload(self) -> None:
-        """Apply configuration changes now (instead of within a second)."""
-        self._sync_config()
+    def reload(self, reconnect: tuple[str, ...] = ()) -> None:
+        """Apply configuration changes now (instead of within a second); the cameras in
+        ``reconnect`` connect again (their credentials changed)."""
+        self._sync_config(reconnect)
 
     # -- configuration -----------------------------------------------------------------------------
-    def _sync_config(self) -> None:
-        """Apply the index's settings and cameras when its config revision moved."""
+    def _sync_config(self, reconnect: tuple[str, ...] = ()) -> None:
+        """Apply the index's settings and cameras when its config revision moved (or cameras are to
+        reconnect)."""
         with self._sync_lock:
             rev = repo_config.config_rev(self.engine)
-            if rev == self._config_rev:
+            if rev == self._config_rev and not reconnect:
                 return
             self._config_rev = rev
             settings = repo_config.load_settings(self.engine)
             if settings != self.settings:
                 self.settings = settings
                 self.storage.set_root(resolve_root(settings, self.data))
-            changed = self._supervisor.apply(repo_config.list_cameras(self.engine))
+            changed = self._supervisor.apply(repo_config.list_cameras(self.engine), reconnect)
         if changed:
             self.bus.publish(CamerasChanged(changed))
 

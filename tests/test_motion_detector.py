@@ -268,6 +268,36 @@ def test_mask_carved_out_of_a_zone() -> None:
     assert _object_result(settings, 40).zones == ("yard",)
 
 
+def test_new_zones_and_settings_apply_at_the_next_frame_and_keep_the_background() -> None:
+    """A live change (the owner draws a mask while the camera records): the next frame is judged by
+    the new zones, and the background learnt so far is kept, so detection goes on without a
+    warm-up. A detector that started again would say nothing for its first frames."""
+    det = MotionDetector(MotionSettings())
+    camera, scene = Camera(5.0, seed=16), texture(seed=16)
+    warm(det, camera, scene, n=20)
+    noise = det.noise
+    assert feed(det, camera, [with_box(scene, 240, 80, 24, 24)], start=20)[0].moving
+    det.configure(MotionSettings(zones=(Zone("street", RIGHT, kind="mask"),)))
+    masked = feed(det, camera, [with_box(scene, 240, 80, 24, 24), with_box(scene, 40, 80, 24, 24)], start=21)
+    assert not masked[0].moving  # the right half is masked from this frame on
+    assert masked[1].moving and masked[1].zones == ()  # the left half still moves: no re-learning
+    det.configure(MotionSettings(zones=(Zone("porch", RIGHT),)))
+    zoned = feed(det, camera, [with_box(scene, 240, 80, 24, 24)], start=23)[0]
+    assert zoned.moving and zoned.zones == ("porch",)
+    assert det.noise == pytest.approx(noise, rel=0.5)  # still the learnt estimate, not a new boot
+    det.configure(MotionSettings(min_area=0.03))  # a 24x24 box is ~1% of the frame: now too small
+    assert not feed(det, camera, [with_box(scene, 240, 80, 24, 24)], start=24)[0].moving
+
+
+def test_a_new_analysis_width_starts_learning_again() -> None:
+    det = MotionDetector(MotionSettings())
+    camera, scene = Camera(5.0, seed=17), texture(seed=17)
+    warm(det, camera, scene, n=10)
+    det.configure(MotionSettings(analysis_width=160))
+    small = texture(160, 90, seed=17)  # the worker shrinks to the new width: a new frame size
+    assert not det.analyze(camera.shoot(with_box(small, 20, 20, 30, 30)), T0 + 10_000).moving
+
+
 @pytest.mark.parametrize(("w", "h"), [(1, 1), (2, 3), (320, 180), (33, 17)])
 def test_polygon_rasterization_covers_pixel_centres(w: int, h: int) -> None:
     full = rasterize_polygon(((0, 0), (1, 0), (1, 1), (0, 1)), w, h)

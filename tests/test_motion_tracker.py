@@ -68,6 +68,17 @@ def test_gap_ends_the_event_exactly_gap_s_after_the_last_motion() -> None:
     assert kinds(ended) == ["end"] and ended[0].end_ms == T0 + STEP
 
 
+def test_new_settings_keep_the_open_event_and_apply_from_the_next_frame() -> None:
+    tracker = MotionEventTracker(MotionSettings(min_frames=2, gap_s=4.0))
+    assert kinds(run(tracker, "MM")) == ["start"]
+    tracker.configure(MotionSettings(min_frames=5, gap_s=1.0))
+    assert tracker.event_open and tracker.open_start_ms == T0  # the open event goes on
+    ended = run(tracker, "....", start=T0 + 2 * STEP) + tracker.update(T0 + 6 * STEP, res(False))
+    assert kinds(ended) == ["end"] and ended[0].end_ms == T0 + STEP  # ended by the new 1 s gap
+    assert run(tracker, "MMMM", start=T0 + 20 * STEP) == []  # the new min_frames: 4 are not enough
+    assert kinds(tracker.update(T0 + 24 * STEP, res(True))) == ["start"]
+
+
 def test_bursts_beyond_gap_are_separate_events() -> None:
     tracker = MotionEventTracker(MotionSettings(min_frames=2, gap_s=2.0))
     actions = run(tracker, "MM" + "." * 12 + "MMM" + "." * 12)

@@ -106,7 +106,7 @@ class IndexApi:
         cam = cameras.find(self._engine, ref)
         fields = convert.camera_changes(cam, change)
         updated = cameras.change(self._engine, cam, fields, convert.credentials(credentials))
-        self._applied()
+        self._applied(reconnect=(cam.id,) if credentials is not None else ())
         return convert.camera(updated)
 
     def remove_camera(self, ref: str) -> Camera:
@@ -336,8 +336,10 @@ class IndexApi:
         return live[0] if live else resolve_root(repo_config.load_settings(self._engine), self._data)
 
     # -- what subclasses add ----------------------------------------------------------------------------
-    def _applied(self) -> None:
-        """A change was stored: make it reach the cameras (nothing here: a hub polls the index)."""
+    def _applied(self, reconnect: tuple[str, ...] = ()) -> None:
+        """A change was stored: make it reach the cameras, those in ``reconnect`` connecting again
+        (new credentials). Nothing here: a hub polls the index, and reads the keyring when it
+        connects."""
 
     def _protection_changed(self, protection: model.Protection, *, released: bool) -> None:
         """A protection was stored or released (a running hub tells its subscribers)."""

@@ -70,8 +70,8 @@ class LocalHub(IndexApi):
             hub=HubInfo(running=True, pid=os.getpid(), started_ms=self.hub.started_ms), cameras=ordered
         )
 
-    def _applied(self) -> None:
-        self.hub.reload()
+    def _applied(self, reconnect: tuple[str, ...] = ()) -> None:
+        self.hub.reload(reconnect)
 
     def _live_storage(self) -> tuple[Path, str, str]:
         state, message = self.hub.storage.state()

@@ -146,19 +146,32 @@ class MotionDetector:
         noise_tau_s: float = 2.0,
         stale_after_s: float = 10.0,
     ) -> None:
-        self.settings = settings
-        fps = settings.analysis_fps if settings.analysis_fps > 0 else 5.0
-        self._nominal_ms = 1000.0 / fps
-        self._stale_ms = max(1000.0 * stale_after_s, 3.0 * self._nominal_ms)
+        self._stale_after_ms = 1000.0 * stale_after_s
         self._bg_tau_ms = 1000.0 * max(background_tau_s, 1e-3)
         self._noise_tau_ms = 1000.0 * max(noise_tau_s, 1e-3)
-        self._k, self._floor = threshold_curve(settings.sensitivity)
-        self._min_area = min(max(float(settings.min_area), 0.0), 1.0)
         self._size: tuple[int, int] | None = None
         self._regions: RegionMaps | None = None
         self._grid = np.zeros(0, np.intp)
         self._min_px = 1
+        self.settings = settings
+        self.configure(settings)
         self.reset()
+
+    def configure(self, settings: MotionSettings) -> None:
+        """Use new settings from the next frame on, keeping the background and noise learnt so far
+        (the camera still sees the same scene): a new sensitivity, area or zone applies at once. A
+        new ``analysis_width`` changes the frame size, which starts the background again."""
+        zones_changed = settings.zones != self.settings.zones
+        self.settings = settings
+        fps = settings.analysis_fps if settings.analysis_fps > 0 else 5.0
+        self._nominal_ms = 1000.0 / fps
+        self._stale_ms = max(self._stale_after_ms, 3.0 * self._nominal_ms)
+        self._k, self._floor = threshold_curve(settings.sensitivity)
+        self._min_area = min(max(float(settings.min_area), 0.0), 1.0)
+        if self._size is not None:
+            if zones_changed:
+                self._layout(*self._size)
+            self._min_px = max(1, math.ceil(self._min_area * self._size[0] * self._size[1] - 1e-9))
 
     @property
     def noise(self) -> float:
@@ -254,6 +267,11 @@ class MotionDetector:
             logger.info("motion: frame size changed to %dx%d, background reset", width, height)
         self._size = (width, height)
         self.reset()
+        self._layout(width, height)
+        self._min_px = max(1, math.ceil(self._min_area * width * height - 1e-9))
+
+    def _layout(self, width: int, height: int) -> None:
+        """The zone rasters and the noise-sampling grid for this frame size."""
         self._regions = build_region_maps(self.settings.zones, width, height)
         stride = max(1, int(math.sqrt(width * height / _GRID_POINTS)))
         rows = np.arange(stride // 2, height, stride)
@@ -262,7 +280,6 @@ class MotionDetector:
         if self._regions.ignored is not None:  # masked areas (trees, clocks) say nothing about noise
             grid = grid[self._regions.ignored.ravel()[grid] == 0]
         self._grid = grid
-        self._min_px = max(1, math.ceil(self._min_area * width * height - 1e-9))
 
     def _seed(self, blurred: np.ndarray, ts_ms: int) -> None:
         self._bg = blurred.astype(np.float32)

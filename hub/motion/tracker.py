@@ -89,12 +89,16 @@ class MotionEventTracker:
     """Turns the detector's per-frame results into motion events for one camera."""
 
     def __init__(self, settings: MotionSettings) -> None:
-        self._min_frames = max(1, int(settings.min_frames))
-        self._gap_ms = max(0, round(1000 * settings.gap_s))
-        self._max_ms = max(1, round(1000 * settings.max_event_s))
+        self.configure(settings)
         self._last_ts: int | None = None
         self._run: _Burst | None = None  # consecutive moving frames, no event yet
         self._event: _Burst | None = None  # the open event
+
+    def configure(self, settings: MotionSettings) -> None:
+        """Use new settings from the next frame on; an open event goes on (it ends by the new gap)."""
+        self._min_frames = max(1, int(settings.min_frames))
+        self._gap_ms = max(0, round(1000 * settings.gap_s))
+        self._max_ms = max(1, round(1000 * settings.max_event_s))
 
     @property
     def event_open(self) -> bool:

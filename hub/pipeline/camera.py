@@ -4,6 +4,12 @@ With detection on, the detect thread always runs (it also feeds the live tile). 
 off, nothing is decoded unless somebody looks: a keyframe-only decoder starts when a live tile
 asks for frames and stops once nobody has asked for ``PREVIEW_IDLE_S``, so a headless hub never
 decodes for nothing.
+
+A changed configuration is applied to the running pipeline (:meth:`CameraPipeline.reconfigure`)
+unless it changes the record stream itself (:func:`reconnects`): the record thread keeps its
+connection and its open segment. New motion settings and zones reach the detector at its next
+frame; turning detection or the camera's own events on or off, or a new detect stream, replaces
+only that thread. Retention reads the mode and the pre/post-roll from the configuration.
 """
 
 from __future__ import annotations
@@ -11,11 +17,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Protocol
 
 import av
 
 from drivers.base import EventListener, EventSubscription, StatusListener
-from hub.core.model import CameraStatus
+from hub.core.model import CameraConfig, CameraStatus
 from hub.core.times import now_ms
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.detect_worker import DetectWorker
@@ -26,6 +33,28 @@ from hub.pipeline.record_worker import RecordWorker
 logger = logging.getLogger(__name__)
 
 PREVIEW_IDLE_S = 15.0
+#: The fields that make the record stream: a change to any of them reconnects the camera.
+RECORD_STREAM_FIELDS = ("driver", "url", "device", "audio", "has_credentials")
+
+
+def reconnects(old: CameraConfig, new: CameraConfig) -> bool:
+    """True when going from ``old`` to ``new`` needs a new record connection (and so a new segment)."""
+    return any(getattr(old, f) != getattr(new, f) for f in RECORD_STREAM_FIELDS)
+
+
+def _analyses(cfg: CameraConfig) -> bool:
+    """Whether the camera runs local motion detection."""
+    return cfg.detect and cfg.events in ("local", "both")
+
+
+def _hears_camera(cfg: CameraConfig) -> bool:
+    """Whether the camera's own events are listened to."""
+    return cfg.events in ("camera", "both")
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None = None) -> bool: ...
 
 
 def event_source_factory(ctx: PipelineContext) -> SourceFactory | None:
@@ -49,13 +78,15 @@ class CameraPipeline:
         self._lock = threading.Lock()
         self._stopping = False
         self._last_view = 0.0
-        cfg = ctx.config
-        local = cfg.detect and cfg.events in ("local", "both")
-        self.detect: DetectWorker | None = DetectWorker(ctx, analyse=True) if local else None
-        self.events: CameraEventsWorker | None = None
-        if cfg.events in ("camera", "both") and (factory := event_source_factory(ctx)) is not None:
-            self.events = CameraEventsWorker(ctx, factory, latest_frame=self.latest_frame_if_any)
+        self._retired: list[_Stoppable] = []  # replaced workers, stopped, joined by join()
+        self.detect: DetectWorker | None = DetectWorker(ctx, analyse=True) if _analyses(ctx.config) else None
+        self.events = self._events_worker()
         self.record = RecordWorker(ctx, self.detect, observed=self.observed)
+
+    def _events_worker(self) -> CameraEventsWorker | None:
+        if not _hears_camera(self.ctx.config) or (factory := event_source_factory(self.ctx)) is None:
+            return None
+        return CameraEventsWorker(self.ctx, factory, latest_frame=self.latest_frame_if_any)
 
     def start(self) -> None:
         """Start the threads."""
@@ -69,9 +100,9 @@ class CameraPipeline:
         """True when every event source of this camera watched [start_ms, end_ms]: local motion
         detection and/or the camera's own events. Unobserved footage is kept in motion mode."""
         sources: list[DetectWorker | CameraEventsWorker | None] = []
-        if self.config.detect and self.config.events in ("local", "both"):
+        if _analyses(self.config):
             sources.append(self.detect)
-        if self.config.events in ("camera", "both"):
+        if _hears_camera(self.config):
             sources.append(self.events)
         if not sources:
             return False
@@ -81,6 +112,50 @@ class CameraPipeline:
         """The newest decoded frame without starting a live view (for event thumbnails)."""
         detect = self.detect
         return detect.latest_frame() if detect is not None else None
+
+    def reconfigure(self, cfg: CameraConfig) -> None:
+        """Apply a changed configuration of this camera without touching its record stream (the
+        caller restarts the pipeline instead when :func:`reconnects` says so). Any thread."""
+        if reconnects(self.config, cfg) or cfg.id != self.config.id:
+            raise ValueError(f"{cfg.id}: this change needs a new record connection")
+        with self._lock:
+            if self._stopping:
+                return
+            old = self.config
+            self.ctx.config = self.config = cfg  # read by the workers at their next (re)connection
+            detect = self.detect
+            new_detect = (_analyses(old), old.sub_url) != (_analyses(cfg), cfg.sub_url)
+            if new_detect:
+                self.detect = DetectWorker(self.ctx, analyse=True) if _analyses(cfg) else None
+                if self.detect is not None:
+                    self.detect.start()  # under the lock: stop() never meets an unstarted worker
+            old_events = self.events
+            if _hears_camera(old) != _hears_camera(cfg):
+                self.events = self._events_worker()
+                if self.events is not None:
+                    self.events.start()
+        if new_detect:
+            self._replace(detect, self.detect)
+            logger.info("%s: detection %s", cfg.id, "restarted" if self.detect else "stopped")
+        elif cfg.motion != old.motion and detect is not None and detect.analyse:
+            detect.configure(cfg.motion)
+            logger.info("%s: motion settings applied", cfg.id)
+        if self.events is not old_events:
+            if old_events is not None:
+                self._retire(old_events)
+            logger.info("%s: camera events %s", cfg.id, "on" if self.events else "off")
+
+    def _replace(self, old: DetectWorker | None, new: DetectWorker | None) -> None:
+        """Hand the record stream to ``new`` (started) and retire ``old`` (a preview too)."""
+        self.record.attach_detect(new)
+        if old is not None:
+            self._retire(old)
+
+    def _retire(self, worker: _Stoppable) -> None:
+        """Stop a replaced worker; :meth:`join` waits for it with the others."""
+        worker.stop()
+        with self._lock:
+            self._retired = [w for w in self._retired if not w.join(0)] + [worker]
 
     def stop(self) -> None:
         """Ask the threads to stop (non-blocking; see join)."""
@@ -102,6 +177,10 @@ class CameraPipeline:
         if self.events is not None:
             self.events.stop()
             ok = self.events.join(10.0) and ok
+        with self._lock:
+            retired, self._retired = self._retired, []
+        for worker in retired:
+            ok = worker.join(5.0) and ok
         if not ok:
             logger.warning("%s: pipeline did not stop within %.0f s", self.config.id, timeout)
         return ok
@@ -144,9 +223,5 @@ class CameraPipeline:
             if preview is None or preview.analyse or time.monotonic() - self._last_view < PREVIEW_IDLE_S:
                 return
             self.detect = None
-        self.record.attach_detect(None)
-        preview.stop()
-        threading.Thread(
-            target=preview.join, args=(5.0,), name=f"porchlight-join-{self.config.id}", daemon=True
-        ).start()
+        self._replace(preview, None)
         logger.info("%s: live view stopped (nobody watching)", self.config.id)

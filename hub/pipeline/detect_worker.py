@@ -23,6 +23,7 @@ import av.error
 import cv2
 
 from drivers.base import AuthError, DriverError, PacketSource, StreamRequest
+from hub.core.model import MotionSettings
 from hub.core.times import now_ms
 from hub.motion.detector import MotionDetector, shrink_luma
 from hub.motion.tracker import EventEnded, EventStarted, MotionEventTracker
@@ -64,7 +65,7 @@ class DetectWorker:
         self._q: collections.deque[tuple[str, Any, int]] = collections.deque()  # (kind, item, wall ms)
         self._q_cv = threading.Condition()
         self._resync = True
-        self._settings = cfg.motion
+        self._settings = self._wanted = cfg.motion  # _wanted: set by configure(), taken up here
         self._detector = MotionDetector(cfg.motion)
         self._tracker = MotionEventTracker(cfg.motion)
         self._interval_ms = 1000.0 / max(0.2, cfg.motion.analysis_fps)
@@ -99,6 +100,11 @@ class DetectWorker:
         """Wait for the thread; True when it ended."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def configure(self, settings: MotionSettings) -> None:
+        """New motion settings (any thread): the detect thread takes them up at its next analysed
+        frame, keeping the background it learnt, the open event and the stream."""
+        self._wanted = settings
 
     # -- record-stream input (called on the record thread) ------------------------------------
     def new_stream(self, template: av.stream.Stream) -> None:
@@ -305,6 +311,11 @@ class DetectWorker:
         # Keep the cadence through jitter; after a gap, start again from this frame.
         self._next_due = max(self._next_due + self._interval_ms, ts_ms + self._interval_ms / 2)
         self._last_ts = ts_ms
+        if (wanted := self._wanted) is not self._settings:
+            self._settings = wanted
+            self._detector.configure(wanted)
+            self._tracker.configure(wanted)
+            self._interval_ms = 1000.0 / max(0.2, wanted.analysis_fps)
         plane = frame.planes[0]
         gray = shrink_luma(plane, frame.width, frame.height, plane.line_size, self._settings.analysis_width)
         result = self._detector.analyze(gray, ts_ms)

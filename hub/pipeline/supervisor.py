@@ -1,7 +1,10 @@
 """The running camera pipelines, kept in step with the configured cameras.
 
 :meth:`Supervisor.apply` is given the cameras as the index has them now; it stops the pipelines of
-cameras that were removed, disabled or changed, and starts one for every enabled camera without one.
+cameras that were removed or disabled, restarts those whose record stream changed (its URL, driver,
+device settings, audio or credentials), applies every other change to the running pipeline (a
+rename, the mode, pre/post-roll, motion settings and zones: no reconnection, no new segment), and
+starts one for every enabled camera without one.
 A pipeline is stopped at once but joined on a thread of its own: a camera stuck connecting never
 holds up the others or the caller. A camera whose driver this build does not have (an index shared
 with a newer hub) is shown offline with the reason, and the others start.
@@ -18,7 +21,7 @@ import av
 from drivers.base import DriverError
 from hub.core.model import CameraConfig, CameraStatus
 from hub.core.times import now_ms
-from hub.pipeline.camera import CameraPipeline
+from hub.pipeline.camera import CameraPipeline, reconnects
 from hub.pipeline.context import PipelineContext
 
 logger = logging.getLogger(__name__)
@@ -42,9 +45,12 @@ class Supervisor:
         self._stopping: set[CameraPipeline] = set()  # stopped, still finishing their last segment
         self._mutex = threading.RLock()
 
-    def apply(self, cameras: Iterable[CameraConfig]) -> tuple[str, ...]:
-        """Match the pipelines to ``cameras``; return the ids of cameras added, changed or removed."""
+    def apply(self, cameras: Iterable[CameraConfig], reconnect: Iterable[str] = ()) -> tuple[str, ...]:
+        """Match the pipelines to ``cameras``; return the ids of cameras added, changed or removed.
+        The cameras in ``reconnect`` connect again even when their configuration is the same (their
+        credentials changed: the keyring, not the index, holds them)."""
         wanted = {c.id: c for c in cameras}
+        again = set(reconnect)
         with self._mutex:
             old = self._configs
             for cam_id, p in list(self._pipelines.items()):
@@ -52,8 +58,16 @@ class Supervisor:
                 # A config write may carry a new password (kept in the keyring, not in cfg):
                 # a camera that failed to authenticate tries again at once.
                 retry_auth = p.status().state == "auth_failed"
-                if cfg is None or not cfg.enabled or cfg != old.get(cam_id) or retry_auth:
+                if (
+                    cfg is None
+                    or not cfg.enabled
+                    or reconnects(p.config, cfg)
+                    or retry_auth
+                    or cam_id in again
+                ):
                     self._stop(cam_id)
+                elif cfg != p.config:
+                    p.reconfigure(cfg)
             changed = sorted((set(old) ^ set(wanted)) | {c for c in wanted if wanted[c] != old.get(c)})
             self._configs = wanted
             for cam_id in [c for c in self._unstartable if wanted.get(c) != old.get(c)]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from sqlalchemy.engine import Engine
+
 from hub.core.model import CameraConfig, Zone
 from hub.core.times import now_ms
 from hub.db import repo_config, repo_media
@@ -18,11 +20,14 @@ from tests.support.hubtools import state_of, wait_for
 pytest_plugins = ["tests.support.postgres"]
 
 
-def test_hub_records_into_a_postgresql_index(postgres_url, tmp_path):
+def _index_with_demo_camera(postgres_url: str, **device: str) -> tuple[Engine, CameraConfig]:
+    """A migrated PostgreSQL index with one demo camera "Porch" recording 2-s segments."""
     engine = open_engine(postgres_url)
     migrate(engine)
     cam = run_write(
-        engine, repo_config.add_camera, CameraConfig(id="", name="Porch", driver="demo", mode="continuous")
+        engine,
+        repo_config.add_camera,
+        CameraConfig(id="", name="Porch", driver="demo", mode="continuous", device=device),
     )
     settings = repo_config.load_settings(engine)
     run_write(
@@ -30,6 +35,11 @@ def test_hub_records_into_a_postgresql_index(postgres_url, tmp_path):
         repo_config.save_settings,
         dataclasses.replace(settings, segment_seconds=2.0, min_free_bytes=64 * 1024**2),
     )
+    return engine, cam
+
+
+def test_hub_records_into_a_postgresql_index(postgres_url, tmp_path):
+    engine, cam = _index_with_demo_camera(postgres_url)
     hub = Hub(tmp_path / "data", db_url=postgres_url)
     hub.start()
     try:
@@ -51,19 +61,7 @@ def test_a_change_another_process_writes_to_the_shared_index_applies_live(postgr
     """The polling path (another hub or client writes the shared index): a rename and new zones
     reach the running camera within the poll, without a restart or a cut segment; a disabled camera
     stops."""
-    engine = open_engine(postgres_url)
-    migrate(engine)
-    cam = run_write(
-        engine,
-        repo_config.add_camera,
-        CameraConfig(id="", name="Porch", driver="demo", mode="continuous", device={"visit_s": "0"}),
-    )
-    settings = repo_config.load_settings(engine)
-    run_write(
-        engine,
-        repo_config.save_settings,
-        dataclasses.replace(settings, segment_seconds=2.0, min_free_bytes=64 * 1024**2),
-    )
+    engine, cam = _index_with_demo_camera(postgres_url, visit_s="0")
     hub = Hub(tmp_path / "data", db_url=postgres_url)
     hub.start()
     try:

@@ -123,27 +123,27 @@ class CameraPipeline:
                 return
             old = self.config
             self.ctx.config = self.config = cfg  # read by the workers at their next (re)connection
-            detect = self.detect
+            detect = new = self.detect
             new_detect = (_analyses(old), old.sub_url) != (_analyses(cfg), cfg.sub_url)
             if new_detect:
-                self.detect = DetectWorker(self.ctx, analyse=True) if _analyses(cfg) else None
-                if self.detect is not None:
-                    self.detect.start()  # under the lock: stop() never meets an unstarted worker
-            old_events = self.events
+                new = self.detect = DetectWorker(self.ctx, analyse=True) if _analyses(cfg) else None
+                if new is not None:
+                    new.start()  # under the lock: stop() never meets an unstarted worker
+            old_events = new_events = self.events
             if _hears_camera(old) != _hears_camera(cfg):
-                self.events = self._events_worker()
-                if self.events is not None:
-                    self.events.start()
+                new_events = self.events = self._events_worker()
+                if new_events is not None:
+                    new_events.start()
         if new_detect:
-            self._replace(detect, self.detect)
-            logger.info("%s: detection %s", cfg.id, "restarted" if self.detect else "stopped")
+            self._replace(detect, new)
+            logger.info("%s: detection %s", cfg.id, "restarted" if new else "stopped")
         elif cfg.motion != old.motion and detect is not None and detect.analyse:
             detect.configure(cfg.motion)
             logger.info("%s: motion settings applied", cfg.id)
-        if self.events is not old_events:
+        if new_events is not old_events:
             if old_events is not None:
                 self._retire(old_events)
-            logger.info("%s: camera events %s", cfg.id, "on" if self.events else "off")
+            logger.info("%s: camera events %s", cfg.id, "on" if new_events else "off")
 
     def _replace(self, old: DetectWorker | None, new: DetectWorker | None) -> None:
         """Hand the record stream to ``new`` (started) and retire ``old`` (a preview too)."""

@@ -153,7 +153,6 @@ class MotionDetector:
         self._regions: RegionMaps | None = None
         self._grid = np.zeros(0, np.intp)
         self._min_px = 1
-        self.settings = settings
         self.configure(settings)
         self.reset()
 
@@ -161,7 +160,6 @@ class MotionDetector:
         """Use new settings from the next frame on, keeping the background and noise learnt so far
         (the camera still sees the same scene): a new sensitivity, area or zone applies at once. A
         new ``analysis_width`` changes the frame size, which starts the background again."""
-        zones_changed = settings.zones != self.settings.zones
         self.settings = settings
         fps = settings.analysis_fps if settings.analysis_fps > 0 else 5.0
         self._nominal_ms = 1000.0 / fps
@@ -169,9 +167,7 @@ class MotionDetector:
         self._k, self._floor = threshold_curve(settings.sensitivity)
         self._min_area = min(max(float(settings.min_area), 0.0), 1.0)
         if self._size is not None:
-            if zones_changed:
-                self._layout(*self._size)
-            self._min_px = max(1, math.ceil(self._min_area * self._size[0] * self._size[1] - 1e-9))
+            self._layout(*self._size)
 
     @property
     def noise(self) -> float:
@@ -268,10 +264,11 @@ class MotionDetector:
         self._size = (width, height)
         self.reset()
         self._layout(width, height)
-        self._min_px = max(1, math.ceil(self._min_area * width * height - 1e-9))
 
     def _layout(self, width: int, height: int) -> None:
-        """The zone rasters and the noise-sampling grid for this frame size."""
+        """What the settings make of this frame size: the zone rasters, the noise-sampling grid and
+        the smallest blob in pixels."""
+        self._min_px = max(1, math.ceil(self._min_area * width * height - 1e-9))
         self._regions = build_region_maps(self.settings.zones, width, height)
         stride = max(1, int(math.sqrt(width * height / _GRID_POINTS)))
         rows = np.arange(stride // 2, height, stride)

@@ -12,7 +12,7 @@ class RetryPolicy:
     """Retry about every second for the first minute of an outage, then back off to ``max_s``.
 
     A refused password is not retried in a storm: ``auth_s`` between attempts (the owner fixing
-    the password restarts the camera at once).
+    the password through the Hub API reconnects the camera at once).
     """
 
     fast_s: float = 1.0

@@ -55,16 +55,7 @@ class Supervisor:
             old = self._configs
             for cam_id, p in list(self._pipelines.items()):
                 cfg = wanted.get(cam_id)
-                # A config write may carry a new password (kept in the keyring, not in cfg):
-                # a camera that failed to authenticate tries again at once.
-                retry_auth = p.status().state == "auth_failed"
-                if (
-                    cfg is None
-                    or not cfg.enabled
-                    or reconnects(p.config, cfg)
-                    or retry_auth
-                    or cam_id in again
-                ):
+                if cfg is None or not cfg.enabled or reconnects(p.config, cfg) or cam_id in again:
                     self._stop(cam_id)
                 elif cfg != p.config:
                     p.reconfigure(cfg)

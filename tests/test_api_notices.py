@@ -312,6 +312,40 @@ def test_a_slow_subscriber_loses_the_oldest_and_is_told_how_many(served_here):
         client.close()
 
 
+def test_the_hub_stopping_then_its_server_closing_loses_no_notice(served_here):
+    """What ``serve`` does at its end: the hub stops (each subscription gets its last notices and
+    then its end), then the API server closes every connection. The server lets a subscription the
+    hub ended finish sending first: the subscriber reads every notice, then "the hub stopped"."""
+    api, server, data = served_here
+    n = 20_000
+    client = SocketHub.open(data)
+    try:
+        sub = client.subscribe(["cameras"], queue_size=65536)
+        got: list[str] = []
+        ended: list[Exception] = []
+
+        def read_all() -> None:
+            try:
+                while True:
+                    notice = sub.get(10)
+                    assert isinstance(notice, CamerasChanged), notice
+                    got.append(notice.camera_ids[0])
+            except UnavailableError as exc:
+                ended.append(exc)
+
+        reader = threading.Thread(target=read_all)
+        reader.start()
+        for i in range(n):
+            api.hub.bus.publish(bus.CamerasChanged((f"c{i}",)))
+        api.close()  # the bus delivers what it holds before the hub stops
+        server.close()
+        reader.join(60)
+        assert len(got) == n and got[-1] == f"c{n - 1}", f"{len(got)} of {n} notices arrived"
+        assert ended and "stopped" in str(ended[0]), ended
+    finally:
+        client.close()
+
+
 def test_a_subscription_cancelled_leaves_its_connection_taking_calls(served_here):
     """On the wire: a call while subscribed is refused and the notices go on; a Cancel ends the
     subscription, and the same connection takes calls again."""

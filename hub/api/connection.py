@@ -25,6 +25,7 @@ import msgspec
 from hub.api import wire
 from hub.api.errors import HubError, HubVersionError, NotFoundError, ProtocolError, UnavailableError
 from hub.api.protocol import HubApi
+from hub.api.subscription import NoticeQueue, Subscription
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,20 @@ class Connection:
         self._out.settimeout(server.send_timeout_s)
         self._send_lock = threading.Lock()
         self.leases: set[int] = set()  # live-view leases this connection took
+        self._serving: NoticeQueue | None = None  # the subscription this connection sends
+        self._sent_all = threading.Event()  # clear while a subscription is being sent
+        self._sent_all.set()
         self.reader = wire.FrameReader(sock, server.read_timeout_s)
         self.thread = threading.Thread(
             target=self._run, name=f"porchlight-api-{Connection._count}", daemon=True
         )
+
+    def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for a subscription that the hub ended (it stopped) to send its last
+        notices and its end, so that a connection shut down next loses none of them."""
+        serving = self._serving
+        if serving is not None and serving.ending:
+            self._sent_all.wait(timeout)
 
     def shutdown(self) -> None:
         """End the connection from another thread (the reader sees it closed)."""
@@ -271,6 +282,15 @@ class Connection:
         sub = self._answer(call_id, method, lambda: self.server.api.subscribe(**kw))
         if sub is None:
             return  # refused; the client was told
+        self._serving = sub if isinstance(sub, NoticeQueue) else None
+        self._sent_all.clear()
+        try:
+            self._send_notices(call_id, sub)
+        finally:
+            self._serving = None
+            self._sent_all.set()
+
+    def _send_notices(self, call_id: int, sub: Subscription) -> None:
         with sub:
             while True:
                 try:

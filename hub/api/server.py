@@ -20,6 +20,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from hub.api.protocol import HubApi
 logger = logging.getLogger(__name__)
 
 _PEERCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+#: How long close() lets subscriptions the stopped hub ended send their last notices and their end.
+DRAIN_S = 5.0
 
 
 def peer_uid(sock: socket.socket) -> tuple[int, int] | None:
@@ -122,10 +125,14 @@ class ApiServer:
         self._path = None
 
     def close(self) -> None:
-        """Stop accepting, end every client's connection (an export running is cancelled) and wait."""
+        """Stop accepting, end every client's connection (an export running is cancelled) and wait.
+        A subscription the hub has ended (it stopped) first sends its last notices and its end."""
         self.stop_accepting()
         with self._lock:
             clients = list(self._clients)
+        deadline = time.monotonic() + DRAIN_S
+        for c in clients:
+            c.drain(max(0.0, deadline - time.monotonic()))
         for c in clients:
             c.shutdown()
         for c in clients:

@@ -127,6 +127,11 @@ class NoticeQueue(Subscription):
                 self._ended = error
             self._cond.notify_all()
 
+    @property
+    def ending(self) -> bool:
+        """The hub ended it: what is queued is the last, then ``get`` raises."""
+        return self._ended is not None
+
     def get(self, timeout: float | None = None) -> Notice | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:

@@ -41,6 +41,7 @@ for p in (str(BENCH), str(ROOT)):
 import analyze  # noqa: E402
 import monitor  # noqa: E402
 import procs  # noqa: E402
+import results as results_file  # noqa: E402
 import threadprof as prof  # noqa: E402
 from benchclips import BENCH_SPEC, make_bench_clips  # noqa: E402
 from systems import CamUrls, FfmpegSegmenters, MotionDaemon, Porchlight, wait_alive  # noqa: E402
@@ -360,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(report["stdout"])
         if args.results:
-            args.results.write_text(report["markdown"])
+            results_file.write_section(args.results, "recording", report["markdown"])
             log(f"wrote {args.results}")
         return 0
     except KeyboardInterrupt:

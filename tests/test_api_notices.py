@@ -18,7 +18,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from hub.api import HubApi, wire
+from hub.api import HubApi, connection, wire
 from hub.api.client import SocketHub
 from hub.api.errors import NotFoundError, UnavailableError, ValidationError
 from hub.api.index import IndexOnly
@@ -371,6 +371,57 @@ def test_a_subscription_cancelled_leaves_its_connection_taking_calls(served_here
         reply = raw.call("status", call_id=9)
         assert isinstance(reply, wire.Reply) and reply.id == 9
     finally:
+        raw.close()
+
+
+def test_a_cancel_is_heard_while_notices_keep_coming(served_here, monkeypatch):
+    """The hub sends a burst in batches and looks for the client's messages between batches only
+    now and then; it still does while its queue never empties. A client reads slowly (at most
+    2,000 notices a second) through an endless flood, so that the queue stays full (and every batch
+    too: they are made small); a Cancel, then a call, end the subscription and get their reply
+    within seconds."""
+    monkeypatch.setattr(connection, "SEND_BATCH", 4)
+    api, _server, data = served_here
+    raw = Raw(data)
+    stop = threading.Event()
+    read = 0
+
+    def flood() -> None:
+        i = 0
+        while not stop.is_set():
+            for _ in range(100):
+                api.hub.bus.publish(bus.CamerasChanged((f"c{i}",)))
+                i += 1
+            time.sleep(0.002)
+
+    def next_slowly() -> wire.FromHub:
+        nonlocal read
+        read += 1
+        if read % 20 == 0:
+            time.sleep(0.01)
+        return raw.next()
+
+    publisher = threading.Thread(target=flood)
+    try:
+        raw.hello()
+        assert isinstance(raw.call("subscribe", call_id=7, kinds=["cameras"], queue_size=256), wire.Reply)
+        publisher.start()
+        deadline = time.monotonic() + 20
+        missed = 0
+        while missed < 3:  # the queue overflows again and again: the hub takes full batches
+            msg = next_slowly()
+            assert isinstance(msg, wire.Published) and time.monotonic() < deadline, msg
+            missed += b"missed" in bytes(msg.value)
+        raw.send(wire.Cancel(id=7)).send(wire.Call(id=8, method="status", args=wire.raw({})))
+        asked = time.monotonic()
+        while isinstance(msg := next_slowly(), wire.Published):
+            assert time.monotonic() - asked < 8, "the Cancel was not heard during the flood"
+        assert isinstance(msg, wire.Reply) and msg.id == 8, msg
+        assert api.notifier.subscribers == 0
+    finally:
+        stop.set()
+        if publisher.is_alive():
+            publisher.join(10)
         raw.close()
 
 

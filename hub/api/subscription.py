@@ -133,21 +133,32 @@ class NoticeQueue(Subscription):
         return self._ended is not None
 
     def get(self, timeout: float | None = None) -> Notice | None:
+        batch = self.take(timeout, 1)
+        return batch[0] if batch else None
+
+    def take(self, timeout: float | None = None, most: int = 64) -> list[Notice]:
+        """Up to ``most`` notices at once, in order (a :class:`Missed` first when some were dropped);
+        ``[]`` when none came within ``timeout`` or the queue was closed. Raises as :meth:`get` does
+        once the hub has ended it and it is empty. A sender that takes a batch per wake-up keeps up
+        with a burst that one notice per wake-up would not."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
                 if self._closed:
-                    return None
-                if self._missed:
-                    missed, self._missed = self._missed, 0
-                    return Missed(at_ms=_now_ms(), count=missed)
-                if self._items:
-                    return self._items.popleft()
+                    return []
+                if self._missed or self._items:
+                    batch: list[Notice] = []
+                    if self._missed:
+                        batch.append(Missed(at_ms=_now_ms(), count=self._missed))
+                        self._missed = 0
+                    while self._items and len(batch) < most:
+                        batch.append(self._items.popleft())
+                    return batch
                 if self._ended is not None:
                     raise self._ended
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    return None
+                    return []
                 self._cond.wait(left)
 
     @property

@@ -297,7 +297,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--calls", type=int, default=2000, help="status() calls measured (default 2000)")
     ap.add_argument("--events", type=int, default=3000, help="events of the latency run (default 3000)")
     ap.add_argument("--rate", type=float, default=200.0, help="events/s of the latency run (default 200)")
-    ap.add_argument("--steps", default="1000,2000,5000,10000,15000,20000,40000", help="throughput rates, events/s")
+    ap.add_argument(
+        "--steps", default="1000,2000,5000,10000,15000,20000,40000", help="throughput rates, events/s"
+    )
     ap.add_argument("--step-seconds", type=float, default=4.0)
     ap.add_argument("--baseline", type=float, default=20.0, help="seconds of recording alone measured first")
     ap.add_argument("--queue", type=int, default=256, help="each subscriber's queue (the API's default)")

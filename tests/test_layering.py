@@ -60,6 +60,38 @@ def test_cli_imports_without_qt():
     assert not missing, f"not imported: {missing}"
 
 
+def test_the_community_formats_load_nothing_of_the_engine():
+    """The formats package is pure: importing it in a fresh interpreter loads no part of the engine,
+    the API or the index, and no media, vision or keyring library (the agency's commands run with
+    no data dir). The check can fail: ``hub.community`` alone is allowed, the engine is not."""
+    code = (
+        "import json, sys, importlib; importlib.import_module(sys.argv[1]); "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    heavy = (
+        "hub.core",
+        "hub.db",
+        "hub.api",
+        "hub.hub",
+        "drivers",
+        "sqlalchemy",
+        "av",
+        "cv2",
+        "numpy",
+        "keyring",
+    )
+
+    def loaded(module: str) -> list[str]:
+        r = subprocess.run(
+            [sys.executable, "-c", code, module], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60
+        )
+        assert r.returncode == 0, r.stderr[-2000:]
+        return [m for m in json.loads(r.stdout) if m.split(".")[0] in heavy or m.startswith(heavy)]
+
+    assert loaded("hub.community.formats") == []
+    assert loaded("hub.hub")  # the probe sees the engine when it is there
+
+
 def test_probe_detects_qt():
     """The check above can fail: the ui package does load PySide6."""
     result = _probe("ui")

@@ -91,7 +91,6 @@ class Phase:
         emit(
             {"phase": phase, "seqs": self.seqs, "at_ns": self.at_ns, "other": self.other, "dropped": dropped}
         )
-        self.__init__()
 
 
 def listen_porchlight(data_dir: str, queue_size: int) -> None:
@@ -113,6 +112,7 @@ def listen_porchlight(data_dir: str, queue_size: int) -> None:
                 phase.at_ns.append(now)
                 continue
             phase.end(-seq, sub.dropped)
+            phase = Phase()
             if seq == END:
                 sub.close()
                 return
@@ -132,6 +132,7 @@ def listen_bare(path: str) -> None:
                 phase.at_ns.append(now)
                 continue
             phase.end(-seq, 0)
+            phase = Phase()
             if seq == END:
                 return
 

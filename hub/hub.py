@@ -82,7 +82,7 @@ class Hub:
         self.db_url = db_url or self.data.default_db_url
         self.options = options or HubOptions()
         self.bus = EventBus()
-        self.viewers = Viewers()  # live-view leases of the Hub API's clients
+        self.viewers = Viewers(self._views_changed)  # live-view leases of the Hub API's clients
         self._lock = HubLock(self.data.root)
         self._supervisor = Supervisor(self._pipeline_context, on_status=self._report_status)
         self._sync_lock = threading.Lock()  # the housekeeper and reload() may both sync
@@ -131,6 +131,7 @@ class Hub:
     def start(self) -> None:
         """Take the data-dir lock, open the index, recover, start every enabled camera."""
         self._lock.acquire()  # raises HubLockedError with a clear message
+        self.viewers = Viewers(self._views_changed)  # (a hub started again starts with none)
         registry.hold()  # the drivers' shared threads live until the last user releases them
         logs.route_ffmpeg_logs_if_set_up()
         # Small frames: OpenCV's own threads cost more than they save and oversubscribe the cores.
@@ -180,6 +181,7 @@ class Hub:
         if self._manual is not None:
             self._manual.stop()  # open manual events end now, while the index is open
         final = self._supervisor.stop_all(timeout)
+        self.viewers.close()  # no camera decodes any more: the live views' slots go
         _built(self._sink).statuses(final)
         self._teardown()
         self._started = False
@@ -255,10 +257,18 @@ class Hub:
             on_event_started=sink.event_started,
             on_event_ended=sink.event_ended,
             request_space=self.retention.trigger,
+            watched=lambda: self.viewers.watched(cfg.id),
+            on_frame=lambda roles, frame, ts: self.viewers.deliver(cfg.id, roles, frame, ts),
             segment_s=self.settings.segment_seconds,
             open_timeout_s=self.options.open_timeout_s,
             read_timeout_s=self.options.read_timeout_s,
         )
+
+    def _views_changed(self, camera_id: str) -> None:
+        """A live view of ``camera_id`` opened or closed: its pipeline decodes what is watched."""
+        pipeline = self._supervisor.pipeline(camera_id)
+        if pipeline is not None:
+            pipeline.views_changed()
 
     def _thumbnail(self, camera_id: str) -> bytes | None:
         """A JPEG of the camera's newest decoded frame, for an event's thumbnail (None when none)."""

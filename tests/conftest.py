@@ -16,6 +16,8 @@ from pathlib import Path  # noqa: E402
 import psutil  # noqa: E402
 import pytest  # noqa: E402
 
+from hub.api.frames import TAG_ENV as SHM_TAG_ENV  # noqa: E402
+from hub.api.frames import slot_dir  # noqa: E402
 from tests.support import leaks  # noqa: E402
 from tests.support.clips import CameraClips, ClipSpec, make_camera_clips  # noqa: E402
 from tests.support.keyring_backend import ENV as KEYRING_ENV  # noqa: E402
@@ -39,6 +41,10 @@ os.environ["PYTHON_KEYRING_BACKEND"] = "tests.support.keyring_backend.FileKeyrin
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(REPO_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 )
+# Live-view slots in /dev/shm carry this run's tag (this process and the serves it starts), so the
+# guard below finds ours, not another xdist worker's, CI run's or the owner's.
+os.environ[SHM_TAG_ENV] = f"t{os.getpid()}"
+SHM_PATTERN = f"porchlight-{os.environ[SHM_TAG_ENV]}-*"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -71,6 +77,21 @@ def _no_leaked_threads() -> Iterator[None]:
         pytest.fail(
             f"threads still alive {THREAD_GRACE_S:g} s after the test: {', '.join(leaked)}", pytrace=False
         )
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_frame_slots() -> Iterator[None]:
+    """Fail a test that leaves a live-view slot of this run in shared memory 5 s after it ends (a
+    hub removes its slots when it stops); the leftovers are removed so that the next test starts clean."""
+    yield
+    deadline = time.monotonic() + THREAD_GRACE_S
+    while (left := sorted(slot_dir().glob(SHM_PATTERN))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for path in left:
+        path.unlink(missing_ok=True)
+    if left:
+        names = ", ".join(p.name for p in left)
+        pytest.fail(f"{THREAD_GRACE_S:g} s after the test, live-view slots remain: {names}", pytrace=False)
 
 
 def _unix_sockets(me: psutil.Process) -> dict[int, str]:

@@ -19,6 +19,7 @@ import numpy as np
 import psutil
 import pytest
 
+from hub.api.frames import slot_dir
 from tests.support import barcode
 from tests.support.clips import BIG_RECT, CameraClips, ClipSpec
 from tests.support.rtsp import RtspCamera
@@ -315,7 +316,7 @@ def test_file_keyring_reaches_subprocesses(tmp_path: Path) -> None:
 # -- the thread-leak guard ----------------------------------------------------------------------------
 
 
-def test_leaked_porchlight_thread_fails_the_test(tmp_path: Path) -> None:
+def test_leaked_porchlight_thread_or_frame_slot_fails_the_test(tmp_path: Path) -> None:
     test_file = tmp_path / "test_leak.py"
     test_file.write_text(
         textwrap.dedent(
@@ -330,6 +331,14 @@ def test_leaked_porchlight_thread_fails_the_test(tmp_path: Path) -> None:
 
             def test_other_names_are_ignored():
                 threading.Thread(target=time.sleep, args=(30,), name="worker", daemon=True).start()
+
+            def test_leaks_a_frame_slot(tmp_path):
+                from hub.api.frames import SlotWriter, slot_path
+                SlotWriter(slot_path(tmp_path, "cam", "detect"), 64)
+
+            def test_removes_its_frame_slot(tmp_path):
+                from hub.api.frames import SlotWriter, slot_path
+                SlotWriter(slot_path(tmp_path, "cam", "detect"), 64).close()
             """
         )
     )
@@ -355,6 +364,9 @@ def test_leaked_porchlight_thread_fails_the_test(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "3 passed, 1 error" in result.stdout, result.stdout
-    assert "ERROR at teardown of test_leaks" in result.stdout
+    assert "5 passed, 2 errors" in result.stdout, result.stdout
+    assert "ERROR at teardown of test_leaks " in result.stdout
     assert "porchlight-leak" in result.stdout
+    assert "ERROR at teardown of test_leaks_a_frame_slot" in result.stdout
+    assert "live-view slots remain" in result.stdout
+    assert not list(slot_dir().glob("porchlight-t*-*.cam.detect")), "the guard removes what it found"

@@ -39,9 +39,13 @@ def test_tile_shows_live_picture_and_recording_state(qtbot, demo_hub):
     qtbot.waitUntil(lambda: tile().state == "recording", timeout=20000)
     assert "Recording" in tile().badge.text()
     qtbot.waitUntil(lambda: not tile().picture.pixmap().isNull(), timeout=20000)
-    first = tile().frame_ts
-    qtbot.waitUntil(lambda: tile().frame_ts > first, timeout=5000)  # the picture is live, not a still
+    first = tile().frame_seq
+    qtbot.waitUntil(lambda: tile().frame_seq > first, timeout=5000)  # the picture is live, not a still
+    # The tile reads a live view's shared-memory slot, which the hub removes once nobody watches.
+    (lease,) = hub.viewers.leases()
+    assert lease.camera_id == cfg.id and lease.sink is not None and lease.sink.path.exists()
     window.close()
+    assert hub.viewers.leases() == [] and not lease.sink.path.exists()
 
 
 def test_empty_window_offers_the_demo_camera(qtbot, tmp_path):

@@ -37,6 +37,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Porchlight")
         self.resize(1100, 700)
         self.hub: Hub | None = None
+        self.api: LocalHub | None = None
         self.bridge: HubBridge | None = None
         self.puller: FramePuller | None = None
         self.tiles: dict[str, CameraTile] = {}
@@ -71,7 +72,8 @@ class MainWindow(QMainWindow):
         self.bridge.statusChanged.connect(self._on_status)
         self.bridge.camerasChanged.connect(lambda _ids: self._rebuild())
         self.bridge.storageChanged.connect(self._on_storage)
-        self.puller = FramePuller(hub.latest_frame, self._frame_targets, parent=self)
+        self.api = LocalHub(hub)  # the hub's own front door (live views, the demo camera)
+        self.puller = FramePuller(self.api, self._frame_targets, parent=self)
         self.puller.imageReady.connect(self._on_image)
         self._rebuild()
         self.statusBar().showMessage(f"Recording into {hub.storage.root}")
@@ -79,7 +81,7 @@ class MainWindow(QMainWindow):
     def _frame_targets(self) -> list[tuple[str, int, int]]:
         # Called on the GUI thread by the puller's timer: read widget sizes here, convert elsewhere.
         return [
-            (cam_id, max(160, t.picture.width()), t.frame_ts)
+            (cam_id, max(160, t.picture.width()), t.frame_seq)
             for cam_id, t in self.tiles.items()
             if t.isVisible()
         ]
@@ -115,9 +117,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Storage OK" if state == "ok" else f"Storage: {message}")
 
     def _add_demo(self) -> None:
-        if self.hub is None:
+        api = self.api
+        if api is None:
             return
-        api = LocalHub(self.hub)  # the hub's own front door: the camera starts as the call returns
         self.demo_button.setEnabled(False)
 
         def refused(exc: BaseException) -> None:

@@ -1,5 +1,6 @@
-"""Live camera tiles. Frames are pulled, not pushed: a timer asks a worker thread to convert the
-newest frame of each visible camera to a small QImage; the GUI thread only sets pixmaps."""
+"""Live camera tiles. Frames are pulled, not pushed: a timer asks a worker thread to read the
+newest frame of each visible camera from its live view's shared-memory slot and convert it to a
+small QImage; the GUI thread only sets pixmaps."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import concurrent.futures
 import logging
 from collections.abc import Callable
 
-import av
+import cv2
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from hub.api.errors import HubError
+from hub.api.frames import FrameReader, FrameSlotError, SlotFrame
+from hub.api.protocol import HubApi
 from hub.core.model import CameraConfig, CameraStatus
 
 logger = logging.getLogger(__name__)
@@ -29,10 +33,24 @@ STATE_LABELS = {
 }
 
 
-def frame_to_qimage(frame: av.VideoFrame, width: int) -> QImage:
-    """Scale and convert a decoded frame to an RGB QImage that owns its pixels (any thread)."""
-    height = max(2, round(frame.height * width / frame.width) // 2 * 2)
-    rgb = np.ascontiguousarray(frame.reformat(width=width, height=height, format="rgb24").to_ndarray())
+def frame_to_qimage(frame: SlotFrame, width: int) -> QImage:
+    """Scale a live frame (I420) to ``width`` and convert it to an RGB QImage that owns its pixels
+    (any thread): the planes are scaled first, so the colour conversion works on the tile's pixels."""
+    w, h = frame.width, frame.height
+    width = max(2, min(width, w) // 2 * 2)
+    height = max(2, round(h * width / w) // 2 * 2)
+    cw, ch = frame.chroma_size
+    raw = np.frombuffer(frame.data, np.uint8)
+    y = raw[: w * h].reshape(h, w)
+    u = raw[w * h : w * h + cw * ch].reshape(ch, cw)
+    v = raw[w * h + cw * ch :].reshape(ch, cw)
+    small = np.empty((height * 3 // 2, width), np.uint8)
+    flat = small.reshape(-1)
+    quarter = (width // 2) * (height // 2)
+    small[:height] = cv2.resize(y, (width, height), interpolation=cv2.INTER_AREA)
+    flat[width * height : width * height + quarter] = cv2.resize(u, (width // 2, height // 2)).reshape(-1)
+    flat[width * height + quarter :] = cv2.resize(v, (width // 2, height // 2)).reshape(-1)
+    rgb = cv2.cvtColor(small, cv2.COLOR_YUV2RGB_I420)
     img = QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888)
     return img.copy()
 
@@ -57,7 +75,8 @@ class CameraTile(QFrame):
         layout.addWidget(self.title)
         layout.addWidget(self.picture, 1)
         layout.addWidget(self.badge)
-        self.frame_ts = 0
+        self.frame_seq = 0
+        self.frames_shown = 0
         self.set_status(CameraStatus(cfg.id, "stopped" if not cfg.enabled else "connecting", 0))
 
     def set_status(self, st: CameraStatus) -> None:
@@ -70,30 +89,36 @@ class CameraTile(QFrame):
         self.badge.setStyleSheet(f"color: {color}; font-weight: bold;")
         self.badge.setToolTip(st.last_error or "")
 
-    def set_image(self, ts_ms: int, img: QImage) -> None:
-        """Show a new picture (GUI thread)."""
-        self.frame_ts = ts_ms
+    def set_image(self, seq: int, img: QImage) -> None:
+        """Show a new picture (GUI thread); ``seq`` is its number in the live view's slot."""
+        self.frame_seq = seq
+        self.frames_shown += 1
         self.picture.setPixmap(QPixmap.fromImage(img))
 
 
 class FramePuller(QObject):
-    """Every ``interval_ms`` converts the newest frames of the visible tiles, on a worker thread."""
+    """Every ``interval_ms`` reads the newest frame of each visible tile's camera from its live
+    view's shared-memory slot and converts it, on a worker thread; the GUI thread only paints.
+
+    The worker also opens a live view (``api.watch``) for a camera that became visible and ends the
+    view of one that no longer is, so the hub decodes only what a tile shows."""
 
     imageReady = Signal(str, object, QImage)  # camera id, frame wall ms (too big for a Qt int), image
 
     def __init__(
         self,
-        latest: Callable[[str], tuple[int, av.VideoFrame] | None],
+        api: HubApi,
         targets: Callable[[], list[tuple[str, int, int]]],
-        interval_ms: int = 250,
+        interval_ms: int = 100,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self._latest = latest
-        self._targets = targets  # [(camera id, width, last shown ts)]
+        self._api = api
+        self._targets = targets  # [(camera id, width, last shown seq)]
+        self._views: dict[str, tuple[int, FrameReader]] = {}  # camera -> (lease, reader); worker only
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="porchlight-ui-frames")
         self._busy: concurrent.futures.Future[None] | None = None
-        self._failed: set[str] = set()  # cameras whose frame conversion failed (logged once)
+        self._failed: set[str] = set()  # cameras whose live view failed (logged once)
         self._stopped = False
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
@@ -107,20 +132,50 @@ class FramePuller(QObject):
         self._busy = self._pool.submit(self._work, self._targets())
 
     def _work(self, targets: list[tuple[str, int, int]]) -> None:
-        for cam_id, width, shown_ts in targets:
+        wanted = {cam_id for cam_id, _w, _s in targets}
+        for cam_id in [c for c in self._views if c not in wanted]:
+            self._end_view(cam_id)
+        for cam_id, width, shown_seq in targets:
             try:
-                item = self._latest(cam_id)
-                if item is None or item[0] == shown_ts:
+                view = self._views.get(cam_id) or self._open_view(cam_id)
+                frame = view[1].read(after=shown_seq)
+                if view[1].closed:  # the hub ended the view (it stopped): open it again next time
+                    self._end_view(cam_id)
+                if frame is None:
                     continue
-                ts, frame = item
-                self.imageReady.emit(cam_id, ts, frame_to_qimage(frame, max(64, width // 2 * 2)))
-            except Exception:  # noqa: BLE001 - a bad frame must not kill the live view
+                self.imageReady.emit(cam_id, frame.seq, frame_to_qimage(frame, max(64, width)))
+                self._failed.discard(cam_id)
+            except Exception:  # noqa: BLE001 - a bad camera or frame must not kill the live view
                 log = logger.debug if cam_id in self._failed else logger.warning
                 self._failed.add(cam_id)
-                log("live frame for %s failed", cam_id, exc_info=True)
+                log("live view of %s failed", cam_id, exc_info=True)
+
+    def _open_view(self, cam_id: str) -> tuple[int, FrameReader]:
+        lease = self._api.watch(cam_id, "detect")
+        try:
+            if lease.frames is None:
+                raise FrameSlotError("the hub gave no frame slot")
+            view = self._views[cam_id] = (lease.id, FrameReader(lease.frames))
+        except BaseException:
+            self._api.unwatch(lease.id)
+            raise
+        return view
+
+    def _end_view(self, cam_id: str) -> None:
+        lease, reader = self._views.pop(cam_id)
+        reader.close()
+        try:
+            self._api.unwatch(lease)
+        except HubError:  # the hub ended it already (it stopped)
+            logger.debug("live view of %s already ended", cam_id)
+
+    def _end_views(self) -> None:
+        for cam_id in list(self._views):
+            self._end_view(cam_id)
 
     def stop(self) -> None:
-        """Stop the timer and the worker."""
+        """Stop the timer and the worker, and end every live view."""
         self._stopped = True
         self._timer.stop()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.submit(self._end_views)
+        self._pool.shutdown(wait=True, cancel_futures=False)

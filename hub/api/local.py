@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import get_args
 
-from hub.api import convert
+from hub.api import convert, live
 from hub.api.index import IndexApi
 from hub.api.notify import Notifier
 from hub.api.subscription import DEFAULT_QUEUE, MAX_QUEUE, NoticeQueue
@@ -47,6 +47,7 @@ class LocalHub(IndexApi):
         #: Set once :meth:`stop` has stopped the hub (``porchlight serve`` then exits).
         self.stopped = threading.Event()
         self.notifier = Notifier(hub)
+        live.prepare(hub)  # slots a killed hub of this data dir left behind go
 
     @classmethod
     def start(cls, data_dir: Path, db_url: str | None = None, options: HubOptions | None = None) -> LocalHub:
@@ -135,8 +136,14 @@ class LocalHub(IndexApi):
         if self.stopped.is_set():
             raise UnavailableError("the hub has stopped")
         cam = self.camera(camera)
-        v = self.hub.viewers.acquire(cam.id, role)
-        return Lease(id=v.id, camera_id=v.camera_id, role=role, since_ms=v.since_ms)
+        try:
+            v = self.hub.viewers.acquire(cam.id, role, lambda: live.sink_factory(self.hub, cam.id, role))
+        except OSError as exc:  # /dev/shm full or not ours: no view, and the cameras record on
+            raise UnavailableError(f"cannot open a live view of {cam.name}: {exc.strerror or exc}") from None
+        path = getattr(v.sink, "path", None)
+        return Lease(
+            id=v.id, camera_id=v.camera_id, role=role, since_ms=v.since_ms, frames=str(path) if path else None
+        )
 
     def unwatch(self, lease: int) -> None:
         """End a live-view lease."""

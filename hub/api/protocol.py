@@ -220,8 +220,9 @@ class HubApi(Protocol):
     def watch(self, camera: str, role: Role = "detect") -> Lease:
         """Say that a live view of ``camera``'s ``role`` stream is open (a grid tile: "detect"; a
         single view: "record"); the status shows the streams watched (``CameraStatus.watched``).
-        The lease lasts until :meth:`unwatch`, or until this client's connection ends. (Next: the
-        hub keeps a watched stream decoded and its frames come through shared memory.)
+        The lease lasts until :meth:`unwatch`, or until this client's connection ends. While it
+        lasts, the hub decodes that stream and writes its newest frame into the shared-memory slot
+        the lease names (``Lease.frames``; read it with :class:`hub.api.frames.FrameReader`).
         NotFoundError for no such camera; index-only: UnavailableError."""
         ...
 

@@ -1,9 +1,11 @@
 """One camera's pipeline: its record thread and (optionally) its detect thread.
 
-With detection on, the detect thread always runs (it also feeds the live tile). With detection
-off, nothing is decoded unless somebody looks: a keyframe-only decoder starts when a live tile
-asks for frames and stops once nobody has asked for ``PREVIEW_IDLE_S``, so a headless hub never
-decodes for nothing.
+With detection on, the detect thread always runs, and its frames feed the live tiles too (no
+second decode). With detection off, nothing is decoded unless somebody looks: a live view's lease
+(:meth:`CameraPipeline.views_changed`) starts a decoder that decodes every frame while it is
+watched; a snapshot alone starts one that decodes keyframes, stopped once nobody has asked for
+``PREVIEW_IDLE_S``. The full-size record stream of a camera whose detection reads its sub stream
+is decoded only while a record-role view is open. A headless hub never decodes for nothing.
 
 A changed configuration is applied to the running pipeline (:meth:`CameraPipeline.reconfigure`)
 unless it changes the record stream itself (:func:`reconnects`): the record thread keeps its
@@ -82,6 +84,7 @@ class CameraPipeline:
         self.detect: DetectWorker | None = DetectWorker(ctx, analyse=True) if _analyses(ctx.config) else None
         self.events = self._events_worker()
         self.record = RecordWorker(ctx, self.detect, observed=self.observed)
+        self.view: DetectWorker | None = None  # the record stream's live view, beside a sub stream
 
     def _events_worker(self) -> CameraEventsWorker | None:
         if not _hears_camera(self.ctx.config) or (factory := event_source_factory(self.ctx)) is None:
@@ -95,6 +98,7 @@ class CameraPipeline:
         if self.events is not None:
             self.events.start()
         self.record.start()
+        self.views_changed()  # a restarted camera keeps the live views it had
 
     def observed(self, start_ms: int, end_ms: int) -> bool:
         """True when every event source of this camera watched [start_ms, end_ms]: local motion
@@ -137,6 +141,7 @@ class CameraPipeline:
         if new_detect:
             self._replace(detect, new)
             logger.info("%s: detection %s", cfg.id, "restarted" if new else "stopped")
+            self.views_changed()  # the live views move to the new worker (or to a new decoder)
         elif cfg.motion != old.motion and detect is not None and detect.analyse:
             detect.configure(cfg.motion)
             logger.info("%s: motion settings applied", cfg.id)
@@ -161,19 +166,20 @@ class CameraPipeline:
         """Ask the threads to stop (non-blocking; see join)."""
         with self._lock:
             self._stopping = True
-            detect = self.detect
+            detect, view = self.detect, self.view
         self.record.stop()
-        if detect is not None:
-            detect.stop()
+        for worker in (detect, view):
+            if worker is not None:
+                worker.stop()
         # The camera's events stop in join(), after the record thread finished: its last segment
         # is judged while the event source still watches.
 
     def join(self, timeout: float = 25.0) -> bool:
         """Wait for the threads; False when one is still running after ``timeout``."""
         ok = self.record.join(timeout)
-        detect = self.detect
-        if detect is not None:
-            ok = detect.join(5.0) and ok
+        for decoder in (self.detect, self.view):
+            if decoder is not None:
+                ok = decoder.join(5.0) and ok
         if self.events is not None:
             self.events.stop()
             ok = self.events.join(10.0) and ok
@@ -212,6 +218,42 @@ class CameraPipeline:
         self.record.attach_detect(preview)
         logger.info("%s: live view started", self.config.id)
 
+    def views_changed(self) -> None:
+        """The live views of this camera changed (any thread): decode what is watched now, hand its
+        frames to the views, and stop decoding what nobody watches any more."""
+        watched = set(self.ctx.watched())
+        with self._lock:
+            if self._stopping:
+                return
+            cfg = self.config
+            # A one-stream camera's detect worker serves both roles; else it serves "detect".
+            if watched & {"detect", *(() if cfg.sub_url else ("record",))} and self.detect is None:
+                self.detect = DetectWorker(self.ctx, analyse=False)
+                self.detect.start()  # under the lock: stop() never meets an unstarted worker
+                started: DetectWorker | None = self.detect
+            else:
+                started = None
+            detect = self.detect
+            old_view = new_view = self.view
+            if "record" in watched and cfg.sub_url and old_view is None:
+                new_view = self.view = DetectWorker(self.ctx, analyse=False, record_stream=True)
+                new_view.start()
+            elif not ("record" in watched and cfg.sub_url):
+                new_view = self.view = None
+            self._last_view = time.monotonic()  # a preview nobody watches now is reaped later
+        if detect is not None:
+            detect.show(tuple(watched))
+        if new_view is not None:
+            new_view.show(("record",))
+        if started is not None:
+            self.record.attach_detect(started)
+            logger.info("%s: live view started", cfg.id)
+        if new_view is not old_view:
+            self.record.attach_view(new_view)
+            if old_view is not None:
+                self._retire(old_view)
+            logger.info("%s: full-size live view %s", cfg.id, "started" if new_view else "stopped")
+
     def check_progress(self) -> None:
         """Housekeeping: report a record stream that stopped without an error (see RecordWorker)."""
         self.record.check_progress()
@@ -220,7 +262,12 @@ class CameraPipeline:
         """Stop a preview-only decoder nobody has looked at for a while (housekeeping)."""
         with self._lock:
             preview = self.detect
-            if preview is None or preview.analyse or time.monotonic() - self._last_view < PREVIEW_IDLE_S:
+            if (
+                preview is None
+                or preview.analyse
+                or preview.roles
+                or time.monotonic() - self._last_view < PREVIEW_IDLE_S
+            ):
                 return
             self.detect = None
         self._replace(preview, None)

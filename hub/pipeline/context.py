@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from drivers.base import Credentials, Driver
 from hub.core.model import CameraConfig, CameraStatus
@@ -29,6 +30,10 @@ class PipelineContext:
     # (camera, start ms, end ms, score, zones, JPEG) and keywords kind="motion", source="local"
     on_event_ended: Callable[..., object]
     request_space: Callable[[], None] = lambda: None
+    #: The roles of this camera someone watches live now ("detect", "record").
+    watched: Callable[[], tuple[str, ...]] = lambda: ()
+    #: (roles, frame, wall ms): a decoded frame for the live views of those roles (camera threads).
+    on_frame: Callable[[tuple[str, ...], Any, int], None] = lambda _roles, _frame, _ts: None
     segment_s: float = 10.0
     retry: RetryPolicy = dataclasses.field(default_factory=RetryPolicy)
     open_timeout_s: float = 15.0

@@ -7,6 +7,11 @@ overflows, packets are dropped up to the next keyframe (a decoder cannot skip a 
 drop is counted; recording never waits for detection. All frames are decoded (the P-frame chain
 needs them) but only ``analysis_fps`` of them are shrunk and analysed; the Y plane is used
 directly, never converted to colour.
+
+The same worker, without analysis, is the live-view decoder of a camera nobody analyses: it decodes
+keyframes only while just a snapshot needs a picture, and every frame while someone watches
+(:meth:`DetectWorker.show`). Every decoded frame of a watched stream goes to the live views
+(``ctx.on_frame``): the frames detection decodes anyway are the ones the tiles show.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import av
 import av.error
@@ -54,12 +59,19 @@ def jpeg_of(frame: av.VideoFrame, width: int = 480) -> bytes | None:
 class DetectWorker:
     """Runs on thread ``porchlight-det-<camera>``."""
 
-    def __init__(self, ctx: PipelineContext, *, analyse: bool = True) -> None:
+    def __init__(self, ctx: PipelineContext, *, analyse: bool = True, record_stream: bool = False) -> None:
+        """``record_stream``: decode the record stream even though the camera has a sub stream (a
+        full-size live view)."""
         self.ctx = ctx
         self.cam = ctx.config.id
         cfg = ctx.config
-        self.uses_record_stream = not cfg.sub_url
+        self.uses_record_stream = record_stream or not cfg.sub_url
+        #: The live-view roles this worker's frames can serve.
+        self.feeds: tuple[str, ...] = (
+            ("detect", "record") if not cfg.sub_url else ("record",) if record_stream else ("detect",)
+        )
         self.analyse = analyse
+        self.roles: tuple[str, ...] = ()  # the roles watched now: each frame goes to them
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"porchlight-det-{self.cam}", daemon=True)
         self._q: collections.deque[tuple[str, Any, int]] = collections.deque()  # (kind, item, wall ms)
@@ -100,6 +112,11 @@ class DetectWorker:
         """Wait for the thread; True when it ended."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def show(self, roles: tuple[str, ...]) -> None:
+        """Hand every decoded frame to the live views of ``roles`` (any thread; () stops that). A
+        worker that does not analyse decodes every frame while it shows, keyframes only otherwise."""
+        self.roles = tuple(r for r in roles if r in self.feeds)
 
     def configure(self, settings: MotionSettings) -> None:
         """New motion settings (any thread): the detect thread takes them up at its next analysed
@@ -289,13 +306,18 @@ class DetectWorker:
             cc = av.CodecContext.create(stream.codec_context.codec.canonical_name, "r")
             if stream.codec_context.extradata:
                 cc.extradata = stream.codec_context.extradata
-        cc.thread_count = 1  # small frames: threads cost more than they save
-        cc.options = {"skip_loop_filter": "all"}  # deblocking does not matter for motion
-        if not self.analyse:
-            cc.skip_frame = "NONKEY"  # live tile only: keyframes are enough
+        cc.thread_count = 1  # threads cost more than they save here, and add a frame of delay each
+        if self.analyse:
+            cc.options = {"skip_loop_filter": "all"}  # deblocking does not matter for motion
+        else:
+            cc.skip_frame = "DEFAULT" if self.roles else "NONKEY"  # for a snapshot, keyframes will do
         return cc
 
     def _decode(self, decoder: av.CodecContext, pkt: av.Packet[Any]) -> Iterator[av.VideoFrame]:
+        if not self.analyse and pkt.is_keyframe:  # switch at a keyframe: no broken picture
+            want: Literal["DEFAULT", "NONKEY"] = "DEFAULT" if self.roles else "NONKEY"
+            if decoder.skip_frame != want:
+                decoder.skip_frame = want
         try:
             frames = decoder.decode(pkt)
         except av.error.FFmpegError:
@@ -306,6 +328,8 @@ class DetectWorker:
 
     def _on_frame(self, frame: av.VideoFrame, ts_ms: int) -> None:
         self._latest = (ts_ms, frame)
+        if roles := self.roles:
+            self.ctx.on_frame(roles, frame, ts_ms)
         if not self.analyse or ts_ms < self._next_due:
             return
         # Keep the cadence through jitter; after a gap, start again from this frame.

@@ -46,6 +46,9 @@ class RecordWorker:
         self.ctx = ctx
         self.cam = ctx.config.id
         self.detect = detect
+        #: A full-size live-view decoder of the record stream, beside a detect worker that reads the
+        #: camera's sub stream (None when nobody watches the record stream of such a camera).
+        self.view: DetectWorker | None = None
         self._observed = observed
         self.stall_s = max(10.0, 4 * ctx.read_timeout_s)
         self._stop = threading.Event()
@@ -217,9 +220,8 @@ class RecordWorker:
             tee=self._tee,
         )
         self.session = session
-        detect = self.detect
-        if detect is not None and detect.uses_record_stream:
-            detect.new_stream(source.video)
+        for worker in self._taps():
+            worker.new_stream(source.video)
         self._raw_frames.clear()
         tap = source if source.encoded_here and isinstance(source, FrameTap) else None
         self._raw_source = tap is not None
@@ -263,10 +265,20 @@ class RecordWorker:
         if detect is not None and detect.uses_record_stream and session is not None:
             detect.new_stream(session.video)
 
+    def attach_view(self, view: DetectWorker | None) -> None:
+        """Hand the record stream to a full-size live-view decoder too, or to none (any thread)."""
+        self.view = view
+        session = self.session
+        if view is not None and session is not None:
+            view.new_stream(session.video)
+
+    def _taps(self) -> list[DetectWorker]:
+        """The workers that decode the record stream's packets."""
+        return [w for w in (self.detect, self.view) if w is not None and w.uses_record_stream]
+
     def _on_raw_frame(self, frame: av.VideoFrame) -> None:
         """A picture about to be encoded (record thread); ``_tee`` matches it to its packet by pts."""
-        detect = self.detect
-        if detect is None or not detect.uses_record_stream or frame.pts is None:
+        if frame.pts is None or not self._taps():
             return
         raw = self._raw_frames
         raw[frame.pts] = frame
@@ -274,13 +286,15 @@ class RecordWorker:
             raw.pop(next(iter(raw)))
 
     def _tee(self, pkt: av.Packet[Any], media_s: float, wall_ms: int) -> None:
-        detect = self.detect
-        if detect is not None and detect.uses_record_stream:
-            frame = self._raw_frames.pop(pkt.pts, None) if self._raw_source and pkt.pts is not None else None
+        taps = self._taps()
+        if not taps:
+            return
+        frame = self._raw_frames.pop(pkt.pts, None) if self._raw_source and pkt.pts is not None else None
+        for tap in taps:
             if frame is not None:
-                detect.offer_frame(frame, wall_ms)
+                tap.offer_frame(frame, wall_ms)
             elif not self._raw_source:  # (a picture the encoder dropped is simply not analysed)
-                detect.offer(pkt, media_s, wall_ms)
+                tap.offer(pkt, media_s, wall_ms)
 
     def _fold(self, s: SessionStats) -> None:
         for name in vars(s):

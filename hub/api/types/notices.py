@@ -132,3 +132,6 @@ class Lease(Value, frozen=True, kw_only=True):
     camera_id: str
     role: Role
     since_ms: int
+    #: The shared-memory slot (a file path) the hub writes this stream's newest frame into; read it
+    #: with :class:`hub.api.frames.FrameReader`. The leases of one stream share it.
+    frames: str | None = None

@@ -221,10 +221,10 @@ class CameraPipeline:
     def views_changed(self) -> None:
         """The live views of this camera changed (any thread): decode what is watched now, hand its
         frames to the views, and stop decoding what nobody watches any more."""
-        watched = set(self.ctx.watched())
-        with self._lock:
+        with self._lock:  # the watched roles are read under it too: two changes never cross
             if self._stopping:
                 return
+            watched = set(self.ctx.watched())
             cfg = self.config
             # A one-stream camera's detect worker serves both roles; else it serves "detect".
             if watched & {"detect", *(() if cfg.sub_url else ("record",))} and self.detect is None:
@@ -241,10 +241,10 @@ class CameraPipeline:
             elif not ("record" in watched and cfg.sub_url):
                 new_view = self.view = None
             self._last_view = time.monotonic()  # a preview nobody watches now is reaped later
-        if detect is not None:
-            detect.show(tuple(watched))
-        if new_view is not None:
-            new_view.show(("record",))
+            if detect is not None:
+                detect.show(tuple(watched))
+            if new_view is not None:
+                new_view.show(("record",))
         if started is not None:
             self.record.attach_detect(started)
             logger.info("%s: live view started", cfg.id)

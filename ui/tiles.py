@@ -76,7 +76,6 @@ class CameraTile(QFrame):
         layout.addWidget(self.picture, 1)
         layout.addWidget(self.badge)
         self.frame_seq = 0
-        self.frames_shown = 0
         self.set_status(CameraStatus(cfg.id, "stopped" if not cfg.enabled else "connecting", 0))
 
     def set_status(self, st: CameraStatus) -> None:
@@ -92,7 +91,6 @@ class CameraTile(QFrame):
     def set_image(self, seq: int, img: QImage) -> None:
         """Show a new picture (GUI thread); ``seq`` is its number in the live view's slot."""
         self.frame_seq = seq
-        self.frames_shown += 1
         self.picture.setPixmap(QPixmap.fromImage(img))
 
 

@@ -200,7 +200,7 @@ class CameraPipeline:
         return CameraStatus(self.config.id, r.state, r.since_ms, r.last_error, now_ms(), stats)
 
     def latest_frame(self) -> tuple[int, av.VideoFrame] | None:
-        """Newest decoded frame for the live tile (starting a preview decoder if needed), or None."""
+        """Newest decoded frame for a snapshot (starting a keyframe decoder if needed), or None."""
         self._last_view = time.monotonic()
         detect = self.detect
         if detect is None:
@@ -210,13 +210,19 @@ class CameraPipeline:
 
     def _start_preview(self) -> None:
         with self._lock:
-            if self._stopping or self.detect is not None:
-                return
-            preview = DetectWorker(self.ctx, analyse=False)
-            self.detect = preview
-        preview.start()
-        self.record.attach_detect(preview)
-        logger.info("%s: live view started", self.config.id)
+            preview = None if self._stopping else self._new_preview_locked()
+        if preview is not None:
+            self.record.attach_detect(preview)
+            logger.info("%s: live view started", self.config.id)
+
+    def _new_preview_locked(self) -> DetectWorker | None:
+        """Under the lock: start a decoder that only shows (no analysis) when the camera has no
+        detect worker; the new one (to attach to the record stream after the lock), or None."""
+        if self.detect is not None:
+            return None
+        self.detect = DetectWorker(self.ctx, analyse=False)
+        self.detect.start()  # under the lock: stop() never meets an unstarted worker
+        return self.detect
 
     def views_changed(self) -> None:
         """The live views of this camera changed (any thread): decode what is watched now, hand its
@@ -227,12 +233,8 @@ class CameraPipeline:
             watched = set(self.ctx.watched())
             cfg = self.config
             # A one-stream camera's detect worker serves both roles; else it serves "detect".
-            if watched & {"detect", *(() if cfg.sub_url else ("record",))} and self.detect is None:
-                self.detect = DetectWorker(self.ctx, analyse=False)
-                self.detect.start()  # under the lock: stop() never meets an unstarted worker
-                started: DetectWorker | None = self.detect
-            else:
-                started = None
+            shown_by_detect = watched & {"detect", *(() if cfg.sub_url else ("record",))}
+            started = self._new_preview_locked() if shown_by_detect else None
             detect = self.detect
             old_view = new_view = self.view
             if "record" in watched and cfg.sub_url and old_view is None:

@@ -310,13 +310,16 @@ class DetectWorker:
         if self.analyse:
             cc.options = {"skip_loop_filter": "all"}  # deblocking does not matter for motion
         else:
-            cc.skip_frame = "DEFAULT" if self.roles else "NONKEY"  # for a snapshot, keyframes will do
+            cc.skip_frame = self._skip_frame()
         return cc
+
+    def _skip_frame(self) -> Literal["DEFAULT", "NONKEY"]:
+        """What a decoder that only shows skips: nothing while watched; for a snapshot, keyframes will do."""
+        return "DEFAULT" if self.roles else "NONKEY"
 
     def _decode(self, decoder: av.CodecContext, pkt: av.Packet[Any]) -> Iterator[av.VideoFrame]:
         if not self.analyse and pkt.is_keyframe:  # switch at a keyframe: no broken picture
-            want: Literal["DEFAULT", "NONKEY"] = "DEFAULT" if self.roles else "NONKEY"
-            if decoder.skip_frame != want:
+            if decoder.skip_frame != (want := self._skip_frame()):
                 decoder.skip_frame = want
         try:
             frames = decoder.decode(pkt)

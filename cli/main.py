@@ -61,7 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = logging.WARNING - 10 * args.verbose
     if args.command == "serve":
         level = min(level, logging.INFO)
-    setup_logging(level)
+    try:
+        setup_logging(level, log_file=getattr(args, "log_file", None))  # serve --log-file
+    except OSError as exc:  # the log file's folder cannot be made or the file opened
+        print(f"porchlight: error: cannot log there: {exc}", file=sys.stderr)
+        return 1
     args.data_dir = args.data_dir or default_data_dir()
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import os
 import signal
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -16,21 +19,37 @@ from hub.api.errors import NotFoundError
 from hub.api.types import CameraStatus
 from hub.api.util import format_ms
 
+logger = logging.getLogger(__name__)
+
+#: Seconds after which ``serve`` stops by itself, as ``--duration`` does (the smaller wins). A
+#: detached serve (the app's, a test's) outlives whoever started it; a cap makes sure it ends.
+LIFETIME_ENV = "PORCHLIGHT_MAX_LIFETIME_S"
+#: How often the wait loop wakes: to notice a signal handled late, the time being up, the data dir gone.
+WAIT_STEP_S = 0.5
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve`` and ``status`` to the top-level sub-parsers."""
     sv = command(sub.add_parser("serve", help="record every enabled camera until stopped"), serve)
     sv.add_argument("--duration", type=positive, metavar="S", help="stop after S seconds")
+    sv.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        help="log into PATH (rotated; standard output and error go there too) instead of stderr",
+    )
     command(sub.add_parser("stop", help="stop the running hub (open segments are finalized)"), stop)
     st = command(sub.add_parser("status", help="each camera's state"), status)
     st.add_argument("--json", action="store_true")
 
 
 def serve(args: argparse.Namespace) -> int:
-    """``serve [--duration S]``: record until SIGINT/SIGTERM or S seconds."""
+    """``serve [--duration S] [--log-file PATH]``: record until SIGINT/SIGTERM, ``porchlight stop``, S
+    seconds or the lifetime cap ($PORCHLIGHT_MAX_LIFETIME_S) are up, or the data dir is gone."""
     from hub.api.local import LocalHub
     from hub.api.server import ApiServer
 
+    cap = lifetime_cap()  # warned about at once when it is not a number
     api = LocalHub.start(args.data_dir, args.db_url)  # HubLockedError names the hub that runs already
     done = threading.Event()
     try:  # clients reach this hub on <data dir>/hub.sock (its lock is held: a stale socket may go)
@@ -50,12 +69,8 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        # Wait in short steps: a signal that the kernel hands to one of the hub's threads reaches
-        # Python's handler only when the main thread next wakes, so a wait without a timeout could
-        # miss it for good.
-        end = math.inf if args.duration is None else time.monotonic() + args.duration
-        while not done.is_set() and (left := end - time.monotonic()) > 0:
-            done.wait(min(left, 0.5))
+        with FolderWatch(args.data_dir) as data_dir:
+            wait_for_stop(done, data_dir, args.duration, cap)
     finally:
         server.stop_accepting()
         api.close()  # stops the hub: open segments are finalized
@@ -63,6 +78,78 @@ def serve(args: argparse.Namespace) -> int:
         for s, h in old.items():
             signal.signal(s, h)
     return 0
+
+
+def wait_for_stop(
+    done: threading.Event, data_dir: FolderWatch, duration: float | None, cap: float | None
+) -> None:
+    """Return once ``done`` is set, the time is up (``duration`` or the lifetime ``cap``, the smaller)
+    or ``data_dir`` is gone: a hub whose folder was deleted (a test's tmp dir, the user's clean-up)
+    has nothing left to record into, and nobody can reach it (its socket went with the folder)."""
+    capped = cap is not None and (duration is None or cap <= duration)
+    limit = cap if capped else duration
+    end = math.inf if limit is None else time.monotonic() + limit
+    # Wait in short steps: a signal that the kernel hands to one of the hub's threads reaches
+    # Python's handler only when the main thread next wakes, so a wait without a timeout could
+    # miss it for good.
+    while not done.is_set():
+        left = end - time.monotonic()
+        if left <= 0:
+            if capped:
+                logger.info("lifetime cap of %g s reached (%s): stopping", cap, LIFETIME_ENV)
+            return
+        if data_dir.gone():
+            logger.warning("the data dir %s is gone: stopping", data_dir.path)
+            return
+        done.wait(min(left, WAIT_STEP_S))
+
+
+class FolderWatch:
+    """Tells when a folder is gone, also when something has made it again since (the hub itself
+    does, for a new segment's day folder): an open descriptor keeps the original's inode, whose link
+    count drops to 0 when it is removed. Where a folder cannot be opened (Windows), only its path is
+    checked."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fd: int | None = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            self._fd = None
+
+    def gone(self) -> bool:
+        """The folder is no longer at its path, or it was removed and another one made there."""
+        if not self.path.is_dir():
+            return True
+        return self._fd is not None and os.fstat(self._fd).st_nlink == 0
+
+    def close(self) -> None:
+        """Let go of the folder."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FolderWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def lifetime_cap() -> float | None:
+    """The lifetime cap from the environment in seconds, or None (unset; a value that is not a
+    positive number is warned about and ignored, rather than stopping a hub at once)."""
+    text = os.environ.get(LIFETIME_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value < math.inf):
+        logger.warning("%s=%r is not a positive number of seconds: ignored", LIFETIME_ENV, text)
+        return None
+    return value
 
 
 def stop(args: argparse.Namespace) -> int:

@@ -27,12 +27,13 @@ from typing import TypeVar
 import av
 import cv2
 from sqlalchemy import Engine
+from sqlalchemy.exc import DatabaseError
 
 from drivers import registry
 from drivers.base import Credentials
 from hub.core import logs, secrets
 from hub.core.bus import CamerasChanged, EventBus
-from hub.core.errors import StorageUnavailable, UnavailableError
+from hub.core.errors import StorageError, StorageUnavailable, UnavailableError
 from hub.core.model import CameraConfig, CameraStatus
 from hub.core.paths import DataDir
 from hub.core.settings import Settings
@@ -138,7 +139,11 @@ class Hub:
         cv2.setNumThreads(1)
         try:
             self._engine = engine = open_engine(self.db_url)
-            migrate(engine, backup_dir=self.data.backups)
+            try:
+                migrate(engine, backup_dir=self.data.backups)
+            except DatabaseError as exc:  # a damaged file, a server that refuses: say which index
+                where = engine.url.render_as_string(hide_password=True)
+                raise StorageError(f"cannot open the index {where}: {exc.orig or exc}") from exc
             self.settings = repo_config.load_settings(engine)
             self.index_id = repo_config.index_id(engine)
             root = resolve_root(self.settings, self.data)

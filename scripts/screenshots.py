@@ -1,4 +1,5 @@
-"""Make the README screenshots: the real window on a demo hub, under Xvfb (xcb), saved as PNG.
+"""Make the README screenshots: the real window attached to a demo hub process, under Xvfb (xcb),
+saved as PNG.
 
 Run with ``make screenshots`` (needs Debian's xvfb). Writes resources/screenshots/*.png.
 """
@@ -22,14 +23,17 @@ def main() -> int:
     if shutil.which("Xvfb") is None:
         print("Xvfb is missing: apt-get install xvfb", file=sys.stderr)
         return 1
-    display = ":97"
+    read_fd, write_fd = os.pipe()  # Xvfb picks a free display and writes its number here
     xvfb = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
     )
+    os.close(write_fd)
     try:
-        time.sleep(1.0)
+        with os.fdopen(read_fd) as f:
+            display = ":" + f.readline().strip()
         env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", PYTHONPATH=str(ROOT))
         return subprocess.call([sys.executable, __file__, "--inside"], env=env)
     finally:
@@ -38,32 +42,21 @@ def main() -> int:
 
 
 def inside() -> int:
-    """Runs under Xvfb: build a demo hub and photograph the window."""
+    """Runs under Xvfb: start a demo hub process as the app does, and photograph the window."""
     from PySide6.QtWidgets import QApplication
 
-    from hub.core.model import CameraConfig
-    from hub.db import repo_config
-    from hub.db.engine import open_engine
-    from hub.db.tx import run_write
-    from hub.db.upgrade import migrate
-    from hub.hub import Hub
+    from hub.api import launch
+    from hub.api.types import NewCamera
+    from ui import tasks
     from ui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        engine = open_engine(f"sqlite:///{data / 'porchlight.db'}")
-        migrate(engine)
+    with tempfile.TemporaryDirectory() as tmp, launch.attach(Path(tmp)) as api:
         for name in ("Front door", "Driveway"):
-            run_write(
-                engine, repo_config.add_camera, CameraConfig(id="", name=name, driver="demo", mode="motion")
-            )
-        engine.dispose()
-        hub = Hub(data)
-        hub.start()
+            api.add_camera(NewCamera(name=name, driver="demo", mode="motion"))
         window = MainWindow()
         window.resize(1100, 520)
-        window.attach(hub)
+        window.attach(api)
         window.show()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -78,9 +71,9 @@ def inside() -> int:
             time.sleep(0.05)
         OUT.mkdir(parents=True, exist_ok=True)
         window.grab().save(str(OUT / "main-window.png"))
-        window.detach()
         window.close()
-        hub.stop()
+        tasks.shutdown()
+        api.stop()
     print(f"wrote {OUT / 'main-window.png'}")
     return 0
 

@@ -10,12 +10,13 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import logging  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Callable, Generator, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import psutil  # noqa: E402
 import pytest  # noqa: E402
 
+from cli.serve import LIFETIME_ENV  # noqa: E402  (light: argparse and the Hub API client)
 from hub.api.frames import TAG_ENV as SHM_TAG_ENV  # noqa: E402
 from hub.api.frames import slot_dir  # noqa: E402
 from tests.support import leaks  # noqa: E402
@@ -44,7 +45,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 # Live-view slots in /dev/shm carry this run's tag (this process and the serves it starts), so the
 # guard below finds ours, not another xdist worker's, CI run's or the owner's.
 os.environ[SHM_TAG_ENV] = f"t{os.getpid()}"
-SHM_PATTERN = f"porchlight-{os.environ[SHM_TAG_ENV]}-*"
+RUN_TAG = os.environ[SHM_TAG_ENV]
+SHM_PATTERN = f"porchlight-{RUN_TAG}-*"
+# The tag also tells the process guard below which processes are ours when they are not our children
+# (a detached serve). And every serve this suite starts ends by itself, also one that escaped it.
+os.environ.setdefault(LIFETIME_ENV, "900")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -100,21 +105,37 @@ def _unix_sockets(me: psutil.Process) -> dict[int, str]:
     return {c.fd: str(c.raddr or c.laddr or "unnamed") for c in me.net_connections(kind="unix")}
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[object]) -> Generator[None, object, object]:
+    """What a session-scoped fixture starts lives for the session, also when it runs detached (not our
+    child: a server that daemonizes) and a test's setup is what first asked for the fixture."""
+    if fixturedef.scope != "session":
+        return (yield)
+    pids_before = _own_pids()
+    value = yield  # a setup that fails exempts nothing
+    for p in _tagged(_own_pids() - pids_before):
+        leaks.lives_for_the_session(p.pid)
+    return value
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_processes_or_unix_sockets() -> Iterator[None]:
-    """Fail a test that leaves a child process running (a ``serve``, a peer) or a Unix socket (a Hub API
-    client or server) open 5 s after it ends; leaked processes are killed so that the next test starts clean."""
+    """Fail a test that leaves a process running (a ``serve``, a peer) or a Unix socket (a Hub API client
+    or server) open 5 s after it ends; leaked processes are killed so that the next test starts clean.
+
+    Ours are this process's new children, and new processes whose environment carries this run's tag
+    (every subprocess inherits it): a detached serve (its own session, its parent gone) is no child."""
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
+    pids_before = _own_pids()
     conns_before = set(_unix_sockets(me))
     yield
+    detached = _tagged(_own_pids() - pids_before)  # read once: environ is the costly part
     deadline = time.monotonic() + THREAD_GRACE_S
     while True:
-        alive = [
-            p
-            for p in me.children(recursive=True)
-            if p.pid not in before and _running(p) and not _session_lived(p)
-        ]
+        ours = {p.pid: p for p in detached}
+        ours.update((p.pid, p) for p in me.children(recursive=True) if p.pid not in before)
+        alive = [p for p in ours.values() if _running(p) and not _session_lived(p)]
         conns = {fd: peer for fd, peer in _unix_sockets(me).items() if fd not in conns_before}
         if (not alive and not conns) or time.monotonic() > deadline:
             break
@@ -135,6 +156,29 @@ def _no_leaked_processes_or_unix_sockets() -> Iterator[None]:
         )
     if problems:
         pytest.fail(f"{THREAD_GRACE_S:g} s after the test, " + "; ".join(problems), pytrace=False)
+
+
+def _own_pids() -> set[int]:
+    """Every process of this user: one pass over the process table that reads no environment."""
+    uid = os.getuid()
+    return {
+        p.info["pid"]
+        for p in psutil.process_iter(["pid", "uids"])
+        if p.info["uids"] and p.info["uids"].real == uid
+    }
+
+
+def _tagged(pids: set[int]) -> list[psutil.Process]:
+    """Those of ``pids`` (this process aside) whose environment carries this run's tag."""
+    found = []
+    for pid in pids - {os.getpid()}:
+        try:
+            p = psutil.Process(pid)
+            if p.environ().get(SHM_TAG_ENV) == RUN_TAG:
+                found.append(p)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
 
 
 def _session_lived(p: psutil.Process) -> bool:

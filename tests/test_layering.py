@@ -92,6 +92,52 @@ def test_the_community_formats_load_nothing_of_the_engine():
     assert loaded("hub.hub")  # the probe sees the engine when it is there
 
 
+#: What a client of a hub process never loads: the engine, the index, media and the keyring.
+ENGINE = (
+    "hub.api.index",
+    "hub.api.local",
+    "hub.api.server",
+    "hub.db",
+    "hub.hub",
+    "hub.live",
+    "hub.pipeline",
+    "hub.recorder",
+    "hub.storage",
+    "drivers.registry",
+    "sqlalchemy",
+    "av",
+    "keyring",
+)
+
+
+def _engine_loaded_by(*modules: str) -> list[str]:
+    code = (
+        "import json, sys, importlib\n"
+        "for m in sys.argv[1:]: importlib.import_module(m)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, *modules],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return [m for m in json.loads(r.stdout) if m in ENGINE or m.startswith(tuple(e + "." for e in ENGINE))]
+
+
+def test_the_app_loads_no_engine():
+    """The app is a client of a hub process: its modules (and the launcher that starts that
+    process) load the Hub API's client, never the engine, the index or media libraries. The check
+    can fail: the in-process backend loads them."""
+    ui_modules = sorted(m for m in _modules_on_disk("ui"))
+    assert {"ui.app", "ui.main_window", "ui.tiles"} <= set(ui_modules)
+    assert _engine_loaded_by(*ui_modules, "hub.api.launch") == []
+    assert {"hub.hub", "sqlalchemy", "av"} <= set(_engine_loaded_by("hub.api.local"))
+
+
 def test_probe_detects_qt():
     """The check above can fail: the ui package does load PySide6."""
     result = _probe("ui")
@@ -132,6 +178,7 @@ def test_api_contracts_cover_every_subsystem():
     assert {"hub.core", "hub.db", "hub.hub", "hub.config"} <= subsystems
     assert set(_contract("the engine never imports the Hub API")["source_modules"]) == subsystems
     assert set(_contract("the CLI reaches the hub only through")["forbidden_modules"]) == subsystems
+    assert set(_contract("the app reaches the hub only through")["forbidden_modules"]) >= subsystems
 
 
 # -- import cycles ----------------------------------------------------------------------------------

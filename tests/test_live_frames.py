@@ -16,25 +16,13 @@ from hub.api.errors import UnavailableError
 from hub.api.frames import FrameReader, SlotWriter, slot_path
 from hub.api.local import LocalHub
 from hub.pipeline import camera as camera_module
-from tests.support.apitools import ServedHub
+from tests.support.apitools import ServedHub, frames_for
 from tests.support.clips import ClipSpec
 from tests.support.hubtools import camera, configure, start_hub, state_of, wait_for
 
 
 def _decoders(cam_id: str) -> int:
     return sum(1 for t in threading.enumerate() if t.name == f"porchlight-det-{cam_id}" and t.is_alive())
-
-
-def _frames_for(reader: FrameReader, seconds: float) -> list:
-    """Every new picture the reader gets in ``seconds``, polling as a tile does (10 times a second)."""
-    got: list = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        frame = reader.read(after=got[-1].seq if got else 0)
-        if frame is not None:
-            got.append(frame)
-        time.sleep(0.1)
-    return got
 
 
 def test_a_watched_camera_shows_the_frames_detection_decodes(tmp_path):
@@ -50,7 +38,7 @@ def test_a_watched_camera_shows_the_frames_detection_decodes(tmp_path):
         assert api.status().cameras[0].watched == ("detect",)
         with FrameReader(lease.frames) as reader:
             wait_for(lambda: reader.read() is not None, 10, "a first picture")
-            got = _frames_for(reader, 2.5)
+            got = frames_for(reader, 2.5)
         assert len(got) >= 8, len(got)  # a poll finds a newer picture (10 fps camera, 10 polls/s)
         assert all(b.seq > a.seq for a, b in zip(got, got[1:], strict=False))
         assert {(f.width, f.height) for f in got} == {(640, 360)}
@@ -93,7 +81,7 @@ def test_without_detection_every_frame_is_decoded_only_while_watched(tmp_path, m
         assert _decoders(cfg.id) == 1
         with FrameReader(lease.frames) as reader:
             wait_for(lambda: reader.read() is not None, 10, "a first picture")
-            got = _frames_for(reader, 2.5)
+            got = frames_for(reader, 2.5)
         # Every frame, not the keyframes a snapshot would settle for (one each 2 s).
         assert len(got) >= 8, len(got)
         api.unwatch(lease.id)
@@ -127,7 +115,7 @@ def test_the_record_stream_is_decoded_only_while_a_full_size_view_is_open(rtsp_c
             s = wait_for(small.read, 10, "a tile picture")
             b = wait_for(big.read, 10, "a full-size picture")
             assert (s.width, s.height, b.width, b.height) == (160, 90, 320, 180)
-            assert len(_frames_for(big, 2.5)) >= 8  # 15 fps: every frame decoded, not keyframes
+            assert len(frames_for(big, 2.5)) >= 8  # 15 fps: every frame decoded, not keyframes
         api.unwatch(full.id)
         wait_for(lambda: _decoders(cfg.id) == 1, 10, "the full-size decoder to stop")
         assert Path(tile.frames).exists() and not Path(full.frames).exists()

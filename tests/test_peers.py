@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -313,7 +314,41 @@ def test_file_keyring_reaches_subprocesses(tmp_path: Path) -> None:
     keyring.delete_password("porchlight-test", "cam1")
 
 
-# -- the thread-leak guard ----------------------------------------------------------------------------
+# -- the leak guards ----------------------------------------------------------------------------------
+
+
+def run_inner_pytest(test_file: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``test_file`` in a pytest of its own with this suite's conftest (1 s of grace), from its
+    folder."""
+    (test_file.parent / "pytest.ini").write_text("[pytest]\n")
+    env = dict(os.environ, PORCHLIGHT_TEST_THREAD_GRACE_S="1")
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.conftest",
+            "-p",
+            "no:cacheprovider",
+            str(test_file),
+        ],
+        cwd=test_file.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def process_gone(pid: int) -> bool:
+    """No such process, or only its exit status is left (a zombie its reaper has not collected)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def test_leaked_porchlight_thread_or_frame_slot_fails_the_test(tmp_path: Path) -> None:
@@ -342,27 +377,7 @@ def test_leaked_porchlight_thread_or_frame_slot_fails_the_test(tmp_path: Path) -
             """
         )
     )
-    (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    env = dict(os.environ, PORCHLIGHT_TEST_THREAD_GRACE_S="1")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "tests.conftest",
-            "-p",
-            "no:cacheprovider",
-            str(test_file),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_inner_pytest(test_file)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "5 passed, 2 errors" in result.stdout, result.stdout
     assert "ERROR at teardown of test_leaks " in result.stdout
@@ -370,3 +385,67 @@ def test_leaked_porchlight_thread_or_frame_slot_fails_the_test(tmp_path: Path) -
     assert "ERROR at teardown of test_leaks_a_frame_slot" in result.stdout
     assert "live-view slots remain" in result.stdout
     assert not list(slot_dir().glob("porchlight-t*-*.cam.detect")), "the guard removes what it found"
+
+
+def test_leaked_detached_process_fails_the_test(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_detached.py"
+    test_file.write_text(
+        textwrap.dedent(
+            """
+            import os, signal, subprocess, sys, time
+            from pathlib import Path
+            import psutil, pytest
+
+            # A sleeper in a session of its own whose parent exits at once: no child of the test.
+            DETACH = (
+                "import subprocess, sys; print(subprocess.Popen([sys.executable, '-c', "
+                "'import time; time.sleep(60)'], start_new_session=True, stdin=subprocess.DEVNULL, "
+                "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)"
+            )
+
+            def start_detached(name):
+                out = subprocess.run([sys.executable, "-c", DETACH], capture_output=True, text=True, check=True)
+                Path(f"{name}.pid").write_text(out.stdout)
+                return int(out.stdout)
+
+            @pytest.fixture(scope="session")
+            def detached_server():
+                pid = start_detached("session")
+                yield pid
+                os.kill(pid, signal.SIGKILL)
+
+            def test_leaks_a_detached_process():
+                start_detached("leaked")
+
+            def test_ends_its_detached_process():
+                pid = start_detached("ended")
+                assert pid not in {c.pid for c in psutil.Process().children(recursive=True)}
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(100):
+                    try:
+                        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                            break
+                    except psutil.NoSuchProcess:
+                        break
+                    time.sleep(0.05)
+
+            def test_a_session_fixture_first_asked_for_in_a_test_may_run_detached(request):
+                assert request.getfixturevalue("detached_server")
+            """
+        )
+    )
+    result = run_inner_pytest(test_file)
+    pids = {path.stem: int(path.read_text()) for path in tmp_path.glob("*.pid")}
+    try:
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "3 passed, 1 error" in result.stdout, result.stdout  # the only error is the leak's
+        assert "ERROR at teardown of test_leaks_a_detached_process" in result.stdout
+        assert f"processes still running: {pids['leaked']} " in result.stdout
+        assert "time.sleep(60)" in result.stdout
+        assert sorted(pids) == ["ended", "leaked", "session"]
+        assert all(process_gone(pid) for pid in pids.values()), "the guard kills what it found"
+    finally:
+        for pid in pids.values():
+            if not process_gone(pid):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    psutil.Process(pid).kill()

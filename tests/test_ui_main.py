@@ -1,112 +1,180 @@
-"""The desktop window on a real hub: live tiles, recording state, first-run demo camera."""
+"""The desktop window as a client of a hub: live tiles, recording state, the first-run demo camera,
+and the hub stopping under it. The window knows the hub only through the Hub API: in-process here
+(LocalHub, a real hub) and over hub.sock to a real ``porchlight serve``."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import pytest
 
-from hub.db import repo_config
-from tests.support.hubtools import camera, configure, segments, start_hub, wait_for
+from hub.api.local import LocalHub
+from tests.support.apitools import ServedHub
+from tests.support.clitools import ok, run_cli
+from tests.support.hubtools import camera, configure
 from ui import tasks
 from ui.main_window import MainWindow
 
 
 @pytest.fixture
-def demo_hub(tmp_path):
-    data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Front door", None, driver="demo", mode="continuous")])
-    hub = start_hub(data)
-    yield hub, cfg
-    hub.stop()
+def window(qtbot):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    yield win
+    win.close()
+    tasks.shutdown()  # as the app does at exit: no worker thread outlives the window
 
 
-def test_tile_shows_live_picture_and_recording_state(qtbot, demo_hub):
-    hub, cfg = demo_hub
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.attach(hub)
-    window.show()
-
+def _live_tile(qtbot, window: MainWindow, cam_id: str):
     def tile():  # looked up each time: a camera list change rebuilds the tiles
-        return window.tiles[cfg.id]
+        return window.tiles.get(cam_id)
 
-    assert tile().title.text() == "Front door"
-    qtbot.waitUntil(lambda: tile().state == "recording", timeout=20000)
+    qtbot.waitUntil(lambda: tile() is not None and tile().state == "recording", timeout=20000)
     assert "Recording" in tile().badge.text()
     qtbot.waitUntil(lambda: not tile().picture.pixmap().isNull(), timeout=20000)
     first = tile().frame_seq
     qtbot.waitUntil(lambda: tile().frame_seq > first, timeout=5000)  # the picture is live, not a still
-    # The tile reads a live view's shared-memory slot, which the hub removes once nobody watches.
-    (lease,) = hub.viewers.leases()
-    assert lease.camera_id == cfg.id and lease.sink is not None and lease.sink.path.exists()
-    window.close()
-    assert hub.viewers.leases() == [] and not lease.sink.path.exists()
+    return tile()
 
 
-def test_empty_window_offers_the_demo_camera(qtbot, tmp_path):
+def test_tile_shows_live_picture_and_recording_state(qtbot, window, tmp_path):
+    data = tmp_path / "data"
+    (cfg,) = configure(data, [camera("Front door", None, driver="demo", mode="continuous")])
+    with LocalHub.start(data) as api:
+        window.attach(api)
+        window.show()
+        tile = _live_tile(qtbot, window, cfg.id)
+        assert tile.title.text() == "Front door"
+        assert "Recording into" in window.statusBar().currentMessage()
+        # The tile reads a live view's shared-memory slot, which the hub removes once nobody watches.
+        (lease,) = api.hub.viewers.leases()
+        assert lease.camera_id == cfg.id and lease.sink is not None and lease.sink.path.exists()
+        window.close()
+        assert api.hub.viewers.leases() == [] and not lease.sink.path.exists()
+
+
+def test_empty_window_offers_the_demo_camera(qtbot, window, tmp_path):
     data = tmp_path / "data"
     configure(data, [])
-    hub = start_hub(data)
-    try:
-        window = MainWindow()
-        qtbot.addWidget(window)
-        window.attach(hub)
+    with LocalHub.start(data) as api:
+        window.attach(api)
         window.show()
-        assert window.tiles == {} and window.empty_label.isVisible()
+        qtbot.waitUntil(window.empty_label.isVisible, timeout=10000)
+        assert window.tiles == {}
         qtbot.mouseClick(window.demo_button, qtbot_button())
+        # The hub tells the window that a camera came (a notice), and the window shows it.
         qtbot.waitUntil(lambda: len(window.tiles) == 1, timeout=10000)
         assert not window.empty_label.isVisible()
-        assert [c.driver for c in repo_config.list_cameras(hub.engine)] == ["demo"]
-        # A second "Demo" is refused by the hub: the window says why, and the index keeps one camera.
+        assert [c.driver for c in api.cameras()] == ["demo"]
+        # A second "Demo" is refused by the hub: the window says why, and the hub keeps one camera.
         qtbot.waitUntil(window.demo_button.isEnabled, timeout=5000)
         window.demo_button.click()
         qtbot.waitUntil(lambda: "already exists" in window.statusBar().currentMessage(), timeout=10000)
         assert window.demo_button.isEnabled()
-        assert len(repo_config.list_cameras(hub.engine)) == 1 and len(window.tiles) == 1
-        window.close()
-    finally:
-        hub.stop()
-        tasks.shutdown()  # as the app does at exit: no worker thread outlives the window
+        assert len(api.cameras()) == 1 and len(window.tiles) == 1
+
+
+def test_window_on_a_hub_process_and_the_hub_stopping(qtbot, window, tmp_path):
+    """Over hub.sock to a real serve: tiles are live (frames from its shared memory) and follow its
+    notices; when the hub stops (``porchlight stop``), the window says so and no tile claims to
+    record; closing the window then ends cleanly."""
+    data = tmp_path / "data"
+    ok(run_cli(data, "demo-camera", "add", "--mode", "continuous"))
+    ok(run_cli(data, "storage", "set", "--min-free", "64M"))
+    with ServedHub.start(data) as api:
+        (cam,) = api.cameras()
+        window.attach(api)
+        window.show()
+        _live_tile(qtbot, window, cam.id)
+        assert window.hub_pid == api.hub_pid and window.stop_action.isEnabled()
+        assert api.status().cameras[0].watched == ("detect",)  # the tile's live view
+        ok(run_cli(data, "stop"))
+        qtbot.waitUntil(lambda: "hub stopped" in window.statusBar().currentMessage(), timeout=15000)
+        assert window.tiles[cam.id].state == "hub_gone" and "stopped" in window.tiles[cam.id].badge.text()
+        assert not window.stop_action.isEnabled()
+        assert api.serve.wait(30) == 0
+
+
+def test_quit_and_stop_recording_stops_the_hub(qtbot, window, tmp_path):
+    data = tmp_path / "data"
+    configure(data, [])
+    with ServedHub.start(data) as api:
+        window.attach(api)
+        window.show()
+        qtbot.waitUntil(window.stop_action.isEnabled, timeout=10000)
+        with qtbot.waitSignal(window.hubStopped, timeout=30000):
+            window.stop_action.trigger()
+        assert api.serve.wait(30) == 0  # the hub process ended on its own: stopped through the API
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+
+
+def _answer_modal(qtbot, button_text: str, seen: list[str]) -> None:
+    """Click ``button_text`` in the next modal dialog (which blocks the test until answered)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, click)
+            return
+        seen.append(box.text())
+        (button,) = [b for b in box.buttons() if b.text() == button_text]
+        button.click()
+
+    QTimer.singleShot(50, click)
+
+
+def test_first_close_says_recording_goes_on(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    data = tmp_path / "data"
+    configure(data, [])
+    settings = QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
+    with LocalHub.start(data) as api:
+        first = MainWindow(settings)
+        qtbot.addWidget(first)
+        first.attach(api)
+        first.show()
+        qtbot.waitUntil(first.stop_action.isEnabled, timeout=10000)
+        seen: list[str] = []
+        _answer_modal(qtbot, "Cancel", seen)
+        first.close()  # cancelled: the window stays, and it will ask again
+        assert first.isVisible() and "does not stop recording" in seen[0]
+        _answer_modal(qtbot, "Close window", seen)
+        first.close()
+        assert not first.isVisible() and len(seen) == 2
+        assert api.status().hub.running  # closing the window stopped nothing
+        # Told once: the next window closes without asking.
+        second = MainWindow(settings)
+        qtbot.addWidget(second)
+        second.attach(api)
+        second.show()
+        qtbot.waitUntil(second.stop_action.isEnabled, timeout=10000)
+        second.close()
+        assert not second.isVisible() and len(seen) == 2
+    tasks.shutdown()
+
+
+def test_first_close_offers_to_stop_recording(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    data = tmp_path / "data"
+    configure(data, [])
+    settings = QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
+    with ServedHub.start(data) as api:
+        window = MainWindow(settings)
+        qtbot.addWidget(window)
+        window.attach(api)
+        window.show()
+        qtbot.waitUntil(window.stop_action.isEnabled, timeout=10000)
+        _answer_modal(qtbot, "Quit and stop recording", [])
+        with qtbot.waitSignal(window.hubStopped, timeout=30000):
+            window.close()
+        assert api.serve.wait(30) == 0
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=5000)
+    tasks.shutdown()
 
 
 def qtbot_button():
     from PySide6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
-
-
-@pytest.mark.slow
-def test_app_process_records_and_quits_cleanly_on_sigterm(tmp_path):
-    data = tmp_path / "data"
-    (cfg,) = configure(data, [camera("Demo", None, driver="demo", mode="continuous")], segment_seconds=2.0)
-    # PYTHONFAULTHANDLER: if the app hangs on the way out, SIGABRT prints every thread's stack.
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONFAULTHANDLER="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "--data-dir", str(data)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(lambda: len(segments(data, cfg.id)) >= 2 or proc.poll() is not None, 40, "the app recording")
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(1.0)  # mid-segment
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)
-            _out, stacks = proc.communicate(timeout=10)
-            pytest.fail(f"the app did not quit within 30 s of SIGTERM; its threads were:\n{stacks}")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    segs = segments(data, cfg.id)
-    assert segs[-1].frames > 0  # the segment open at SIGTERM was finalized and indexed

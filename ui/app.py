@@ -1,4 +1,9 @@
-"""Start the desktop app: a QApplication, the main window, and the hub started off the GUI thread."""
+"""Start the desktop app: a QApplication and the main window, a client of the data dir's hub.
+
+The app attaches to the hub that runs on its data dir, or starts one (a detached ``porchlight
+serve``, :mod:`hub.api.launch`) off the GUI thread. The hub outlives the window: closing the app, or
+killing it, never stops recording.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ import traceback
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # Qt loads only when the app opens (the CLI imports this module)
+    from collections.abc import Callable
+
     from PySide6.QtCore import QCoreApplication
 
 logger = logging.getLogger(__name__)
@@ -35,7 +42,7 @@ def install_crash_hooks() -> None:
     """Uncaught exceptions (GUI or worker threads) show a dialog with a copyable report."""
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from hub.core.secrets import redact
+    from hub.api.util import redact
 
     def show(text: str) -> None:
         logger.error("unhandled exception:\n%s", text)
@@ -57,12 +64,13 @@ def install_crash_hooks() -> None:
     )
 
 
-def _quit_on_signals(app: QCoreApplication) -> None:
-    """Ctrl-C / SIGTERM close the app cleanly (open segments are finalized)."""
+def _quit_on_signals(app: QCoreApplication, quit_now: Callable[[], None]) -> None:
+    """Ctrl-C / SIGTERM call ``quit_now`` (on the GUI thread): the app closes cleanly, its live
+    views end, the hub records on."""
     from PySide6.QtCore import QTimer
 
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_a: app.quit())
+        signal.signal(sig, lambda *_a: quit_now())
     # Python runs signal handlers only between bytecodes: wake the interpreter now and then.
     timer = QTimer(app)
     timer.timeout.connect(lambda: None)
@@ -70,58 +78,47 @@ def _quit_on_signals(app: QCoreApplication) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the desktop app until its window closes."""
+    """Run the desktop app until its window closes; the hub it attached to (or started) goes on."""
     if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
         return 2
-    from PySide6.QtCore import QMetaObject, Qt
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from hub.api.local import LocalHub
-    from hub.api.server import ApiServer
-    from hub.hub import Hub
+    from hub.api import launch
+    from hub.api.protocol import HubApi
     from ui import tasks
     from ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Porchlight")
     install_crash_hooks()
-    window = MainWindow()
-    hub = Hub(args.data_dir, args.db_url)
-    state = {"started": False}
-    servers: list[ApiServer] = []
+    settings = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Porchlight", "porchlight")
+    window = MainWindow(settings)
+    apis: list[HubApi] = []
+    failures: list[BaseException] = []
+    log = launch.log_path(args.data_dir)
+    window.hubStarting.connect(
+        lambda pid: window.statusBar().showMessage(f"Starting the hub (pid {pid}); its log: {log}")
+    )
 
-    def quit_soon() -> None:  # from the API's thread
-        QMetaObject.invokeMethod(app, "quit", Qt.ConnectionType.QueuedConnection)
-
-    def start() -> None:
-        hub.start()
-        # The CLI reaches this hub on hub.sock too; `porchlight stop` stops it and closes the app.
-        try:
-            server = ApiServer(LocalHub(hub), args.data_dir, started_ms=hub.started_ms, on_stop=quit_soon)
-            servers.append(server.start())
-        except BaseException:
-            hub.stop()
-            raise
-
-    def started(_result: object) -> None:
-        state["started"] = True
-        window.attach(hub)
+    def attach() -> HubApi:  # a worker thread: starting a hub takes a while
+        api = launch.attach(args.data_dir, args.db_url, on_start=window.hubStarting.emit)
+        apis.append(api)
+        return api
 
     def failed(exc: BaseException) -> None:
-        QMessageBox.critical(window, "Porchlight cannot start", str(exc))
+        failures.append(exc)
+        QMessageBox.critical(window, "Porchlight cannot reach its hub", str(exc))
         app.quit()
 
-    tasks.run_in_background(start, started, failed, parent=window)
+    tasks.run_in_background(attach, window.attach, failed, parent=window)
     window.closed.connect(app.quit)
-    _quit_on_signals(app)
+    _quit_on_signals(app, window.close_quietly)
     window.show()
     code = app.exec()
-    for server in servers:
-        server.stop_accepting()
-    if state["started"]:
-        hub.stop()  # the window is gone; finalize open segments before exiting
-    for server in servers:
-        server.close()
+    window.detach()  # also when the app quit on a signal without closing the window
     tasks.shutdown()
-    return code
+    for api in apis:
+        api.close()  # this client's live views end; the hub records on
+    return 1 if failures and code == 0 else code

@@ -1,46 +1,97 @@
-"""The main window (minimal for now): every camera as a live tile with its recording state."""
+"""The main window (minimal for now): every camera of a hub as a live tile with its recording state.
+
+The window is a client of a hub process: it knows the hub only through the Hub API (a
+:class:`~hub.api.client.SocketHub` in the app), loads what it shows on worker threads and follows
+the hub's notices. Closing it never stops recording; "Quit and stop recording" does.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QImage
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from hub.api.local import LocalHub
-from hub.api.types import NewCamera
-from hub.core.model import CameraConfig, CameraStatus
-from hub.hub import Hub
-from ui.bridge import HubBridge
+from hub.api.protocol import HubApi
+from hub.api.subscription import Subscription
+from hub.api.types import (
+    Camera,
+    CamerasChanged,
+    CameraStateChanged,
+    CameraStatus,
+    Missed,
+    NewCamera,
+    Notice,
+    NoticeKind,
+    Status,
+    StorageChanged,
+    StorageInfo,
+)
+from ui.notices import NoticeBridge
 from ui.tasks import run_in_background
 from ui.tiles import CameraTile, FramePuller
 
 logger = logging.getLogger(__name__)
 
+#: The notices the window follows.
+NOTICES: tuple[NoticeKind, ...] = ("camera_state", "cameras", "storage")
+#: In the app's settings: the owner was told that closing the window does not stop recording.
+TOLD_KEY = "told_recording_goes_on"
+RECORDING_GOES_ON = (
+    "Closing this window does not stop recording: the hub goes on in the background, and the app "
+    "shows it again when you open it.\n\nTo stop recording, choose Quit and stop recording (also in "
+    "the File menu), or run: porchlight stop"
+)
+
+
+@dataclass(frozen=True)
+class HubView:
+    """What the window shows of a hub, loaded in one go off the GUI thread."""
+
+    cameras: list[Camera]
+    status: Status
+    storage: StorageInfo
+
+    @classmethod
+    def load(cls, api: HubApi) -> HubView:
+        return cls(api.cameras(), api.status(), api.storage())
+
 
 class MainWindow(QMainWindow):
-    """Shows the cameras of one running hub."""
+    """Shows the cameras of one hub, through its API."""
 
     closed = Signal()
+    #: The hub was asked to stop (the window closes next).
+    hubStopped = Signal()
+    #: A hub was started for this window (its pid); may be emitted from any thread.
+    hubStarting = Signal(int)
 
-    def __init__(self) -> None:
+    def __init__(self, settings: QSettings | None = None) -> None:
+        """``settings``: where the window remembers that it told the owner recording goes on after
+        it closes (told on the first close); None: never told (tests, embedding)."""
         super().__init__()
+        self.settings = settings
         self.setWindowTitle("Porchlight")
         self.resize(1100, 700)
-        self.hub: Hub | None = None
-        self.api: LocalHub | None = None
-        self.bridge: HubBridge | None = None
+        self.api: HubApi | None = None
+        self.notices: NoticeBridge | None = None
         self.puller: FramePuller | None = None
         self.tiles: dict[str, CameraTile] = {}
+        self.hub_pid: int | None = None
+        self.storage_path = ""
+        self._closing = False
+        self._quiet = False  # close without asking: the app quits, or the hub was stopped
         self._grid_host = QWidget()
         self._grid = QGridLayout(self._grid_host)
         self._empty = QWidget()
@@ -62,21 +113,67 @@ class MainWindow(QMainWindow):
         layout.addWidget(self._empty, 1)
         self.setCentralWidget(central)
         self._empty.hide()
-        self.statusBar().showMessage("Starting…")
+        self._build_menu()
+        self.statusBar().showMessage("Connecting to the hub…")
 
-    # -- hub ---------------------------------------------------------------------------------
-    def attach(self, hub: Hub) -> None:
-        """Show a started hub (GUI thread)."""
-        self.hub = hub
-        self.bridge = HubBridge(hub.bus, self)
-        self.bridge.statusChanged.connect(self._on_status)
-        self.bridge.camerasChanged.connect(lambda _ids: self._rebuild())
-        self.bridge.storageChanged.connect(self._on_storage)
-        self.api = LocalHub(hub)  # the hub's own front door (live views, the demo camera)
-        self.puller = FramePuller(self.api, self._frame_targets, parent=self)
+    def _build_menu(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        close = QAction("&Close window (recording goes on)", self)
+        close.setShortcut(QKeySequence.StandardKey.Close)
+        close.triggered.connect(self.close)
+        menu.addAction(close)
+        self.stop_action = QAction("&Quit and stop recording", self)
+        self.stop_action.triggered.connect(self.stop_hub)
+        self.stop_action.setEnabled(False)
+        menu.addAction(self.stop_action)
+
+    # -- the hub -------------------------------------------------------------------------------------
+    def attach(self, api: HubApi) -> None:
+        """Show the hub behind ``api`` (GUI thread); the window loads what it shows off this thread
+        and closes ``api`` never (its owner does)."""
+        self.api = api
+        self.puller = FramePuller(api, self._frame_targets, parent=self)
         self.puller.imageReady.connect(self._on_image)
-        self._rebuild()
-        self.statusBar().showMessage(f"Recording into {hub.storage.root}")
+
+        def load() -> tuple[Subscription, HubView]:
+            sub = api.subscribe(NOTICES)  # first: nothing that happens while loading is missed
+            try:
+                return sub, HubView.load(api)
+            except BaseException:
+                sub.close()
+                raise
+
+        run_in_background(load, self._attached, self._attach_failed, parent=self)
+
+    def _attached(self, result: tuple[Subscription, HubView]) -> None:
+        sub, view = result
+        if self._closing:
+            sub.close()
+            return
+        self.notices = NoticeBridge(sub, self)
+        self.notices.received.connect(self._on_notice)
+        self.notices.ended.connect(self._on_hub_gone)
+        self.stop_action.setEnabled(True)
+        self._show(view)
+
+    def _attach_failed(self, exc: BaseException) -> None:
+        if not self._closing:
+            self.statusBar().showMessage(f"Cannot reach the hub: {exc}")
+
+    def _refresh(self) -> None:
+        api = self.api
+        if api is not None and not self._closing:
+            run_in_background(lambda: HubView.load(api), self._show, self._attach_failed, parent=self)
+
+    def _show(self, view: HubView) -> None:
+        if self._closing:
+            return
+        self.hub_pid = view.status.hub.pid
+        self._rebuild(view.cameras)
+        for st in view.status.cameras:
+            self._on_status(st)
+        self.storage_path = view.storage.path
+        self._on_storage(view.storage.state, view.storage.message)
 
     def _frame_targets(self) -> list[tuple[str, int, int]]:
         # Called on the GUI thread by the puller's timer: read widget sizes here, convert elsewhere.
@@ -86,22 +183,26 @@ class MainWindow(QMainWindow):
             if t.isVisible()
         ]
 
-    def _rebuild(self) -> None:
-        cams: list[CameraConfig] = self.hub.cameras() if self.hub else []
+    def _rebuild(self, cams: list[Camera]) -> None:
         for tile in self.tiles.values():
             tile.setParent(None)
             tile.deleteLater()
         self.tiles.clear()
         cols = max(1, math.ceil(math.sqrt(len(cams))))
-        for i, cfg in enumerate(sorted(cams, key=lambda c: c.name.lower())):
-            tile = CameraTile(cfg)
-            self.tiles[cfg.id] = tile
+        for i, cam in enumerate(sorted(cams, key=lambda c: c.name.lower())):
+            tile = CameraTile(cam)
+            self.tiles[cam.id] = tile
             self._grid.addWidget(tile, i // cols, i % cols)
-        for st in self.hub.statuses() if self.hub else []:
-            if st.camera_id in self.tiles:
-                self.tiles[st.camera_id].set_status(st)
         self._empty.setVisible(not cams)
         self._grid_host.setVisible(bool(cams))
+
+    def _on_notice(self, notice: Notice) -> None:
+        if isinstance(notice, CameraStateChanged):
+            self._on_status(notice.camera)
+        elif isinstance(notice, CamerasChanged | Missed):
+            self._refresh()  # a camera came or went, or notices were lost: ask again
+        elif isinstance(notice, StorageChanged):
+            self._on_storage(notice.state, notice.message)
 
     def _on_status(self, st: CameraStatus) -> None:
         tile = self.tiles.get(st.camera_id)
@@ -114,8 +215,18 @@ class MainWindow(QMainWindow):
             tile.set_image(ts, img)
 
     def _on_storage(self, state: str, message: str) -> None:
-        self.statusBar().showMessage("Storage OK" if state == "ok" else f"Storage: {message}")
+        if state != "ok":
+            self.statusBar().showMessage(f"Storage: {message}")
+        else:
+            self.statusBar().showMessage(f"Recording into {self.storage_path}")
 
+    def _on_hub_gone(self, why: str) -> None:
+        self.stop_action.setEnabled(False)
+        self.statusBar().showMessage(f"The hub stopped: {why}")
+        for tile in self.tiles.values():
+            tile.set_hub_gone()
+
+    # -- actions -----------------------------------------------------------------------------------
     def _add_demo(self) -> None:
         api = self.api
         if api is None:
@@ -133,17 +244,75 @@ class MainWindow(QMainWindow):
             parent=self,
         )
 
-    # -- closing -----------------------------------------------------------------------------
+    def stop_hub(self) -> None:
+        """Stop the hub (every open recording is finalized), then close the window."""
+        api = self.api
+        if api is None:
+            return
+        self.stop_action.setEnabled(False)
+        self.statusBar().showMessage("Stopping the hub…")
+
+        def stopped(_r: object) -> None:
+            self.hubStopped.emit()
+            self.close_quietly()
+
+        def refused(exc: BaseException) -> None:
+            self.stop_action.setEnabled(True)
+            self.statusBar().showMessage(f"The hub did not stop: {exc}")
+
+        run_in_background(api.stop, stopped, refused, parent=self)
+
+    # -- closing -----------------------------------------------------------------------------------
     def detach(self) -> None:
-        """Stop pulling frames and receiving events (before the hub stops)."""
+        """Stop pulling frames (ending this window's live views) and following notices."""
+        self._closing = True
         if self.puller is not None:
             self.puller.stop()
             self.puller = None
-        if self.bridge is not None:
-            self.bridge.close()
-            self.bridge = None
+        if self.notices is not None:
+            self.notices.close()
+            self.notices = None
+
+    def close_quietly(self) -> None:
+        """Close without telling the owner that recording goes on (the app quits on a signal)."""
+        self._quiet = True
+        self.close()
+
+    def _should_tell(self) -> bool:
+        return (
+            self.settings is not None
+            and not self._quiet
+            and self.notices is not None  # a hub runs, so it records on
+            and not self.settings.value(TOLD_KEY, False, type=bool)
+        )
+
+    def _tell_recording_goes_on(self) -> str:
+        """The first close: say that recording goes on and offer to stop it ("close", "stop" or
+        "cancel")."""
+        box = QMessageBox(
+            QMessageBox.Icon.Information, "Porchlight keeps recording", RECORDING_GOES_ON, parent=self
+        )
+        close = box.addButton("Close window", QMessageBox.ButtonRole.AcceptRole)
+        stop = box.addButton("Quit and stop recording", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(close)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked not in (close, stop):
+            return "cancel"
+        assert self.settings is not None
+        self.settings.setValue(TOLD_KEY, True)
+        self.settings.sync()
+        return "close" if clicked is close else "stop"
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if self._should_tell():
+            choice = self._tell_recording_goes_on()
+            if choice != "close":
+                event.ignore()
+                if choice == "stop":
+                    self.stop_hub()
+                return
         self.detach()
         self.closed.emit()
         super().closeEvent(event)

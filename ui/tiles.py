@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 from hub.api.errors import HubError
 from hub.api.frames import FrameReader, FrameSlotError, SlotFrame
 from hub.api.protocol import HubApi
-from hub.core.model import CameraConfig, CameraStatus
+from hub.api.types import Camera, CameraStatus
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ STATE_LABELS = {
     "storage_missing": ("Storage missing", "#c62828"),
     "disk_full": ("Disk full", "#c62828"),
     "stopped": ("Stopped", "#757575"),
+    "hub_gone": ("Not recording: the hub stopped", "#c62828"),
 }
 
 
@@ -58,11 +59,11 @@ def frame_to_qimage(frame: SlotFrame, width: int) -> QImage:
 class CameraTile(QFrame):
     """One camera: name, state badge and the live picture."""
 
-    def __init__(self, cfg: CameraConfig, parent: QWidget | None = None) -> None:
+    def __init__(self, cam: Camera, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.camera_id = cfg.id
+        self.camera_id = cam.id
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.title = QLabel(cfg.name)
+        self.title = QLabel(cam.name)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.badge = QLabel()
         self.badge.setTextFormat(Qt.TextFormat.PlainText)
@@ -76,17 +77,22 @@ class CameraTile(QFrame):
         layout.addWidget(self.picture, 1)
         layout.addWidget(self.badge)
         self.frame_seq = 0
-        self.set_status(CameraStatus(cfg.id, "stopped" if not cfg.enabled else "connecting", 0))
+        self._show_state("connecting" if cam.enabled else "stopped")
 
     def set_status(self, st: CameraStatus) -> None:
         """Show a camera state (and its last error as a tooltip)."""
-        text, color = STATE_LABELS.get(st.state, (st.state, "#757575"))
-        self.state = st.state
-        self.badge.setText(
-            text if not st.last_error or st.state == "recording" else f"{text}: {st.last_error}"
-        )
+        self._show_state(st.state, st.last_error)
+
+    def set_hub_gone(self) -> None:
+        """The hub stopped: nothing records this camera now."""
+        self._show_state("hub_gone")
+
+    def _show_state(self, state: str, error: str | None = None) -> None:
+        text, color = STATE_LABELS.get(state, (state, "#757575"))
+        self.state = state
+        self.badge.setText(text if not error or state == "recording" else f"{text}: {error}")
         self.badge.setStyleSheet(f"color: {color}; font-weight: bold;")
-        self.badge.setToolTip(st.last_error or "")
+        self.badge.setToolTip(error or "")
 
     def set_image(self, seq: int, img: QImage) -> None:
         """Show a new picture (GUI thread); ``seq`` is its number in the live view's slot."""

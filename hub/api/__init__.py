@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hub.api.protocol import HubApi
 
-__all__ = ["HubApi", "connect"]
+__all__ = ["HubApi", "connect", "hub_holds"]
 
 
 def connect(data_dir: Path, db_url: str | None = None, *, wait_s: float = 10.0) -> HubApi:
@@ -38,7 +38,7 @@ def connect(data_dir: Path, db_url: str | None = None, *, wait_s: float = 10.0) 
             return SocketHub.open(data_dir)
         except NoHub:
             pass
-        if time.monotonic() >= deadline or not _hub_holds(data_dir):
+        if time.monotonic() >= deadline or not hub_holds(data_dir):
             break
         time.sleep(0.1)
     from hub.api.index import IndexOnly
@@ -46,7 +46,9 @@ def connect(data_dir: Path, db_url: str | None = None, *, wait_s: float = 10.0) 
     return IndexOnly.open(data_dir, db_url)
 
 
-def _hub_holds(data_dir: Path) -> bool:
+def hub_holds(data_dir: Path) -> bool:
+    """True when a hub process holds ``data_dir`` (it may not listen yet: it is starting). Trying the
+    lock takes it for an instant: a hub starting at that very instant would find it taken."""
     from hub.storage.lock import HubLock
 
     return HubLock.holder(data_dir) is not None

@@ -1,9 +1,14 @@
-"""Logging for the hub: one redacting formatter on every handler, FFmpeg's messages included."""
+"""Logging for the hub: one redacting formatter on every handler, FFmpeg's messages included; into
+stderr, or into a rotated log file that also receives the process's standard output and error."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import logging.handlers
+import os
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from drivers.scrub import redact
@@ -16,10 +21,63 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def setup_logging(level: int = logging.INFO, *, stream: TextIO | None = None) -> None:
-    """Send logs to stderr (redacted) and route FFmpeg's warnings through Python logging."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+#: Size at which the log file is rotated, and how many rotated files are kept (hub.log.1 ... .3).
+LOG_MAX_BYTES = 5 * 1024 * 1024
+LOG_BACKUPS = 3
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class StdRedirectingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file that file descriptors 1 and 2 point at, the current one after each rollover.
+
+    A detached process has no terminal: what bypasses logging (a traceback at exit, a faulthandler
+    dump, a C library's message) would otherwise go to whatever stderr it was started with, or be
+    lost. fd 1 and 2 share the handler's open file (O_APPEND), and ``shouldRollover`` measures the
+    file's end, so what they write counts towards the size too."""
+
+    def __init__(self, filename: Path, *, max_bytes: int, backups: int) -> None:
+        super().__init__(filename, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self.point_std_fds()
+
+    def doRollover(self) -> None:  # noqa: N802 (the logging API's name)
+        """Rotate the files, then point fd 1 and 2 at the new one (they would keep the old one open)."""
+        super().doRollover()
+        self.point_std_fds()
+
+    def point_std_fds(self) -> None:
+        """Point fd 1 and 2 at the current file (what Python still buffers for them is written first,
+        to where it was meant to go, when it still can be)."""
+        if self.stream is None:  # closed
+            return
+        for std in (sys.stdout, sys.stderr):
+            if std is not None:
+                with contextlib.suppress(OSError, ValueError):  # a reader gone, a stream closed
+                    std.flush()
+        fd = self.stream.fileno()
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+
+
+def setup_logging(
+    level: int = logging.INFO,
+    *,
+    stream: TextIO | None = None,
+    log_file: Path | None = None,
+    max_bytes: int = LOG_MAX_BYTES,
+    backups: int = LOG_BACKUPS,
+) -> None:
+    """Send logs to stderr or ``stream`` (redacted) and route FFmpeg's warnings through Python logging.
+
+    With ``log_file``, logs go to that file instead, rotated at ``max_bytes`` with ``backups`` old files
+    kept, and the process's fd 1 and 2 point at it from now on (so never in a process whose standard
+    output matters, such as a test runner's). Its folder is created (0700) when missing."""
+    handler: logging.Handler
+    if log_file is None:
+        handler = logging.StreamHandler(stream or sys.stderr)
+    else:
+        make_private_dirs(Path(log_file).parent)
+        handler = StdRedirectingFileHandler(Path(log_file), max_bytes=max_bytes, backups=backups)
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -37,6 +95,14 @@ def setup_logging(level: int = logging.INFO, *, stream: TextIO | None = None) ->
 
 
 _routing_wanted = False
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents, each 0700 (``mkdir(parents=True)`` gives the parents
+    the default mode): a log may name cameras, hosts and times."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
 
 
 def route_ffmpeg_logs_if_set_up() -> None:

@@ -20,6 +20,7 @@ import keyring.backends.fail
 
 from hub.api import HubApi
 from hub.api.client import NoHub, SocketHub
+from hub.api.frames import FrameReader, SlotFrame
 from hub.api.index import IndexOnly
 from hub.api.local import LocalHub
 from hub.hub import HubOptions
@@ -64,6 +65,19 @@ class ServedHub(SocketHub):
             assert code == 0, f"serve exited {code}; its log:\n{self.serve.output()[-4000:]}"
         else:
             self.serve.kill()
+
+
+def frames_for(reader: FrameReader, seconds: float) -> list[SlotFrame]:
+    """Every new picture a live view's reader gets in ``seconds``, polling as a tile does (10 times a
+    second)."""
+    got: list[SlotFrame] = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        frame = reader.read(after=got[-1].seq if got else 0)
+        if frame is not None:
+            got.append(frame)
+        time.sleep(0.1)
+    return got
 
 
 def open_api(kind: str, data: Path, env: Mapping[str, str] | None = None) -> HubApi:

@@ -1,0 +1,127 @@
+"""Attach to the hub of a data dir, starting one when none runs: what the desktop app does.
+
+The hub is a process of its own, ``porchlight serve``, so recording never depends on a window. One
+started here is detached from whoever started it: its own session (a Ctrl-C in the app's terminal,
+or the app being killed, does not reach it), no terminal (standard input and output are
+``/dev/null``), and its log in the data dir (``logs/hub.log``, rotated by the hub; standard error
+goes there too, so a crash before logging is set up still leaves its reason).
+
+Loads the client and the standard library; the engine stays in the hub's process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import hub as _hub_package
+from hub.api.client import NoHub, SocketHub
+from hub.api.errors import UnavailableError
+
+logger = logging.getLogger(__name__)
+
+#: The hub's log, in its data dir (the hub rotates it).
+LOG_PATH = Path("logs") / "hub.log"
+#: How long a new hub may take to answer (it opens, and may migrate, its index first).
+START_TIMEOUT_S = 60.0
+_POLL_S = 0.1
+
+
+def log_path(data_dir: Path) -> Path:
+    """Where the hub of ``data_dir`` writes its log."""
+    return Path(data_dir) / LOG_PATH
+
+
+def serve_command(data_dir: Path, db_url: str | None = None) -> list[str]:
+    """The command line of a hub on ``data_dir`` that logs into the data dir."""
+    cmd = [sys.executable, "-m", "cli", "--data-dir", str(data_dir)]
+    if db_url:
+        cmd += ["--db-url", db_url]
+    return [*cmd, "serve", "--log-file", str(log_path(data_dir))]
+
+
+def spawn(data_dir: Path, db_url: str | None = None) -> subprocess.Popen[bytes]:
+    """Start ``porchlight serve`` on ``data_dir``, detached; returns at once (it may still fail:
+    another hub holds the data dir, the index cannot be opened; its log says why)."""
+    log = log_path(data_dir)
+    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The packages this process runs from come first, so the hub runs the same code as its app
+    # also when Porchlight is not installed (run from a checkout).
+    root = str(Path(_hub_package.__file__).resolve().parents[1])
+    paths = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    with open(log, "ab") as err:
+        proc = subprocess.Popen(
+            serve_command(data_dir, db_url),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+            close_fds=True,
+            cwd=data_dir,
+            env=env,
+        )
+    logger.info("started a hub on %s (pid %d); its log: %s", data_dir, proc.pid, log)
+    return proc
+
+
+def attach(
+    data_dir: Path,
+    db_url: str | None = None,
+    *,
+    start: bool = True,
+    timeout_s: float = START_TIMEOUT_S,
+    on_start: Callable[[int], None] | None = None,
+) -> SocketHub:
+    """The Hub API of the hub running on ``data_dir``, over its socket.
+
+    When none runs and ``start`` is true, a detached ``porchlight serve`` is started (``on_start``
+    is told its pid) and waited for until it answers. A hub that holds the data dir but does not
+    listen yet (it is starting, started by another app or a service) is waited for, never doubled.
+    NoHub when none runs and ``start`` is false; UnavailableError when the hub could not start
+    (with the end of its log) or did not answer within ``timeout_s``; HubVersionError when the
+    running hub speaks another version of the API. ``close()`` the result when done."""
+    from hub.api import hub_holds
+
+    data_dir = Path(data_dir)
+    deadline = time.monotonic() + timeout_s
+    proc: subprocess.Popen[bytes] | None = None
+    while True:
+        try:
+            return SocketHub.open(data_dir)
+        except NoHub:
+            if not start and not hub_holds(data_dir):
+                raise
+        # While a hub we started is starting, the lock is not tried: trying it could make that very
+        # hub find the data dir taken.
+        if proc is None and not hub_holds(data_dir):
+            data_dir.mkdir(parents=True, exist_ok=True)
+            proc = spawn(data_dir, db_url)
+            if on_start is not None:
+                on_start(proc.pid)
+        elif proc is not None and proc.poll() is not None and not hub_holds(data_dir):
+            raise UnavailableError(
+                f"the hub could not start on {data_dir} (exit status {proc.returncode}): {_last_words(data_dir)}"
+            )
+        if time.monotonic() > deadline:
+            raise UnavailableError(
+                f"the hub on {data_dir} did not answer within {timeout_s:g} s; its log: {log_path(data_dir)}"
+            )
+        time.sleep(_POLL_S)
+
+
+def _last_words(data_dir: Path, lines: int = 3) -> str:
+    """The end of the hub's log: why it stopped, in its own words."""
+    try:
+        with open(log_path(data_dir), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8192))
+            tail = f.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return f"no log at {log_path(data_dir)}"
+    return " / ".join(tail[-lines:]) or f"see {log_path(data_dir)}"

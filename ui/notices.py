@@ -1,0 +1,48 @@
+"""The one seam between a hub's notices and Qt.
+
+A worker thread reads the Hub API subscription (:meth:`hub.api.protocol.HubApi.subscribe`) and
+re-emits each notice as a Qt signal. The bridge object lives in the GUI thread, so Qt queues every
+emission to it: slots connected to these signals always run on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from PySide6.QtCore import QObject, Signal
+
+from hub.api.errors import HubError
+from hub.api.subscription import Subscription
+
+logger = logging.getLogger(__name__)
+
+
+class NoticeBridge(QObject):
+    """Emits :attr:`received` for every notice of ``sub`` (a :data:`hub.api.types.Notice`), and
+    :attr:`ended` once the hub ends the subscription (it stopped, or its connection was lost)."""
+
+    received = Signal(object)
+    ended = Signal(str)  # why, to show as it is
+
+    def __init__(self, sub: Subscription, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._sub = sub
+        self._thread = threading.Thread(target=self._read, name="porchlight-ui-notices", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:  # the worker thread
+        try:
+            for notice in self._sub:
+                self.received.emit(notice)
+        except HubError as exc:
+            logger.info("the hub ended its notices: %s", exc)
+            self.ended.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - reported to the window, which shows it
+            logger.warning("reading the hub's notices failed", exc_info=True)
+            self.ended.emit(f"lost the hub's notices: {exc}")
+
+    def close(self) -> None:
+        """Stop receiving notices (returns once the worker has ended)."""
+        self._sub.close()
+        self._thread.join(10)

@@ -123,18 +123,28 @@ def _answer_modal(qtbot, button_text: str, seen: list[str]) -> None:
     QTimer.singleShot(50, click)
 
 
-def test_first_close_says_recording_goes_on(qtbot, tmp_path):
+def _attached_window(qtbot, api, settings) -> MainWindow:
+    """A shown window with app settings, attached to ``api`` once it follows the hub."""
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    window.attach(api)
+    window.show()
+    qtbot.waitUntil(window.stop_action.isEnabled, timeout=10000)
+    return window
+
+
+def _settings(tmp_path):
     from PySide6.QtCore import QSettings
 
+    return QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
+
+
+def test_first_close_says_recording_goes_on(qtbot, tmp_path):
     data = tmp_path / "data"
     configure(data, [])
-    settings = QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
+    settings = _settings(tmp_path)
     with LocalHub.start(data) as api:
-        first = MainWindow(settings)
-        qtbot.addWidget(first)
-        first.attach(api)
-        first.show()
-        qtbot.waitUntil(first.stop_action.isEnabled, timeout=10000)
+        first = _attached_window(qtbot, api, settings)
         seen: list[str] = []
         _answer_modal(qtbot, "Cancel", seen)
         first.close()  # cancelled: the window stays, and it will ask again
@@ -144,28 +154,17 @@ def test_first_close_says_recording_goes_on(qtbot, tmp_path):
         assert not first.isVisible() and len(seen) == 2
         assert api.status().hub.running  # closing the window stopped nothing
         # Told once: the next window closes without asking.
-        second = MainWindow(settings)
-        qtbot.addWidget(second)
-        second.attach(api)
-        second.show()
-        qtbot.waitUntil(second.stop_action.isEnabled, timeout=10000)
+        second = _attached_window(qtbot, api, settings)
         second.close()
         assert not second.isVisible() and len(seen) == 2
     tasks.shutdown()
 
 
 def test_first_close_offers_to_stop_recording(qtbot, tmp_path):
-    from PySide6.QtCore import QSettings
-
     data = tmp_path / "data"
     configure(data, [])
-    settings = QSettings(str(tmp_path / "app.ini"), QSettings.Format.IniFormat)
     with ServedHub.start(data) as api:
-        window = MainWindow(settings)
-        qtbot.addWidget(window)
-        window.attach(api)
-        window.show()
-        qtbot.waitUntil(window.stop_action.isEnabled, timeout=10000)
+        window = _attached_window(qtbot, api, _settings(tmp_path))
         _answer_modal(qtbot, "Quit and stop recording", [])
         with qtbot.waitSignal(window.hubStopped, timeout=30000):
             window.close()

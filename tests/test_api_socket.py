@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import msgspec
+import psutil
 import pytest
 
 from hub.api import connect, endpoint, wire
@@ -401,9 +402,10 @@ def test_a_change_through_the_socket_is_stored_and_applied(tmp_path):
         api.close()
 
 
-def test_the_app_s_hub_answers_the_cli_and_stops_with_it(tmp_path):
-    """The desktop app (a real process, offscreen Qt) runs its hub with the socket too: the CLI
-    reaches it, and ``porchlight stop`` finalizes its recording and closes the app."""
+def test_the_app_s_hub_answers_the_cli_and_stops_without_it(tmp_path):
+    """The desktop app (a real process, offscreen Qt) starts a hub process with the socket: the CLI
+    reaches it, and ``porchlight stop`` finalizes its recording and ends it; the app stays open
+    (it shows that the hub stopped) until it is quit."""
     data = tmp_path / "data"
     configure(data, [DEMO], segment_seconds=2.0)
     log = (tmp_path / "app.log").open("wb")
@@ -415,16 +417,24 @@ def test_the_app_s_hub_answers_the_cli_and_stops_with_it(tmp_path):
         stdout=log,
         stderr=log,
     )
+    hub_pid = None
     try:
-        wait_for(lambda: _answers(data) == app.pid, 60, "the app's hub on hub.sock")
+        hub_pid = wait_for(lambda: _answers(data), 60, "the app's hub on hub.sock")
+        assert hub_pid != app.pid
         wait_for(lambda: cli_json(data, "status")["cameras"][0]["state"] == "recording", 30, "recording")
         r = ok(run_cli(data, "stop"))
-        assert f"(pid {app.pid}) stopped" in r.stderr
-        assert app.wait(30) == 0
+        assert f"(pid {hub_pid}) stopped" in r.stderr
+        psutil.Process(hub_pid).wait(30)
+        hub_pid = None
         assert segments(data, "demo")  # what it recorded was finalized and indexed
+        assert app.poll() is None  # the window goes on, saying the hub stopped
+        app.send_signal(signal.SIGTERM)
+        assert app.wait(30) == 0
     finally:
         if app.poll() is None:
             app.kill()
             app.wait(10)
+        if hub_pid is not None and psutil.pid_exists(hub_pid):
+            os.kill(hub_pid, signal.SIGKILL)
         log.close()
     assert not (data / "hub.sock").exists() and HubLock.holder(data) is None

@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,9 @@ def spawn(data_dir: Path, db_url: str | None = None) -> subprocess.Popen[bytes]:
             cwd=data_dir,
             env=env,
         )
+    # The hub is this process's child until this process ends: collect its exit status when it stops,
+    # so that a stopped hub does not linger as a zombie beside a window that stays open.
+    threading.Thread(target=proc.wait, name=f"porchlight-hub-reaper-{proc.pid}", daemon=True).start()
     logger.info("started a hub on %s (pid %d); its log: %s", data_dir, proc.pid, log)
     return proc
 

@@ -4,6 +4,9 @@ and the hub stopping under it. The window knows the hub only through the Hub API
 
 from __future__ import annotations
 
+import dataclasses
+
+import msgspec
 import pytest
 
 from hub.api.local import LocalHub
@@ -11,7 +14,7 @@ from tests.support.apitools import ServedHub
 from tests.support.clitools import ok, run_cli
 from tests.support.hubtools import camera, configure
 from ui import tasks
-from ui.main_window import MainWindow
+from ui.main_window import HubView, MainWindow
 
 
 @pytest.fixture
@@ -49,6 +52,29 @@ def test_tile_shows_live_picture_and_recording_state(qtbot, window, tmp_path):
         assert lease.camera_id == cfg.id and lease.sink is not None and lease.sink.path.exists()
         window.close()
         assert api.hub.viewers.leases() == [] and not lease.sink.path.exists()
+
+
+def test_a_view_loaded_before_a_notice_does_not_take_the_tile_back(qtbot, window, tmp_path):
+    """The window loads what it shows off the GUI thread while notices keep coming: a camera list
+    change asks again, and that answer may land after a newer state notice. The tile keeps the
+    newer state."""
+    data = tmp_path / "data"
+    (cfg,) = configure(data, [camera("Front door", None, driver="demo", mode="continuous")])
+    with LocalHub.start(data) as api:
+        loaded = HubView.load(api)
+        (early,) = loaded.status.cameras
+        stale = dataclasses.replace(
+            loaded,
+            status=msgspec.structs.replace(
+                loaded.status, cameras=(msgspec.structs.replace(early, state="connecting"),)
+            ),
+        )
+        window.attach(api)
+        window.show()
+        tile = _live_tile(qtbot, window, cfg.id)
+        window._show(stale)  # the late answer: the tiles are built again from it
+        tile = window.tiles[cfg.id]
+        assert tile.state == "recording" and "Recording" in tile.badge.text()
 
 
 def test_empty_window_offers_the_demo_camera(qtbot, window, tmp_path):

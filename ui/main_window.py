@@ -88,6 +88,9 @@ class MainWindow(QMainWindow):
         self.notices: NoticeBridge | None = None
         self.puller: FramePuller | None = None
         self.tiles: dict[str, CameraTile] = {}
+        # Each camera's newest state: a view loaded off the GUI thread may arrive after a notice
+        # that is newer than it, and must not take the tile back (compared by ``updated_ms``).
+        self._statuses: dict[str, CameraStatus] = {}
         self.hub_pid: int | None = None
         self.storage_path = ""
         self._closing = False
@@ -153,6 +156,7 @@ class MainWindow(QMainWindow):
         self.notices = NoticeBridge(sub, self)
         self.notices.received.connect(self._on_notice)
         self.notices.ended.connect(self._on_hub_gone)
+        self.notices.start()
         self.stop_action.setEnabled(True)
         self._show(view)
 
@@ -188,10 +192,14 @@ class MainWindow(QMainWindow):
             tile.setParent(None)
             tile.deleteLater()
         self.tiles.clear()
+        ids = {c.id for c in cams}
+        self._statuses = {k: v for k, v in self._statuses.items() if k in ids}
         cols = max(1, math.ceil(math.sqrt(len(cams))))
         for i, cam in enumerate(sorted(cams, key=lambda c: c.name.lower())):
             tile = CameraTile(cam)
             self.tiles[cam.id] = tile
+            if (known := self._statuses.get(cam.id)) is not None:
+                tile.set_status(known)
             self._grid.addWidget(tile, i // cols, i % cols)
         self._empty.setVisible(not cams)
         self._grid_host.setVisible(bool(cams))
@@ -205,6 +213,10 @@ class MainWindow(QMainWindow):
             self._on_storage(notice.state, notice.message)
 
     def _on_status(self, st: CameraStatus) -> None:
+        known = self._statuses.get(st.camera_id)
+        if known is not None and known.updated_ms > st.updated_ms:
+            return  # older than what the tile shows (a view loaded before the latest notice)
+        self._statuses[st.camera_id] = st
         tile = self.tiles.get(st.camera_id)
         if tile is not None:
             tile.set_status(st)

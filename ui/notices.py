@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 
 class NoticeBridge(QObject):
     """Emits :attr:`received` for every notice of ``sub`` (a :data:`hub.api.types.Notice`), and
-    :attr:`ended` once the hub ends the subscription (it stopped, or its connection was lost)."""
+    :attr:`ended` once the hub ends the subscription (it stopped, or its connection was lost).
+
+    Nothing is read before :meth:`start`: connect the signals first, or the notices already queued
+    (a camera that began recording while the window was loading) would be emitted to nobody."""
 
     received = Signal(object)
     ended = Signal(str)  # why, to show as it is
@@ -29,6 +32,9 @@ class NoticeBridge(QObject):
         super().__init__(parent)
         self._sub = sub
         self._thread = threading.Thread(target=self._read, name="porchlight-ui-notices", daemon=True)
+
+    def start(self) -> None:
+        """Start reading (once the signals are connected)."""
         self._thread.start()
 
     def _read(self) -> None:  # the worker thread
@@ -45,4 +51,5 @@ class NoticeBridge(QObject):
     def close(self) -> None:
         """Stop receiving notices (returns once the worker has ended)."""
         self._sub.close()
-        self._thread.join(10)
+        if self._thread.ident is not None:
+            self._thread.join(10)

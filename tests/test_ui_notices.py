@@ -23,13 +23,13 @@ def test_notices_queued_before_the_window_listens_are_not_lost(qtbot):
     queue.put(_notice(1))
     bridge = NoticeBridge(queue)
     time.sleep(0.3)  # a busy GUI thread between making the bridge and connecting to it
-    got: list[object] = []
+    got: list[StorageChanged] = []
     bridge.received.connect(got.append)
     bridge.start()
     queue.put(_notice(2))
     try:
         qtbot.waitUntil(lambda: len(got) == 2, timeout=5000)
-        assert [n.message for n in got] == ["notice 1", "notice 2"]  # type: ignore[attr-defined]
+        assert [n.message for n in got] == ["notice 1", "notice 2"]
     finally:
         bridge.close()
 

@@ -99,9 +99,14 @@ def _clean(value: str, limit: int = _MAX_TEXT) -> str:
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``text`` names, without its zone (``fe80::1%eth0``); None when it names none.
+    A zone follows only an IPv6 address and is never empty: ``127.0.0.1%`` is not an address."""
+    head, pct, zone = text.partition("%")
     try:
-        addr = ipaddress.ip_address(text.split("%", 1)[0])
+        addr = ipaddress.ip_address(head)
     except ValueError:
+        return None
+    if pct and (addr.version != 6 or not zone):
         return None
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return addr.ipv4_mapped

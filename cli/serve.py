@@ -58,10 +58,14 @@ def serve(args: argparse.Namespace) -> int:
         api.close()
         raise
 
+    got: list[str] = []  # the signal that stops it
+
     def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+        got.append(signal.Signals(signum).name)
         done.set()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    why: str | None = None  # stays None when an error ends the hub: a client may start another
     try:
         cams = [c for c in api.cameras() if c.enabled]
         print(
@@ -70,10 +74,12 @@ def serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         with FolderWatch(args.data_dir) as data_dir:
-            wait_for_stop(done, data_dir, args.duration, cap)
+            why = wait_for_stop(done, data_dir, args.duration, cap)
+        if got:
+            why = f"it got {got[0]}"
     finally:
         server.stop_accepting()
-        api.close()  # stops the hub: open segments are finalized
+        api.close(why)  # stops the hub: open segments are finalized; subscribers are told why
         server.close()
         for s, h in old.items():
             signal.signal(s, h)
@@ -82,10 +88,11 @@ def serve(args: argparse.Namespace) -> int:
 
 def wait_for_stop(
     done: threading.Event, data_dir: FolderWatch, duration: float | None, cap: float | None
-) -> None:
+) -> str:
     """Return once ``done`` is set, the time is up (``duration`` or the lifetime ``cap``, the smaller)
     or ``data_dir`` is gone: a hub whose folder was deleted (a test's tmp dir, the user's clean-up)
-    has nothing left to record into, and nobody can reach it (its socket went with the folder)."""
+    has nothing left to record into, and nobody can reach it (its socket went with the folder).
+    Returns why, as subscribers are told ("the hub stopped: <why>")."""
     capped = cap is not None and (duration is None or cap <= duration)
     limit = cap if capped else duration
     end = math.inf if limit is None else time.monotonic() + limit
@@ -97,11 +104,13 @@ def wait_for_stop(
         if left <= 0:
             if capped:
                 logger.info("lifetime cap of %g s reached (%s): stopping", cap, LIFETIME_ENV)
-            return
+                return f"its lifetime cap of {cap:g} s ({LIFETIME_ENV}) was reached"
+            return f"its --duration of {duration:g} s is up"
         if data_dir.gone():
             logger.warning("the data dir %s is gone: stopping", data_dir.path)
-            return
+            return f"its data dir {data_dir.path} is gone"
         done.wait(min(left, WAIT_STEP_S))
+    return "it was asked to stop"
 
 
 class FolderWatch:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,39 +43,57 @@ def main() -> int:
 
 
 def inside() -> int:
-    """Runs under Xvfb: start a demo hub process as the app does, and photograph the window."""
+    """Runs under Xvfb: start a demo hub process as the app does, photograph the window, then stop
+    the hub from another client and photograph the window saying so."""
     from PySide6.QtWidgets import QApplication
 
     from hub.api import launch
     from hub.api.types import NewCamera
     from ui import tasks
+    from ui.app import connect
+    from ui.link import HubLink
     from ui.main_window import MainWindow
 
     app = QApplication(sys.argv[:1])
-    with tempfile.TemporaryDirectory() as tmp, launch.attach(Path(tmp)) as api:
-        for name in ("Front door", "Driveway"):
-            api.add_camera(NewCamera(name=name, driver="demo", mode="motion"))
-        window = MainWindow()
-        window.resize(1100, 520)
-        window.attach(api)
-        window.show()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+    def settle(until: Callable[[], bool], seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not until():
             app.processEvents()
-            if window.tiles and all(
-                not t.picture.pixmap().isNull() and t.state == "recording" for t in window.tiles.values()
-            ):
-                break
             time.sleep(0.05)
         for _ in range(20):
             app.processEvents()
             time.sleep(0.05)
-        OUT.mkdir(parents=True, exist_ok=True)
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        with launch.attach(Path(tmp)) as api:
+            for name in ("Front door", "Driveway"):
+                api.add_camera(NewCamera(name=name, driver="demo", mode="motion"))
+        window = MainWindow()
+        window.resize(1100, 520)
+        link = HubLink(Path(tmp), parent=window)
+        connect(window, link)
+        link.start()
+        window.show()
+        settle(
+            lambda: (
+                bool(window.tiles)
+                and all(
+                    not t.picture.pixmap().isNull() and t.state == "recording" for t in window.tiles.values()
+                )
+            )
+        )
         window.grab().save(str(OUT / "main-window.png"))
-        window.close()
+        with launch.attach(Path(tmp), start=False) as api:
+            api.stop()  # as porchlight stop does from a terminal
+        settle(lambda: "reconnecting" in window.banner.text())
+        window.grab().save(str(OUT / "hub-stopped.png"))
+        window.close_quietly()
+        window.detach()
+        link.close()
         tasks.shutdown()
-        api.stop()
-    print(f"wrote {OUT / 'main-window.png'}")
+    print(f"wrote {OUT / 'main-window.png'} and {OUT / 'hub-stopped.png'}")
     return 0
 
 

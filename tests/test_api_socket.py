@@ -29,7 +29,7 @@ import pytest
 
 from hub.api import connect, endpoint, wire
 from hub.api.client import SocketHub
-from hub.api.errors import HubVersionError, UnavailableError, ValidationError
+from hub.api.errors import HubStoppedError, HubVersionError, UnavailableError, ValidationError
 from hub.api.index import IndexOnly
 from hub.api.types import CameraChange, ExportRequest, NewCamera, Recording
 from hub.core.model import MotionSettings, Segment
@@ -438,3 +438,27 @@ def test_the_app_s_hub_answers_the_cli_and_stops_without_it(tmp_path):
             os.kill(hub_pid, signal.SIGKILL)
         log.close()
     assert not (data / "hub.sock").exists() and HubLock.holder(data) is None
+
+
+@pytest.mark.parametrize(
+    ("how", "why"),
+    [("stop", "it was asked to stop"), (signal.SIGTERM, "it got SIGTERM"), (signal.SIGKILL, None)],
+)
+def test_a_subscriber_is_told_whether_the_hub_stopped_on_purpose(tmp_path, how, why):
+    """A planned stop ends every subscription with HubStoppedError and its reason (a client waits
+    for such a hub); a hub killed ends it with a lost connection (a client may start another)."""
+    data = tmp_path / "data"
+    configure(data, [])
+    with ServedHub.start(data) as api, api.subscribe(["storage"]) as sub:
+        if how == "stop":
+            ok(run_cli(data, "stop"))
+        else:
+            api.serve.send(how)
+        with pytest.raises(UnavailableError) as ended:
+            while sub.get(timeout=30) is not None:
+                pass
+        api.serve.wait(30)
+    if why is None:
+        assert not isinstance(ended.value, HubStoppedError) and "lost" in str(ended.value)
+    else:
+        assert isinstance(ended.value, HubStoppedError) and str(ended.value) == f"the hub stopped: {why}"

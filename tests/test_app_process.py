@@ -15,19 +15,20 @@ import pytest
 
 from hub.api.client import NoHub, SocketHub
 from hub.api.frames import FrameReader
-from tests.support.apitools import frames_for
-from tests.support.clitools import REPO_ROOT, assert_one_line_error, ok, run_cli
+from hub.storage.lock import HubLock
+from tests.support.apitools import ServedHub, frames_for
+from tests.support.clitools import REPO_ROOT, assert_one_line_error, cli_json, ok, run_cli
 from tests.support.hubtools import camera, configure, segments, wait_for
 
 
 class App:
     """A ``porchlight`` desktop app process (offscreen), in its own session; output to a file."""
 
-    def __init__(self, data: Path, log: Path) -> None:
+    def __init__(self, data: Path, log: Path, *args: str) -> None:
         self.log = log
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cli", "--data-dir", str(data)],
+                [sys.executable, "-m", "cli", *args, "--data-dir", str(data)],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
@@ -55,6 +56,15 @@ class App:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+    def live_slots(self) -> set[str]:
+        """The live-view slots the app has mapped now (its tiles read them), removed ones left out."""
+        maps = Path(f"/proc/{self.proc.pid}/maps").read_text()
+        return {
+            line.split(None, 5)[5]
+            for line in maps.splitlines()
+            if "/porchlight-" in line and not line.endswith("(deleted)") and len(line.split(None, 5)) == 6
+        }
 
 
 def _open(data: Path) -> SocketHub | None:
@@ -120,5 +130,63 @@ def test_the_hub_outlives_the_app(tmp_path):
             app.kill()
         if api is not None:
             api.close()
+        if hub_pid is not None and psutil.pid_exists(hub_pid):
+            os.kill(hub_pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_the_apps_follow_their_hub_stopping_coming_back_and_dying(tmp_path):
+    """Two apps and the CLI on one hub run from a terminal: ``porchlight stop`` is shown by both
+    apps, which wait; ``serve`` again and both reconnect, their tiles watching again; the hub killed,
+    and one hub is started again in its place, which both apps show."""
+    data = tmp_path / "data"
+    (cfg,) = configure(data, [camera("Demo", None, driver="demo", mode="continuous")], segment_seconds=2.0)
+    apps: list[App] = []
+    api = ServedHub.start(data)
+    hub_pid: int | None = None
+    try:
+        apps += [App(data, tmp_path / f"app{i}.log", "-v") for i in (1, 2)]
+        for app in apps:
+            wait_for(app.live_slots, 60, "the app's tile watching the camera")
+        assert cli_json(data, "status")["cameras"][0]["state"] == "recording"  # the CLI, meanwhile
+
+        ok(run_cli(data, "stop"))
+        assert api.serve.wait(30) == 0
+        api.close()
+        for app in apps:
+            wait_for(
+                lambda a=app: "it was asked to stop; waiting for a hub" in a.output(), 20, "the app saying so"
+            )
+            wait_for(lambda a=app: not a.live_slots(), 10, "the app letting go of the stopped hub's views")
+        assert HubLock.holder(data) is None  # stopped on purpose: no app starts one by itself
+        assert all(app.proc.poll() is None for app in apps)
+
+        api = ServedHub.start(data)  # serve again, from the terminal
+        for app in apps:
+            wait_for(lambda a=app: f"(pid {api.hub_pid})" in a.output(), 30, "the app reconnecting")
+            wait_for(app.live_slots, 30, "the app's tile watching again")
+        assert _watched(api) == ("detect",)
+
+        api.serve.send(signal.SIGKILL)  # no goodbye: the apps start a hub again, one between them
+        api.serve.wait(10)
+        api.close()
+        hub_pid = wait_for(lambda: (HubLock.holder(data) or {}).get("pid"), 60, "a hub started again")
+        for app in apps:
+            wait_for(lambda a=app: f"(pid {hub_pid})" in a.output(), 60, "the app on the new hub")
+            wait_for(app.live_slots, 30, "the app's tile watching the new hub")
+        assert sum(f"again (pid {hub_pid})" in app.output() for app in apps) == 1
+        assert os.getsid(hub_pid) == hub_pid  # detached, as an app starts it
+        done = len(segments(data, cfg.id))
+        wait_for(lambda: len(segments(data, cfg.id)) >= done + 1, 30, "recording again")
+
+        for app in apps:
+            assert app.quit(signal.SIGTERM) == 0, app.output()[-4000:]
+        ok(run_cli(data, "stop"))
+        psutil.Process(hub_pid).wait(30)
+        hub_pid = None
+    finally:
+        for app in apps:
+            app.kill()
+        api.close()
         if hub_pid is not None and psutil.pid_exists(hub_pid):
             os.kill(hub_pid, signal.SIGKILL)

@@ -13,6 +13,7 @@ from hub.api.local import LocalHub
 from tests.support.apitools import ServedHub
 from tests.support.clitools import ok, run_cli
 from tests.support.hubtools import camera, configure
+from tests.support.uitools import live_tile
 from ui import tasks
 from ui.main_window import HubView, MainWindow
 
@@ -26,25 +27,13 @@ def window(qtbot):
     tasks.shutdown()  # as the app does at exit: no worker thread outlives the window
 
 
-def _live_tile(qtbot, window: MainWindow, cam_id: str):
-    def tile():  # looked up each time: a camera list change rebuilds the tiles
-        return window.tiles.get(cam_id)
-
-    qtbot.waitUntil(lambda: tile() is not None and tile().state == "recording", timeout=20000)
-    assert "Recording" in tile().badge.text()
-    qtbot.waitUntil(lambda: not tile().picture.pixmap().isNull(), timeout=20000)
-    first = tile().frame_seq
-    qtbot.waitUntil(lambda: tile().frame_seq > first, timeout=5000)  # the picture is live, not a still
-    return tile()
-
-
 def test_tile_shows_live_picture_and_recording_state(qtbot, window, tmp_path):
     data = tmp_path / "data"
     (cfg,) = configure(data, [camera("Front door", None, driver="demo", mode="continuous")])
     with LocalHub.start(data) as api:
         window.attach(api)
         window.show()
-        tile = _live_tile(qtbot, window, cfg.id)
+        tile = live_tile(qtbot, window, cfg.id)
         assert tile.title.text() == "Front door"
         assert "Recording into" in window.statusBar().currentMessage()
         # The tile reads a live view's shared-memory slot, which the hub removes once nobody watches.
@@ -71,8 +60,8 @@ def test_a_view_loaded_before_a_notice_does_not_take_the_tile_back(qtbot, window
         )
         window.attach(api)
         window.show()
-        tile = _live_tile(qtbot, window, cfg.id)
-        window._show(stale)  # the late answer: the tiles are built again from it
+        tile = live_tile(qtbot, window, cfg.id)
+        window._show((api, stale))  # the late answer: the tiles are built again from it
         tile = window.tiles[cfg.id]
         assert tile.state == "recording" and "Recording" in tile.badge.text()
 
@@ -109,7 +98,7 @@ def test_window_on_a_hub_process_and_the_hub_stopping(qtbot, window, tmp_path):
         (cam,) = api.cameras()
         window.attach(api)
         window.show()
-        _live_tile(qtbot, window, cam.id)
+        live_tile(qtbot, window, cam.id)
         assert window.hub_pid == api.hub_pid and window.stop_action.isEnabled()
         assert api.status().cameras[0].watched == ("detect",)  # the tile's live view
         ok(run_cli(data, "stop"))

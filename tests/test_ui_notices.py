@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 
-from hub.api.errors import UnavailableError
+import pytest
+
+from hub.api.errors import HubStoppedError, UnavailableError
 from hub.api.subscription import NoticeQueue
 from hub.api.types import StorageChanged
 from ui.notices import NoticeBridge
@@ -34,16 +36,25 @@ def test_notices_queued_before_the_window_listens_are_not_lost(qtbot):
         bridge.close()
 
 
-def test_the_hub_ending_its_notices_is_told_once(qtbot):
+@pytest.mark.parametrize(
+    ("error", "stopped"),
+    [
+        (HubStoppedError("the hub stopped: it got SIGTERM"), True),
+        (UnavailableError("connection lost"), False),
+    ],
+)
+def test_the_hub_ending_its_notices_is_told_once_with_whether_it_meant_to(qtbot, error, stopped):
+    """A hub that stopped on purpose is waited for; one that went away may be restarted: the bridge
+    tells which."""
     queue = NoticeQueue()
     bridge = NoticeBridge(queue)
-    ended: list[str] = []
-    bridge.ended.connect(ended.append)
+    ended: list[tuple[str, bool]] = []
+    bridge.ended.connect(lambda why, on_purpose: ended.append((why, on_purpose)))
     bridge.start()
     queue.put(_notice(1))
-    queue.end(UnavailableError("the hub has stopped"))
+    queue.end(error)
     try:
-        qtbot.waitUntil(lambda: ended == ["the hub has stopped"], timeout=5000)
+        qtbot.waitUntil(lambda: ended == [(str(error), stopped)], timeout=5000)
     finally:
         bridge.close()
 

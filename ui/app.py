@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # Qt loads only when the app opens (the CLI imports this modu
 
     from PySide6.QtCore import QCoreApplication
 
+    from ui.link import HubLink
+    from ui.main_window import MainWindow
+
 logger = logging.getLogger(__name__)
 
 NO_DISPLAY = (
@@ -77,6 +80,20 @@ def _quit_on_signals(app: QCoreApplication, quit_now: Callable[[], None]) -> Non
     timer.start(300)
 
 
+def connect(window: MainWindow, link: HubLink) -> None:
+    """The window shows the hub that ``link`` attaches to, and tells it when that hub goes away."""
+    from hub.api import launch
+
+    log = launch.log_path(link.data_dir)
+    link.starting.connect(
+        lambda pid: window.statusBar().showMessage(f"Starting the hub (pid {pid}); its log: {log}")
+    )
+    link.connected.connect(window.attach)
+    link.message.connect(window.set_banner)
+    window.hubLost.connect(link.lost)
+    window.start_action.triggered.connect(link.start_hub)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the desktop app until its window closes; the hub it attached to (or started) goes on."""
     if not has_display():
@@ -85,9 +102,8 @@ def run(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from hub.api import launch
-    from hub.api.protocol import HubApi
     from ui import tasks
+    from ui.link import HubLink
     from ui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -95,30 +111,22 @@ def run(args: argparse.Namespace) -> int:
     install_crash_hooks()
     settings = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "Porchlight", "porchlight")
     window = MainWindow(settings)
-    apis: list[HubApi] = []
+    link = HubLink(args.data_dir, args.db_url, parent=window)
+    connect(window, link)
     failures: list[BaseException] = []
-    log = launch.log_path(args.data_dir)
-    window.hubStarting.connect(
-        lambda pid: window.statusBar().showMessage(f"Starting the hub (pid {pid}); its log: {log}")
-    )
 
-    def attach() -> HubApi:  # a worker thread: starting a hub takes a while
-        api = launch.attach(args.data_dir, args.db_url, on_start=window.hubStarting.emit)
-        apis.append(api)
-        return api
-
-    def failed(exc: BaseException) -> None:
+    def failed(exc: BaseException) -> None:  # the first attach: nothing to show
         failures.append(exc)
         QMessageBox.critical(window, "Porchlight cannot reach its hub", str(exc))
         app.quit()
 
-    tasks.run_in_background(attach, window.attach, failed, parent=window)
+    link.failed.connect(failed)
+    link.start()
     window.closed.connect(app.quit)
     _quit_on_signals(app, window.close_quietly)
     window.show()
     code = app.exec()
     window.detach()  # also when the app quit on a signal without closing the window
+    link.close()  # stops reconnecting; this client's live views end; the hub records on
     tasks.shutdown()
-    for api in apis:
-        api.close()  # this client's live views end; the hub records on
     return 1 if failures and code == 0 else code

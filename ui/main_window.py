@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hub.api.errors import HubStoppedError
 from hub.api.protocol import HubApi
 from hub.api.subscription import Subscription
 from hub.api.types import (
@@ -38,6 +39,7 @@ from hub.api.types import (
     StorageChanged,
     StorageInfo,
 )
+from ui.link import sentence
 from ui.notices import NoticeBridge
 from ui.tasks import run_in_background
 from ui.tiles import CameraTile, FramePuller
@@ -74,8 +76,8 @@ class MainWindow(QMainWindow):
     closed = Signal()
     #: The hub was asked to stop (the window closes next).
     hubStopped = Signal()
-    #: A hub was started for this window (its pid); may be emitted from any thread.
-    hubStarting = Signal(int)
+    #: The hub went away: why, and whether it stopped on purpose (see ui.link.HubLink.lost).
+    hubLost = Signal(str, bool)
 
     def __init__(self, settings: QSettings | None = None) -> None:
         """``settings``: where the window remembers that it told the owner recording goes on after
@@ -95,6 +97,13 @@ class MainWindow(QMainWindow):
         self.storage_path = ""
         self._closing = False
         self._quiet = False  # close without asking: the app quits, or the hub was stopped
+        self._note = ""  # said once the view is shown ("the hub was started again")
+        # What is wrong with the hub, above the tiles until it answers again.
+        self.banner = QLabel()
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet("background: #c62828; color: white; padding: 6px; font-weight: bold;")
+        self.banner.hide()
         self._grid_host = QWidget()
         self._grid = QGridLayout(self._grid_host)
         self._empty = QWidget()
@@ -112,6 +121,7 @@ class MainWindow(QMainWindow):
         empty_layout.addStretch(1)
         central = QWidget()
         layout = QVBoxLayout(central)
+        layout.addWidget(self.banner)
         layout.addWidget(self._grid_host, 1)
         layout.addWidget(self._empty, 1)
         self.setCentralWidget(central)
@@ -125,52 +135,68 @@ class MainWindow(QMainWindow):
         close.setShortcut(QKeySequence.StandardKey.Close)
         close.triggered.connect(self.close)
         menu.addAction(close)
+        self.start_action = QAction("&Start recording", self)  # the app connects it (HubLink.start_hub)
+        self.start_action.setEnabled(False)
+        menu.addAction(self.start_action)
         self.stop_action = QAction("&Quit and stop recording", self)
         self.stop_action.triggered.connect(self.stop_hub)
         self.stop_action.setEnabled(False)
         menu.addAction(self.stop_action)
 
     # -- the hub -------------------------------------------------------------------------------------
-    def attach(self, api: HubApi) -> None:
-        """Show the hub behind ``api`` (GUI thread); the window loads what it shows off this thread
-        and closes ``api`` never (its owner does)."""
+    def attach(self, api: HubApi, note: str = "") -> None:
+        """Show the hub behind ``api`` (GUI thread), also again after the hub went away; the window
+        loads what it shows off this thread and closes ``api`` never (its owner does). ``note``: said
+        in the status bar once the hub is shown."""
+        self._release()
         self.api = api
+        self._note = note
+        self.set_banner("")
         self.puller = FramePuller(api, self._frame_targets, parent=self)
         self.puller.imageReady.connect(self._on_image)
 
-        def load() -> tuple[Subscription, HubView]:
+        def load() -> tuple[HubApi, Subscription, HubView]:
             sub = api.subscribe(NOTICES)  # first: nothing that happens while loading is missed
             try:
-                return sub, HubView.load(api)
+                return api, sub, HubView.load(api)
             except BaseException:
                 sub.close()
                 raise
 
-        run_in_background(load, self._attached, self._attach_failed, parent=self)
+        def failed(exc: BaseException) -> None:
+            if api is self.api and not self._closing:
+                self.statusBar().showMessage(f"Cannot reach the hub: {exc}")
+                self._on_hub_gone(str(exc), isinstance(exc, HubStoppedError))
 
-    def _attached(self, result: tuple[Subscription, HubView]) -> None:
-        sub, view = result
-        if self._closing:
+        run_in_background(load, self._attached, failed, parent=self)
+
+    def _attached(self, result: tuple[HubApi, Subscription, HubView]) -> None:
+        api, sub, view = result
+        if self._closing or api is not self.api:  # closed, or attached to another hub since
             sub.close()
             return
         self.notices = NoticeBridge(sub, self)
         self.notices.received.connect(self._on_notice)
-        self.notices.ended.connect(self._on_hub_gone)
+        self.notices.ended.connect(self._on_notices_ended)
         self.notices.start()
         self.stop_action.setEnabled(True)
-        self._show(view)
-
-    def _attach_failed(self, exc: BaseException) -> None:
-        if not self._closing:
-            self.statusBar().showMessage(f"Cannot reach the hub: {exc}")
+        self.start_action.setEnabled(False)
+        self._show((api, view))
 
     def _refresh(self) -> None:
         api = self.api
-        if api is not None and not self._closing:
-            run_in_background(lambda: HubView.load(api), self._show, self._attach_failed, parent=self)
+        if api is None or self._closing:
+            return
 
-    def _show(self, view: HubView) -> None:
-        if self._closing:
+        def refused(exc: BaseException) -> None:
+            if api is self.api and not self._closing:
+                self.statusBar().showMessage(f"Cannot reach the hub: {exc}")
+
+        run_in_background(lambda: (api, HubView.load(api)), self._show, refused, parent=self)
+
+    def _show(self, shown: tuple[HubApi, HubView]) -> None:
+        api, view = shown
+        if self._closing or api is not self.api:  # an answer of a hub that went away since
             return
         self.hub_pid = view.status.hub.pid
         self._rebuild(view.cameras)
@@ -178,6 +204,9 @@ class MainWindow(QMainWindow):
             self._on_status(st)
         self.storage_path = view.storage.path
         self._on_storage(view.storage.state, view.storage.message)
+        if self._note:
+            self.statusBar().showMessage(f"{self._note} {self.statusBar().currentMessage()}")
+            self._note = ""
 
     def _frame_targets(self) -> list[tuple[str, int, int]]:
         # Called on the GUI thread by the puller's timer: read widget sizes here, convert elsewhere.
@@ -205,6 +234,8 @@ class MainWindow(QMainWindow):
         self._grid_host.setVisible(bool(cams))
 
     def _on_notice(self, notice: Notice) -> None:
+        if self.sender() is not self.notices:
+            return  # queued by the bridge of a hub that went away since
         if isinstance(notice, CameraStateChanged):
             self._on_status(notice.camera)
         elif isinstance(notice, CamerasChanged | Missed):
@@ -232,11 +263,31 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().showMessage(f"Recording into {self.storage_path}")
 
-    def _on_hub_gone(self, why: str) -> None:
+    def _on_notices_ended(self, why: str, stopped: bool) -> None:
+        if self.sender() is self.notices:  # not the bridge of a hub that went away before
+            self._on_hub_gone(why, stopped)
+
+    def _on_hub_gone(self, why: str, stopped: bool) -> None:
+        """The hub went away (its notices ended): no tile claims to record, the live views end, and
+        ``hubLost`` asks for the hub back (the app's HubLink)."""
+        if self._closing:
+            return
+        self._release()
+        self.api = None
+        self._statuses.clear()  # a hub that runs again starts its cameras afresh
         self.stop_action.setEnabled(False)
-        self.statusBar().showMessage(f"The hub stopped: {why}")
+        self.start_action.setEnabled(stopped)
+        said = sentence(why if stopped else f"the hub went away ({why})")
+        self.statusBar().showMessage(said)
+        self.set_banner(f"{said} Reconnecting…")
         for tile in self.tiles.values():
             tile.set_hub_gone()
+        self.hubLost.emit(why, stopped)
+
+    def set_banner(self, text: str) -> None:
+        """Say what is wrong with the hub above the tiles ("" hides it)."""
+        self.banner.setText(text)
+        self.banner.setVisible(bool(text))
 
     # -- actions -----------------------------------------------------------------------------------
     def _add_demo(self) -> None:
@@ -278,6 +329,10 @@ class MainWindow(QMainWindow):
     def detach(self) -> None:
         """Stop pulling frames (ending this window's live views) and following notices."""
         self._closing = True
+        self._release()
+
+    def _release(self) -> None:
+        """Let go of the hub attached (its live views and notices); the window stays."""
         if self.puller is not None:
             self.puller.stop()
             self.puller = None

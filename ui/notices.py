@@ -12,7 +12,7 @@ import threading
 
 from PySide6.QtCore import QObject, Signal
 
-from hub.api.errors import HubError
+from hub.api.errors import HubError, HubStoppedError
 from hub.api.subscription import Subscription
 
 logger = logging.getLogger(__name__)
@@ -20,13 +20,14 @@ logger = logging.getLogger(__name__)
 
 class NoticeBridge(QObject):
     """Emits :attr:`received` for every notice of ``sub`` (a :data:`hub.api.types.Notice`), and
-    :attr:`ended` once the hub ends the subscription (it stopped, or its connection was lost).
+    :attr:`ended` once the hub ends the subscription: why, and whether the hub stopped on purpose
+    (:class:`~hub.api.errors.HubStoppedError`) rather than going away (killed, crashed, lost).
 
     Nothing is read before :meth:`start`: connect the signals first, or the notices already queued
     (a camera that began recording while the window was loading) would be emitted to nobody."""
 
     received = Signal(object)
-    ended = Signal(str)  # why, to show as it is
+    ended = Signal(str, bool)  # why (to show as it is), stopped on purpose
 
     def __init__(self, sub: Subscription, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -43,10 +44,10 @@ class NoticeBridge(QObject):
                 self.received.emit(notice)
         except HubError as exc:
             logger.info("the hub ended its notices: %s", exc)
-            self.ended.emit(str(exc))
+            self.ended.emit(str(exc), isinstance(exc, HubStoppedError))
         except Exception as exc:  # noqa: BLE001 - reported to the window, which shows it
             logger.warning("reading the hub's notices failed", exc_info=True)
-            self.ended.emit(f"lost the hub's notices: {exc}")
+            self.ended.emit(f"lost the hub's notices: {exc}", False)
 
     def close(self) -> None:
         """Stop receiving notices (returns once the worker has ended)."""

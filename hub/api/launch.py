@@ -22,7 +22,7 @@ from pathlib import Path
 
 import hub as _hub_package
 from hub.api.client import NoHub, SocketHub
-from hub.api.errors import UnavailableError
+from hub.api.errors import CancelledError, UnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ def attach(
     start: bool = True,
     timeout_s: float = START_TIMEOUT_S,
     on_start: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> SocketHub:
     """The Hub API of the hub running on ``data_dir``, over its socket.
 
@@ -89,7 +90,8 @@ def attach(
     listen yet (it is starting, started by another app or a service) is waited for, never doubled.
     NoHub when none runs and ``start`` is false; UnavailableError when the hub could not start
     (with the end of its log) or did not answer within ``timeout_s``; HubVersionError when the
-    running hub speaks another version of the API. ``close()`` the result when done."""
+    running hub speaks another version of the API; CancelledError once ``cancel`` is set (a hub
+    started meanwhile runs on). ``close()`` the result when done."""
     from hub.api import hub_holds
 
     data_dir = Path(data_dir)
@@ -112,6 +114,8 @@ def attach(
             raise UnavailableError(
                 f"the hub could not start on {data_dir} (exit status {proc.returncode}): {_last_words(data_dir)}"
             )
+        if cancel is not None and cancel.is_set():
+            raise CancelledError(f"stopped waiting for the hub on {data_dir}")
         if time.monotonic() > deadline:
             raise UnavailableError(
                 f"the hub on {data_dir} did not answer within {timeout_s:g} s; its log: {log_path(data_dir)}"
@@ -129,3 +133,32 @@ def _last_words(data_dir: Path, lines: int = 3) -> str:
     except OSError:
         return f"no log at {log_path(data_dir)}"
     return " / ".join(tail[-lines:]) or f"see {log_path(data_dir)}"
+
+
+class Backoff:
+    """How long to wait before restarting a hub that went away without saying it stopped (it was
+    killed, or crashed): a little longer each time it fails again soon, so that a hub that cannot
+    run is not started in a tight loop; back to the first step once a hub has run ``settle_s``."""
+
+    STEPS_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+    SETTLE_S = 300.0
+
+    def __init__(self, steps_s: tuple[float, ...] = STEPS_S, settle_s: float = SETTLE_S) -> None:
+        self.steps_s = steps_s
+        self.settle_s = settle_s
+        self.attempt = 0  # restarts since the last hub that settled
+        self._up_since: float | None = None
+
+    def up(self, now: float | None = None) -> None:
+        """A hub answers (from ``now``, monotonic seconds)."""
+        self._up_since = time.monotonic() if now is None else now
+
+    def next_delay(self, now: float | None = None) -> float:
+        """The wait before the next attempt to start a hub (counts the attempt)."""
+        now = time.monotonic() if now is None else now
+        if self._up_since is not None and now - self._up_since >= self.settle_s:
+            self.attempt = 0  # the last one ran well: this is a new failure, not a loop
+        self._up_since = None
+        delay = self.steps_s[min(self.attempt, len(self.steps_s) - 1)]
+        self.attempt += 1
+        return delay

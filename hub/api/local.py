@@ -30,7 +30,13 @@ from hub.api.types import (
     Status,
 )
 from hub.core import bus, model
-from hub.core.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
+from hub.core.errors import (
+    ConflictError,
+    HubStoppedError,
+    NotFoundError,
+    UnavailableError,
+    ValidationError,
+)
 from hub.core.validation import check_one_of
 from hub.hub import Hub, HubOptions
 from hub.live import snapshot
@@ -153,16 +159,19 @@ class LocalHub(IndexApi):
     # -- the end --------------------------------------------------------------------------------------
     def stop(self) -> None:
         """Stop the hub: open segments are finalized, the index flushed, the lock released; then every
-        subscription ends (after the notices of that last work)."""
-        self._halt()
+        subscription ends (after the notices of that last work) with HubStoppedError."""
+        self._halt("it was asked to stop")
 
-    def close(self) -> None:
-        """Stop the hub when this object started it (open segments are finalized)."""
+    def close(self, why: str | None = "its owner closed it") -> None:
+        """Stop the hub when this object started it (open segments are finalized). ``why``: the
+        reason subscribers are told, as a planned stop (HubStoppedError: clients wait for the hub to
+        run again); None for a failure (UnavailableError: a client may start a hub in its place)."""
         if self._owns_hub:
-            self._halt()
+            self._halt(why)
 
-    def _halt(self) -> None:
+    def _halt(self, why: str | None) -> None:
         with self._stop_lock:
             self.hub.stop()
-            self.notifier.end(UnavailableError("the hub stopped"))
+            end = HubStoppedError(f"the hub stopped: {why}") if why else UnavailableError("the hub failed")
+            self.notifier.end(end)
         self.stopped.set()

@@ -336,6 +336,7 @@ _KINDS: dict[type[errors.HubError], str] = {
     errors.ConflictError: "conflict",
     errors.NotFoundError: "not_found",
     errors.StorageError: "storage",
+    errors.HubStoppedError: "stopped",
     errors.UnavailableError: "unavailable",
     errors.ValidationError: "validation",
     errors.HubVersionError: "version",

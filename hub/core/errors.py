@@ -73,6 +73,13 @@ class UnavailableError(HubError):
     later, once it is, can succeed."""
 
 
+class HubStoppedError(UnavailableError):
+    """The hub stopped on purpose: it was asked to (``porchlight stop``, "Quit and stop recording"), it
+    was signalled (Ctrl-C, SIGTERM at shut-down), its data dir was deleted or its lifetime cap came.
+    A client waits for it to run again and never starts one in its place; a hub that went away
+    without saying this (killed, crashed) may be restarted."""
+
+
 class DeviceError(HubError):
     """A camera or device failed or refused what was asked of it (unreachable, unsupported, a broken
     stream)."""

@@ -37,7 +37,7 @@ from hub.db import repo_media
 from hub.db.tx import run_write
 from hub.storage.lock import HubLock
 from tests.support import e2e
-from tests.support.apitools import ServedHub
+from tests.support.apitools import ServedHub, answering_hub_pid
 from tests.support.clitools import REPO_ROOT, Serve, assert_one_line_error, cli_json, ok, run_cli
 from tests.support.hubtools import camera, configure, decode_file, segments, wait_for
 from tests.support.rawclient import Raw
@@ -298,17 +298,9 @@ def test_a_stale_socket_is_removed_only_by_the_hub_that_takes_the_lock(tmp_path)
         assert isinstance(api, IndexOnly)
     assert time.monotonic() - started < 2
     with Serve(data, log=tmp_path / "b.log") as second:
-        wait_for(lambda: _answers(data) == second.pid, 30, "the new hub on hub.sock")
+        wait_for(lambda: answering_hub_pid(data) == second.pid, 30, "the new hub on hub.sock")
         ok(run_cli(data, "stop"))
         assert second.wait(20) == 0
-
-
-def _answers(data: Path) -> int | None:
-    try:
-        with SocketHub.open(data) as api:
-            return api.hub_pid
-    except Exception:  # noqa: BLE001 - not yet
-        return None
 
 
 def test_a_data_dir_too_long_for_a_socket_listens_in_the_runtime_dir(tmp_path):
@@ -419,7 +411,7 @@ def test_the_app_s_hub_answers_the_cli_and_stops_without_it(tmp_path):
     )
     hub_pid = None
     try:
-        hub_pid = wait_for(lambda: _answers(data), 60, "the app's hub on hub.sock")
+        hub_pid = wait_for(lambda: answering_hub_pid(data), 60, "the app's hub on hub.sock")
         assert hub_pid != app.pid
         wait_for(lambda: cli_json(data, "status")["cameras"][0]["state"] == "recording", 30, "recording")
         r = ok(run_cli(data, "stop"))

@@ -14,9 +14,8 @@ import psutil
 import pytest
 
 from hub.api import launch
-from hub.api.client import NoHub, SocketHub
 from hub.storage.lock import HubLock
-from tests.support.apitools import ServedHub
+from tests.support.apitools import ServedHub, answering_hub_pid
 from tests.support.clitools import ok, run_cli
 from tests.support.uitools import live_tile
 from ui import tasks
@@ -78,14 +77,6 @@ def _stop_any_hub(data: Path) -> None:
         pass
 
 
-def _hub_pid(data: Path) -> int | None:
-    try:
-        with SocketHub.open(data) as api:
-            return api.hub_pid
-    except NoHub:
-        return None
-
-
 def test_a_stopped_hub_is_shown_waited_for_and_started_again_when_the_owner_asks(qtbot, linked):
     with ServedHub.start(linked.data) as api:
         (cam,) = api.cameras()
@@ -109,7 +100,7 @@ def test_a_stopped_hub_is_shown_waited_for_and_started_again_when_the_owner_asks
     assert not window.banner.isVisible() and window.stop_action.isEnabled()
     assert not window.start_action.isEnabled()
     assert "running again" in window.statusBar().currentMessage()
-    new_pid = _hub_pid(linked.data)
+    new_pid = answering_hub_pid(linked.data)
     assert window.hub_pid == new_pid and os.getsid(new_pid) == new_pid  # detached, as the app starts it
     assert tile.title.text() == cam.name
 
@@ -132,7 +123,7 @@ def test_a_hub_that_went_away_is_started_again_by_one_of_its_windows(qtbot, link
     for window in (first, second):
         live_tile(qtbot, window, cam.id, timeout_ms=60000)
         assert not window.banner.isVisible()
-    new_pid = _hub_pid(linked.data)
+    new_pid = answering_hub_pid(linked.data)
     assert new_pid not in (None, old_pid) and first.hub_pid == second.hub_pid == new_pid
     assert first_link.restarts + second_link.restarts >= 1
     assert any("started again" in w.statusBar().currentMessage() for w in (first, second))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -34,6 +33,8 @@ logger = logging.getLogger(__name__)
 #: How often a link whose hub was stopped looks for it again (a connect to a socket that is not
 #: there costs next to nothing).
 POLL_S = 1.0
+#: Said once a hub that someone else started answers again.
+RUNS_AGAIN = "The hub runs again: connected to it."
 
 Say = Callable[[str], None]
 Task = Callable[[threading.Event, Say], tuple[HubApi, str]]  # the api, a note to show
@@ -142,14 +143,21 @@ class HubLink(QObject):
             return
         self._got.emit(api, no, note)
 
-    def _attach(self, cancel: threading.Event) -> HubApi:
-        return launch.attach(self.data_dir, self.db_url, on_start=self.starting.emit, cancel=cancel)
+    def _attach(self, cancel: threading.Event, started: list[int] | None = None) -> HubApi:
+        """launch.attach, starting a hub when none runs (its pid is told, and added to ``started``)."""
+
+        def on_start(pid: int) -> None:
+            if started is not None:
+                started.append(pid)
+            self.starting.emit(pid)
+
+        return launch.attach(self.data_dir, self.db_url, on_start=on_start, cancel=cancel)
 
     def _wait_for_hub(self, cancel: threading.Event, say: Say) -> tuple[HubApi, str]:
         while not cancel.wait(self.poll_s):
             try:
                 api = launch.attach(self.data_dir, self.db_url, start=False, cancel=cancel)
-                return api, "The hub runs again: connected to it."
+                return api, RUNS_AGAIN
             except NoHub:
                 continue
             except CancelledError:
@@ -171,9 +179,7 @@ class HubLink(QObject):
             say(f"Starting the hub again (attempt {attempt})…")
             started: list[int] = []
             try:
-                api = launch.attach(
-                    self.data_dir, self.db_url, on_start=partial(self._started, started), cancel=cancel
-                )
+                api = self._attach(cancel, started)
             except CancelledError:
                 raise
             except (HubError, OSError) as exc:
@@ -181,17 +187,13 @@ class HubLink(QObject):
                 headline = f"The hub did not start again ({exc})"
                 continue
             if not started:  # another client had started it again already
-                return api, "The hub runs again: connected to it."
+                return api, RUNS_AGAIN
             self.restarts += 1
             logger.warning("started the hub of %s again (pid %d)", self.data_dir, started[0])
             return (
                 api,
                 f"The hub went away and was started again (pid {started[0]}); its log: {launch.log_path(self.data_dir)}.",
             )
-
-    def _started(self, into: list[int], pid: int) -> None:  # the worker: a hub was started
-        into.append(pid)
-        self.starting.emit(pid)
 
     # -- back on the GUI thread --------------------------------------------------------------------
     def _on_got(self, api: HubApi, no: int, note: str) -> None:

@@ -20,6 +20,7 @@ import keyring.backends.fail
 
 from hub.api import HubApi
 from hub.api.client import NoHub, SocketHub
+from hub.api.errors import HubError
 from hub.api.frames import FrameReader, SlotFrame
 from hub.api.index import IndexOnly
 from hub.api.local import LocalHub
@@ -65,6 +66,16 @@ class ServedHub(SocketHub):
             assert code == 0, f"serve exited {code}; its log:\n{self.serve.output()[-4000:]}"
         else:
             self.serve.kill()
+
+
+def answering_hub_pid(data: Path) -> int | None:
+    """The pid of the hub that answers on ``data``'s socket now; None when none does (none listens,
+    or one that is starting or stopping drops the handshake): for polling."""
+    try:
+        with SocketHub.open(data) as api:
+            return api.hub_pid
+    except (NoHub, HubError):
+        return None
 
 
 def frames_for(reader: FrameReader, seconds: float) -> list[SlotFrame]:

@@ -46,11 +46,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def serve(args: argparse.Namespace) -> int:
     """``serve [--duration S] [--log-file PATH]``: record until SIGINT/SIGTERM, ``porchlight stop``, S
     seconds or the lifetime cap ($PORCHLIGHT_MAX_LIFETIME_S) are up, or the data dir is gone."""
+    from hub.api.errors import HubLockedError
     from hub.api.local import LocalHub
     from hub.api.server import ApiServer
+    from hub.api.service import EXIT_HELD
 
     cap = lifetime_cap()  # warned about at once when it is not a number
-    api = LocalHub.start(args.data_dir, args.db_url)  # HubLockedError names the hub that runs already
+    try:
+        api = LocalHub.start(args.data_dir, args.db_url)
+    except HubLockedError as exc:  # its own status: a user service does not retry it in a loop
+        print(f"porchlight: error: {exc}", file=sys.stderr)
+        return EXIT_HELD
     done = threading.Event()
     try:  # clients reach this hub on <data dir>/hub.sock (its lock is held: a stale socket may go)
         server = ApiServer(api, args.data_dir, started_ms=api.hub.started_ms, on_stop=done.set).start()
@@ -77,6 +83,7 @@ def serve(args: argparse.Namespace) -> int:
             why = wait_for_stop(done, data_dir, args.duration, cap)
         if got:
             why = f"it got {got[0]}"
+        logger.info("stopping: %s", why)
     finally:
         server.stop_accepting()
         api.close(why)  # stops the hub: open segments are finalized; subscribers are told why

@@ -500,6 +500,7 @@ def test_second_serve_refuses_naming_the_running_hub(tmp_path):
         _assert_z(hub["started"], "hub started")
         second = run_cli(data, "serve", "--duration", "5", timeout=60)
         line = assert_one_line_error(second, "already running", f"pid {first.pid}", str(data))
+        assert second.returncode == 75  # EX_TEMPFAIL: a user service does not restart it in a loop
         assert first.proc.poll() is None, "the refused second serve stopped the first"
         assert cli_json(data, "status")["hub"]["pid"] == first.pid
         assert first.stop(signal.SIGTERM) == 0, first.output()

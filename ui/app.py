@@ -86,7 +86,7 @@ def connect(window: MainWindow, link: HubLink) -> None:
 
     log = launch.log_path(link.data_dir)
     link.starting.connect(
-        lambda pid: window.statusBar().showMessage(f"Starting the hub (pid {pid}); its log: {log}")
+        lambda how: window.statusBar().showMessage(f"Starting the hub ({how}); its log: {log}")
     )
     link.connected.connect(window.attach)
     link.message.connect(window.set_banner)

@@ -47,8 +47,8 @@ class HubLink(QObject):
     connected = Signal(object, str)
     #: What the link is doing while no hub answers, to show until ``connected`` ("" when nothing).
     message = Signal(str)
-    #: A hub was started by this link (its pid).
-    starting = Signal(int)
+    #: A hub was started by this link: how ("pid 1234", "the user service porchlight.service").
+    starting = Signal(str)
     #: The first attach failed (the exception): the app cannot go on.
     failed = Signal(object)
 
@@ -143,13 +143,13 @@ class HubLink(QObject):
             return
         self._got.emit(api, no, note)
 
-    def _attach(self, cancel: threading.Event, started: list[int] | None = None) -> HubApi:
-        """launch.attach, starting a hub when none runs (its pid is told, and added to ``started``)."""
+    def _attach(self, cancel: threading.Event, started: list[str] | None = None) -> HubApi:
+        """launch.attach, starting a hub when none runs (how is told, and added to ``started``)."""
 
-        def on_start(pid: int) -> None:
+        def on_start(how: str) -> None:
             if started is not None:
-                started.append(pid)
-            self.starting.emit(pid)
+                started.append(how)
+            self.starting.emit(how)
 
         return launch.attach(self.data_dir, self.db_url, on_start=on_start, cancel=cancel)
 
@@ -177,7 +177,7 @@ class HubLink(QObject):
             if cancel.wait(delay):
                 raise CancelledError("stopped restarting")
             say(f"Starting the hub again (attempt {attempt})…")
-            started: list[int] = []
+            started: list[str] = []
             try:
                 api = self._attach(cancel, started)
             except CancelledError:
@@ -189,10 +189,10 @@ class HubLink(QObject):
             if not started:  # another client had started it again already
                 return api, RUNS_AGAIN
             self.restarts += 1
-            logger.warning("started the hub of %s again (pid %d)", self.data_dir, started[0])
+            logger.warning("started the hub of %s again (%s)", self.data_dir, started[0])
             return (
                 api,
-                f"The hub went away and was started again (pid {started[0]}); its log: {launch.log_path(self.data_dir)}.",
+                f"The hub went away and was started again ({started[0]}); its log: {launch.log_path(self.data_dir)}.",
             )
 
     # -- back on the GUI thread --------------------------------------------------------------------

@@ -27,11 +27,15 @@ STATE_LABELS = {
     "reconnecting": ("Reconnecting…", "#ef6c00"),
     "offline": ("Offline", "#c62828"),
     "auth_failed": ("Wrong password", "#c62828"),
+    "keyring_locked": ("Keyring locked — waiting for log-in", "#f9a825"),
     "storage_missing": ("Storage missing", "#c62828"),
     "disk_full": ("Disk full", "#c62828"),
     "stopped": ("Stopped", "#757575"),
     "hub_gone": ("Not recording: the hub stopped", "#c62828"),
 }
+
+#: States whose label says all there is to say (the error's words are in the tooltip).
+SAID_IN_FULL = frozenset({"recording", "keyring_locked"})
 
 
 def frame_to_qimage(frame: SlotFrame, width: int) -> QImage:
@@ -90,7 +94,8 @@ class CameraTile(QFrame):
     def _show_state(self, state: str, error: str | None = None) -> None:
         text, color = STATE_LABELS.get(state, (state, "#757575"))
         self.state = state
-        self.badge.setText(text if not error or state == "recording" else f"{text}: {error}")
+        said = not error or state in SAID_IN_FULL
+        self.badge.setText(text if said else f"{text}: {error}")
         self.badge.setStyleSheet(f"color: {color}; font-weight: bold;")
         self.badge.setToolTip(error or "")
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import hub as _hub_package
+from hub.api import service
 from hub.api.client import NoHub, SocketHub
 from hub.api.errors import CancelledError, UnavailableError
 
@@ -46,6 +47,11 @@ def serve_command(data_dir: Path, db_url: str | None = None) -> list[str]:
     return [*cmd, "serve", "--log-file", str(log_path(data_dir))]
 
 
+def code_root() -> str:
+    """The folder this process's Porchlight packages (hub/, cli/) are in."""
+    return str(Path(_hub_package.__file__).resolve().parents[1])
+
+
 def spawn(data_dir: Path, db_url: str | None = None) -> subprocess.Popen[bytes]:
     """Start ``porchlight serve`` on ``data_dir``, detached; returns at once (it may still fail:
     another hub holds the data dir, the index cannot be opened; its log says why)."""
@@ -53,7 +59,7 @@ def spawn(data_dir: Path, db_url: str | None = None) -> subprocess.Popen[bytes]:
     log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # The packages this process runs from come first, so the hub runs the same code as its app
     # also when Porchlight is not installed (run from a checkout).
-    root = str(Path(_hub_package.__file__).resolve().parents[1])
+    root = code_root()
     paths = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     with open(log, "ab") as err:
@@ -80,13 +86,15 @@ def attach(
     *,
     start: bool = True,
     timeout_s: float = START_TIMEOUT_S,
-    on_start: Callable[[int], None] | None = None,
+    on_start: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> SocketHub:
     """The Hub API of the hub running on ``data_dir``, over its socket.
 
-    When none runs and ``start`` is true, a detached ``porchlight serve`` is started (``on_start``
-    is told its pid) and waited for until it answers. A hub that holds the data dir but does not
+    When none runs and ``start`` is true, one is started and waited for until it answers: through
+    the data dir's user service when one is installed (:mod:`hub.api.service`: it owns the hub, so
+    none is started beside it), else a detached ``porchlight serve``. ``on_start`` is told how
+    ("pid 1234", "the user service porchlight.service"). A hub that holds the data dir but does not
     listen yet (it is starting, started by another app or a service) is waited for, never doubled.
     NoHub when none runs and ``start`` is false; UnavailableError when the hub could not start
     (with the end of its log) or did not answer within ``timeout_s``; HubVersionError when the
@@ -97,6 +105,8 @@ def attach(
     data_dir = Path(data_dir)
     deadline = time.monotonic() + timeout_s
     proc: subprocess.Popen[bytes] | None = None
+    unit: str | None = None  # the user service that was asked to start the hub
+    checked = 0.0  # when the service's state was last asked for
     while True:
         try:
             return SocketHub.open(data_dir)
@@ -105,15 +115,26 @@ def attach(
                 raise
         # While a hub we started is starting, the lock is not tried: trying it could make that very
         # hub find the data dir taken.
-        if proc is None and not hub_holds(data_dir):
+        if proc is None and unit is None and not hub_holds(data_dir):
             data_dir.mkdir(parents=True, exist_ok=True)
-            proc = spawn(data_dir, db_url)
-            if on_start is not None:
-                on_start(proc.pid)
+            if service.installed(data_dir):
+                service.start(data_dir)  # ServiceError (an UnavailableError) when systemd refuses
+                unit, checked = service.unit_name(data_dir), time.monotonic()
+                if on_start is not None:
+                    on_start(f"the user service {unit}")
+            else:
+                proc = spawn(data_dir, db_url)
+                if on_start is not None:
+                    on_start(f"pid {proc.pid}")
         elif proc is not None and proc.poll() is not None and not hub_holds(data_dir):
             raise UnavailableError(
                 f"the hub could not start on {data_dir} (exit status {proc.returncode}): {_last_words(data_dir)}"
             )
+        elif unit is not None and time.monotonic() - checked >= 1.0 and not hub_holds(data_dir):
+            checked = time.monotonic()
+            state = service.active_state(data_dir)
+            if state in ("failed", "inactive"):
+                raise UnavailableError(f"the user service {unit} stopped ({state}): {_last_words(data_dir)}")
         if cancel is not None and cancel.is_set():
             raise CancelledError(f"stopped waiting for the hub on {data_dir}")
         if time.monotonic() > deadline:

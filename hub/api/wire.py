@@ -53,7 +53,7 @@ from hub.api.subscription import Subscription
 
 #: The wire's version. Bump it for a change an older peer would misread (a renamed or removed field,
 #: a new required one, a new meaning); a new optional field keeps it.
-PROTOCOL = 1
+PROTOCOL = 2  # 2: the camera state keyring_locked
 #: The largest frame either end accepts (its length prefix excluded).
 MAX_FRAME = 1 << 20
 #: Room kept for the envelope around a reply's value.

@@ -15,7 +15,8 @@ Two subclasses keep a built-in base for the code that caught them before the fam
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 #: The rules a value can break, as :attr:`ValidationError.rule` names them.
 Rule = Literal[
@@ -43,6 +44,22 @@ class NotFoundError(HubError, LookupError):
 
 class ConflictError(HubError):
     """The request clashes with the current state: the data folder is in use by another hub."""
+
+
+class HubLockedError(ConflictError):
+    """Another hub process already uses this data folder (``info``: its pid and start, as its lock
+    file says)."""
+
+    def __init__(self, data_dir: Path, info: dict[str, Any] | None) -> None:
+        self.data_dir = data_dir
+        self.info = info or {}
+        pid = self.info.get("pid")
+        who = f"pid {pid}" if pid else "another process"
+        since = f", started {self.info['started']}" if self.info.get("started") else ""
+        super().__init__(
+            f"Porchlight is already running ({who}{since}) with the data folder {data_dir}; "
+            "close it first or use another data folder."
+        )
 
 
 class ValidationError(HubError, ValueError):

@@ -12,6 +12,8 @@ need nothing of ``drivers/``: :func:`redact` masks every secret the process know
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import keyring
 import keyring.backend
@@ -22,9 +24,11 @@ from drivers.scrub import redact, register_secret, split_credentials
 from hub.core.errors import UnavailableError
 
 __all__ = [
+    "LOCKED_MESSAGE",
     "NO_BACKEND_MESSAGE",
     "Credentials",
     "SERVICE",
+    "SecretsLocked",
     "SecretsUnavailable",
     "backend",
     "delete_camera_credentials",
@@ -46,8 +50,23 @@ NO_BACKEND_MESSAGE = (
 )
 
 
+#: What a camera waiting for a locked keyring says (its state is ``keyring_locked``).
+LOCKED_MESSAGE = "keyring locked — waiting for log-in (the password is read as soon as it is unlocked)"
+#: Once the keyring was found locked, it is asked again only after this many seconds: all cameras
+#: share one attempt (a desktop keyring may show an unlock prompt for each), not one each.
+LOCKED_RECHECK_S = 10.0
+
+_gate = threading.Lock()
+_locked_until = 0.0  # monotonic time before which the keyring is taken to be locked still
+
+
 class SecretsUnavailable(UnavailableError):
     """No secure keyring backend is usable, or the keyring refused to store or read a secret."""
+
+
+class SecretsLocked(SecretsUnavailable):
+    """The keyring is there but locked: before log-in (a user service started at boot), or locked by
+    its owner. Secrets can be read again once it is unlocked; nothing is wrong with them."""
 
 
 def _insecure(backend: keyring.backend.KeyringBackend) -> bool:
@@ -80,17 +99,28 @@ def set_camera_credentials(scope: str, camera_id: str, username: str, password: 
     try:
         kr.set_password(SERVICE, _key(scope, camera_id, "username"), username)
         kr.set_password(SERVICE, _key(scope, camera_id, "password"), password)
+    except keyring.errors.KeyringLocked:
+        raise SecretsLocked("the keyring is locked: unlock it (log in), then try again") from None
     except keyring.errors.KeyringError as exc:
         raise SecretsUnavailable(f"the keyring refused to store the password: {exc}") from None
     register_secret(password)
 
 
 def get_camera_credentials(scope: str, camera_id: str) -> Credentials | None:
-    """A camera's credentials, or None when none are stored."""
+    """A camera's credentials, or None when none are stored. SecretsLocked while the keyring is
+    locked (asked again at most every LOCKED_RECHECK_S, whoever asks)."""
+    global _locked_until
+    if time.monotonic() < _locked_until:
+        raise SecretsLocked(LOCKED_MESSAGE)
     kr = backend()
     try:
         username = kr.get_password(SERVICE, _key(scope, camera_id, "username"))
         password = kr.get_password(SERVICE, _key(scope, camera_id, "password"))
+    except keyring.errors.KeyringLocked:
+        with _gate:
+            _locked_until = max(_locked_until, time.monotonic() + LOCKED_RECHECK_S)
+        logger.info("the keyring is locked: camera passwords wait for it to be unlocked")
+        raise SecretsLocked(LOCKED_MESSAGE) from None
     except keyring.errors.KeyringError as exc:
         raise SecretsUnavailable(f"the keyring could not be read: {exc}") from None
     if username is None:

@@ -16,7 +16,7 @@ from drivers.base import AuthError, DriverError, FrameTap, StreamRequest, Unsupp
 from drivers.scrub import redact
 from hub.core.errors import StorageUnavailable
 from hub.core.model import CameraState, CameraStatus
-from hub.core.secrets import SecretsUnavailable
+from hub.core.secrets import SecretsLocked, SecretsUnavailable
 from hub.core.times import now_ms
 from hub.pipeline.context import PipelineContext
 from hub.pipeline.detect_worker import DetectWorker
@@ -170,7 +170,7 @@ class RecordWorker:
             if recorded or outage_start is None:
                 outage_start, slow_attempts = now, 0
             outage = now - outage_start
-            if self.state not in ("auth_failed", "storage_missing", "disk_full"):
+            if self.state not in ("auth_failed", "keyring_locked", "storage_missing", "disk_full"):
                 self._set_state(policy.state(outage), self.last_error)
             if delay is None:
                 delay = policy.delay(outage, slow_attempts)
@@ -185,6 +185,9 @@ class RecordWorker:
         cfg = self.ctx.config
         try:
             creds = self.ctx.credentials()
+        except SecretsLocked as exc:  # before log-in: nothing is wrong with the password
+            self._set_state("keyring_locked", str(exc))
+            return self.ctx.retry.keyring_s, False
         except SecretsUnavailable as exc:
             self._set_state("auth_failed", str(exc))
             return self.ctx.retry.auth_s, False

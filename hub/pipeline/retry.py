@@ -12,13 +12,15 @@ class RetryPolicy:
     """Retry about every second for the first minute of an outage, then back off to ``max_s``.
 
     A refused password is not retried in a storm: ``auth_s`` between attempts (the owner fixing
-    the password through the Hub API reconnects the camera at once).
+    the password through the Hub API reconnects the camera at once). A locked keyring is asked
+    again every ``keyring_s``: the camera records as soon as the owner logs in.
     """
 
     fast_s: float = 1.0
     fast_period_s: float = 60.0
     max_s: float = 30.0
     auth_s: float = 60.0
+    keyring_s: float = 10.0  # a locked keyring: asked again this often (it opens at log-in)
     unsupported_s: float = 30.0
 
     def delay(self, outage_s: float, slow_attempts: int) -> float:

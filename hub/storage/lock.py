@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.core.errors import ConflictError
+from hub.core.errors import HubLockedError
 from hub.core.times import format_ms, now_ms
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -31,23 +31,10 @@ else:
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["LOCK_NAME", "HubLock", "HubLockedError"]
+
 LOCK_NAME = "hub.lock"
 _WIN_LOCK_OFFSET = 1 << 30  # Windows: the locked byte, well past the JSON content
-
-
-class HubLockedError(ConflictError):
-    """Another hub process already uses this data folder."""
-
-    def __init__(self, data_dir: Path, info: dict[str, Any] | None) -> None:
-        self.data_dir = data_dir
-        self.info = info or {}
-        pid = self.info.get("pid")
-        who = f"pid {pid}" if pid else "another process"
-        since = f", started {self.info['started']}" if self.info.get("started") else ""
-        super().__init__(
-            f"Porchlight is already running ({who}{since}) with the data folder {data_dir}; "
-            "close it first or use another data folder."
-        )
 
 
 def _try_lock(fd: int) -> bool:

@@ -3,6 +3,8 @@
 It exists so that ``PYTHON_KEYRING_BACKEND=tests.support.keyring_backend.FileKeyring`` reaches
 ``porchlight serve`` subprocesses, which an in-memory backend set inside the test process cannot.
 Plaintext on purpose, and only ever for tests: without the variable the backend is not viable.
+While a file ``<that file>.locked`` exists, reads and writes raise ``KeyringLocked`` as the Secret
+Service backend does when the collection stays locked (before log-in; :func:`locked`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from jaraco.classes import properties
 from keyring.backend import KeyringBackend
-from keyring.errors import KeyringError, PasswordDeleteError
+from keyring.errors import KeyringError, KeyringLocked, PasswordDeleteError
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +46,12 @@ class FileKeyring(KeyringBackend):
             raise KeyringError(f"{ENV} is not set: the test keyring has no file")
         return Path(value)
 
+    def _check_unlocked(self) -> None:
+        if lock_marker().exists():
+            raise KeyringLocked("Failed to unlock the collection!")
+
     def _load(self) -> Store:
+        self._check_unlocked()
         try:
             data = json.loads(self.path().read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -95,3 +103,20 @@ class FileKeyring(KeyringBackend):
             if not store[service]:
                 del store[service]
             self._save(store)
+
+
+def lock_marker() -> Path:
+    """While this file exists the test keyring is locked."""
+    return Path(str(FileKeyring.path()) + ".locked")
+
+
+@contextlib.contextmanager
+def locked() -> Iterator[None]:
+    """The test keyring is locked (for every process that uses it) inside the ``with``."""
+    marker = lock_marker()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ CameraState = Literal[
     "recording",
     "reconnecting",
     "auth_failed",
+    "keyring_locked",  # the camera's password waits for the keyring to be unlocked (log-in)
     "offline",
     "storage_missing",
     "disk_full",

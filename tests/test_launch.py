@@ -29,6 +29,12 @@ def _stop(api, pid: int) -> None:
             pass
 
 
+def _pids(told: list[str]) -> list[int]:
+    """The pids of the hubs ``attach`` said it started ("pid 1234")."""
+    assert all(t.startswith("pid ") for t in told), told
+    return [int(t.removeprefix("pid ")) for t in told]
+
+
 def _fd_target(pid: int, fd: int) -> str:
     return os.readlink(f"/proc/{pid}/fd/{fd}")
 
@@ -36,8 +42,9 @@ def _fd_target(pid: int, fd: int) -> str:
 def test_attach_starts_a_detached_hub_and_attaches_to_it_after(tmp_path: Path) -> None:
     data = tmp_path / "data"
     configure(data, [])
-    started: list[int] = []
-    api = launch.attach(data, on_start=started.append)
+    told: list[str] = []
+    api = launch.attach(data, on_start=told.append)
+    started = _pids(told)
     try:
         (pid,) = started
         assert api.hub_pid == pid != os.getpid()
@@ -50,8 +57,8 @@ def test_attach_starts_a_detached_hub_and_attaches_to_it_after(tmp_path: Path) -
         assert "recording 0 camera(s)" in log.read_text()
         assert "serve" in psutil.Process(pid).cmdline() and str(log) in psutil.Process(pid).cmdline()
         # A second client attaches to the same hub; nothing new is started.
-        with launch.attach(data, on_start=started.append) as again:
-            assert again.hub_pid == pid and started == [pid]
+        with launch.attach(data, on_start=told.append) as again:
+            assert again.hub_pid == pid and told == [f"pid {pid}"]
             assert again.status().hub.running
     finally:
         _stop(api, started[0])
@@ -72,19 +79,20 @@ def test_a_hub_that_holds_the_data_dir_is_waited_for_never_doubled(tmp_path: Pat
     waited for: no second hub is started beside it."""
     data = tmp_path / "data"
     configure(data, [])
-    started: list[int] = []
+    told: list[str] = []
     with HubLock(data), pytest.raises(UnavailableError, match="did not answer within 1.5 s"):
-        launch.attach(data, timeout_s=1.5, on_start=started.append)
-    assert started == [] and not (data / "logs").exists()
+        launch.attach(data, timeout_s=1.5, on_start=told.append)
+    assert told == [] and not (data / "logs").exists()
 
 
 def test_a_hub_that_cannot_start_says_why(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "porchlight.db").write_bytes(b"not an index, " * 100)  # a damaged index
-    started: list[int] = []
+    told: list[str] = []
     with pytest.raises(UnavailableError) as err:
-        launch.attach(data, timeout_s=60, on_start=started.append)
+        launch.attach(data, timeout_s=60, on_start=told.append)
+    started = _pids(told)
     msg = str(err.value)
     assert "could not start" in msg and "exit status 1" in msg, msg
     # The hub's own reason, from the end of its log.

@@ -38,10 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _require_systemd() -> None:
     if not service.supported():
-        raise CliError(
-            "systemd is not available here, so Porchlight cannot run as a user service: "
-            "run `porchlight serve` from your session's autostart instead"
-        )
+        raise CliError(service.NO_SYSTEMD)
 
 
 def _stop_hub(data_dir: Path) -> int | None:

@@ -25,7 +25,7 @@ from hub.api import hub_holds, launch, service
 from hub.api.errors import UnavailableError
 from hub.core import secrets
 from hub.core.secrets import LOCKED_MESSAGE
-from tests.support import keyring_backend
+from tests.support import keyring_backend, systemctl_shim
 from tests.support.clitools import REPO_ROOT, assert_one_line_error, cli_json, ok, run_cli
 from tests.support.hubtools import segments, wait_for
 from tests.support.systemctl_shim import parse, unquote
@@ -47,14 +47,8 @@ class Systemd:
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     def pid(self, unit: str) -> int | None:
-        try:
-            pid = int((self.state / f"{unit}.pid").read_text())
-        except (OSError, ValueError):
-            return None
-        try:
-            return pid if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE else None
-        except psutil.Error:
-            return None
+        """The pid of the hub ``unit`` runs (the shim's own answer; its state dir is in the env)."""
+        return systemctl_shim.main_pid(unit)
 
     def stop_all(self) -> None:
         for pidfile in self.state.glob("*.pid"):
@@ -87,6 +81,20 @@ def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Systemd
 def _demo(data: Path) -> str:
     ok(run_cli(data, "demo-camera", "add", "--mode", "continuous"))
     return str(cli_json(data, "cameras", "list")[0]["id"])
+
+
+def _porch(data: Path, url: str) -> str:
+    """Add the camera "Porch" at ``url`` (user admin, password right-password; continuous, no
+    detection); returns its id."""
+    ok(
+        run_cli(
+            data,
+            *("cameras", "add", "Porch", "--url", url, "--username", "admin", "--password-stdin"),
+            *("--detect", "no", "--mode", "continuous"),
+            input="right-password\n",
+        )
+    )
+    return str(next(c["id"] for c in cli_json(data, "cameras", "list") if c["name"] == "Porch"))
 
 
 def _verify(unit: Path, tmp_path: Path) -> None:
@@ -222,25 +230,7 @@ def test_before_log_in_a_locked_keyring_makes_cameras_wait_not_fail(systemd, tmp
     data = tmp_path / "data"
     porch = rtsp_camera(user="admin", password="right-password")
     demo = _demo(data)
-    ok(
-        run_cli(
-            data,
-            "cameras",
-            "add",
-            "Porch",
-            "--url",
-            porch.url,
-            "--username",
-            "admin",
-            "--password-stdin",
-            "--detect",
-            "no",
-            "--mode",
-            "continuous",
-            input="right-password\n",
-        )
-    )
-    cam = next(c["id"] for c in cli_json(data, "cameras", "list") if c["name"] == "Porch")
+    cam = _porch(data, porch.url)
 
     def state() -> dict[str, object]:
         return next(c for c in cli_json(data, "status")["cameras"] if c["id"] == cam)
@@ -302,23 +292,7 @@ def test_the_window_starts_the_service_and_shows_a_camera_waiting_for_the_keyrin
 
     data = tmp_path / "data"
     porch = rtsp_camera(user="admin", password="right-password")
-    ok(
-        run_cli(
-            data,
-            "cameras",
-            "add",
-            "Porch",
-            "--url",
-            porch.url,
-            "--username",
-            "admin",
-            "--password-stdin",
-            "--detect",
-            "no",
-            input="right-password\n",
-        )
-    )
-    (cam,) = cli_json(data, "cameras", "list")
+    cam_id = _porch(data, porch.url)
     ok(run_cli(data, "service", "install", "--no-start"))
     name = service.unit_name(data)
     window = MainWindow()
@@ -331,13 +305,13 @@ def test_the_window_starts_the_service_and_shows_a_camera_waiting_for_the_keyrin
         with keyring_backend.locked():
             link.start()
             window.show()
-            qtbot.waitUntil(lambda: cam["id"] in window.tiles, timeout=60000)
-            tile = window.tiles[cam["id"]]
+            qtbot.waitUntil(lambda: cam_id in window.tiles, timeout=60000)
+            tile = window.tiles[cam_id]
             qtbot.waitUntil(lambda: tile.state == "keyring_locked", timeout=30000)
             assert tile.badge.text() == "Keyring locked — waiting for log-in"
             assert any(f"Starting the hub (the user service {name})" in m for m in messages)
             assert window.hub_pid == systemd.pid(name)
-        live_tile(qtbot, window, cam["id"], timeout_ms=40000)  # the keyring opened: it records, live
+        live_tile(qtbot, window, cam_id, timeout_ms=40000)  # the keyring opened: it records, live
     finally:
         window.close_quietly()
         window.detach()

@@ -40,6 +40,13 @@ LINGER_DIR = Path("/var/lib/systemd/linger")
 CARRIED_ENV = ("PYTHON_KEYRING_BACKEND",)
 
 
+#: Said where no user service can be installed or started.
+NO_SYSTEMD = (
+    "systemd is not available here, so Porchlight cannot run as a user service: "
+    "run `porchlight serve` from your session's autostart instead"
+)
+
+
 class ServiceError(UnavailableError):
     """The service manager is missing or refused (the message says which, and what to do)."""
 
@@ -86,9 +93,7 @@ def linger() -> bool:
 def _quote(arg: str) -> str:
     """One argument of a unit's command line or ``Environment=``: double-quoted, with systemd's
     escapes (a backslash and a quote escaped; ``%`` and ``$`` doubled, so neither expands)."""
-    if any(c in arg for c in "\n\r\0"):
-        raise ServiceError(f"{arg!r} has a line break or NUL: it cannot go into a unit file")
-    text = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    text = _plain(arg).replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
     return f'"{text}"'
 
 
@@ -163,10 +168,7 @@ def systemctl(*args: str, check: bool = True) -> Answer:
     """Run ``systemctl --user ARGS``; ServiceError when it is missing, or fails and ``check``."""
     exe = shutil.which("systemctl")
     if exe is None or not sys.platform.startswith("linux"):
-        raise ServiceError(
-            "systemd is not available here, so Porchlight cannot run as a user service: "
-            "run `porchlight serve` from your session's autostart instead"
-        )
+        raise ServiceError(NO_SYSTEMD)
     try:
         done = subprocess.run(
             [exe, "--user", *args],

@@ -12,7 +12,6 @@ need nothing of ``drivers/``: :func:`redact` masks every secret the process know
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import keyring
@@ -56,7 +55,6 @@ LOCKED_MESSAGE = "keyring locked — waiting for log-in (the password is read as
 #: share one attempt (a desktop keyring may show an unlock prompt for each), not one each.
 LOCKED_RECHECK_S = 10.0
 
-_gate = threading.Lock()
 _locked_until = 0.0  # monotonic time before which the keyring is taken to be locked still
 
 
@@ -117,8 +115,7 @@ def get_camera_credentials(scope: str, camera_id: str) -> Credentials | None:
         username = kr.get_password(SERVICE, _key(scope, camera_id, "username"))
         password = kr.get_password(SERVICE, _key(scope, camera_id, "password"))
     except keyring.errors.KeyringLocked:
-        with _gate:
-            _locked_until = max(_locked_until, time.monotonic() + LOCKED_RECHECK_S)
+        _locked_until = time.monotonic() + LOCKED_RECHECK_S
         logger.info("the keyring is locked: camera passwords wait for it to be unlocked")
         raise SecretsLocked(LOCKED_MESSAGE) from None
     except keyring.errors.KeyringError as exc:

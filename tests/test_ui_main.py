@@ -43,6 +43,25 @@ def test_tile_shows_live_picture_and_recording_state(qtbot, window, tmp_path):
         assert api.hub.viewers.leases() == [] and not lease.sink.path.exists()
 
 
+def test_a_tile_shown_again_shows_its_new_live_view_at_once(qtbot, window, tmp_path):
+    """Hiding the tiles ends their live views; shown again, a tile gets a new view whose slot counts
+    from 1 again: it shows that view's pictures at once, not once the old count is passed (a tile
+    that had been shown for an hour would have stayed frozen for an hour)."""
+    data = tmp_path / "data"
+    (cfg,) = configure(data, [camera("Porch", None, driver="demo", mode="continuous")])
+    with LocalHub.start(data) as api:
+        window.attach(api)
+        window.show()
+        tile = live_tile(qtbot, window, cfg.id)
+        qtbot.waitUntil(lambda: tile.frame_seq >= 30, timeout=20000)  # 3 s of the demo's 10 fps
+        window.hide()
+        qtbot.waitUntil(lambda: api.hub.viewers.leases() == [], timeout=5000)
+        before = tile.frame_seq
+        window.show()
+        qtbot.waitUntil(lambda: tile.frame_seq != before, timeout=10000)
+        assert tile.frame_seq < before  # a picture of the new view, not one counted past the old
+
+
 def test_a_view_loaded_before_a_notice_does_not_take_the_tile_back(qtbot, window, tmp_path):
     """The window loads what it shows off the GUI thread while notices keep coming: a camera list
     change asks again, and that answer may land after a newer state notice. The tile keeps the

@@ -208,13 +208,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{self._note} {self.statusBar().currentMessage()}")
             self._note = ""
 
-    def _frame_targets(self) -> list[tuple[str, int, int]]:
+    def _frame_targets(self) -> list[tuple[str, int]]:
         # Called on the GUI thread by the puller's timer: read widget sizes here, convert elsewhere.
-        return [
-            (cam_id, max(160, t.picture.width()), t.frame_seq)
-            for cam_id, t in self.tiles.items()
-            if t.isVisible()
-        ]
+        return [(cam_id, max(160, t.picture.width())) for cam_id, t in self.tiles.items() if t.isVisible()]
 
     def _rebuild(self, cams: list[Camera]) -> None:
         for tile in self.tiles.values():

@@ -5,6 +5,7 @@ small QImage; the GUI thread only sets pixmaps."""
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -33,6 +34,11 @@ STATE_LABELS = {
     "stopped": ("Stopped", "#757575"),
     "hub_gone": ("Not recording: the hub stopped", "#c62828"),
 }
+
+#: How often the visible tiles' slots are checked for a new picture: about 30 times a second, so a
+#: tile shows every frame of a camera of up to 25-30 fps (a check that finds none costs a few
+#: microseconds; only new pictures are converted).
+FRAME_POLL_MS = 33
 
 #: States whose label says all there is to say (the error's words are in the tooltip).
 SAID_IN_FULL = frozenset({"recording", "keyring_locked"})
@@ -105,26 +111,36 @@ class CameraTile(QFrame):
         self.picture.setPixmap(QPixmap.fromImage(img))
 
 
+@dataclasses.dataclass
+class _View:
+    """One open live view of the puller: its lease, its slot, and the newest picture given out."""
+
+    lease: int
+    reader: FrameReader
+    given: int = 0  # slot seq; a new view's slot counts from 1 again
+
+
 class FramePuller(QObject):
     """Every ``interval_ms`` reads the newest frame of each visible tile's camera from its live
     view's shared-memory slot and converts it, on a worker thread; the GUI thread only paints.
 
     The worker also opens a live view (``api.watch``) for a camera that became visible and ends the
-    view of one that no longer is, so the hub decodes only what a tile shows."""
+    view of one that no longer is, so the hub decodes only what a tile shows. It remembers what it
+    gave out per view, not per tile: a tile shown again gets a new view whose slot counts afresh."""
 
     imageReady = Signal(str, object, QImage)  # camera id, frame wall ms (too big for a Qt int), image
 
     def __init__(
         self,
         api: HubApi,
-        targets: Callable[[], list[tuple[str, int, int]]],
-        interval_ms: int = 100,
+        targets: Callable[[], list[tuple[str, int]]],
+        interval_ms: int = FRAME_POLL_MS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._api = api
-        self._targets = targets  # [(camera id, width, last shown seq)]
-        self._views: dict[str, tuple[int, FrameReader]] = {}  # camera -> (lease, reader); worker only
+        self._targets = targets  # [(camera id, width)] of the visible tiles
+        self._views: dict[str, _View] = {}  # by camera; the worker's only
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="porchlight-ui-frames")
         self._busy: concurrent.futures.Future[None] | None = None
         self._failed: set[str] = set()  # cameras whose live view failed (logged once)
@@ -140,18 +156,19 @@ class FramePuller(QObject):
             return  # never queue work behind a slow conversion
         self._busy = self._pool.submit(self._work, self._targets())
 
-    def _work(self, targets: list[tuple[str, int, int]]) -> None:
-        wanted = {cam_id for cam_id, _w, _s in targets}
+    def _work(self, targets: list[tuple[str, int]]) -> None:
+        wanted = {cam_id for cam_id, _w in targets}
         for cam_id in [c for c in self._views if c not in wanted]:
             self._end_view(cam_id)
-        for cam_id, width, shown_seq in targets:
+        for cam_id, width in targets:
             try:
                 view = self._views.get(cam_id) or self._open_view(cam_id)
-                frame = view[1].read(after=shown_seq)
-                if view[1].closed:  # the hub ended the view (it stopped): open it again next time
+                frame = view.reader.read(after=view.given)
+                if view.reader.closed:  # the hub ended the view (it stopped): open it again next time
                     self._end_view(cam_id)
                 if frame is None:
                     continue
+                view.given = frame.seq
                 self.imageReady.emit(cam_id, frame.seq, frame_to_qimage(frame, max(64, width)))
                 self._failed.discard(cam_id)
             except Exception:  # noqa: BLE001 - a bad camera or frame must not kill the live view
@@ -159,22 +176,22 @@ class FramePuller(QObject):
                 self._failed.add(cam_id)
                 log("live view of %s failed", cam_id, exc_info=True)
 
-    def _open_view(self, cam_id: str) -> tuple[int, FrameReader]:
+    def _open_view(self, cam_id: str) -> _View:
         lease = self._api.watch(cam_id, "detect")
         try:
             if lease.frames is None:
                 raise FrameSlotError("the hub gave no frame slot")
-            view = self._views[cam_id] = (lease.id, FrameReader(lease.frames))
+            view = self._views[cam_id] = _View(lease.id, FrameReader(lease.frames))
         except BaseException:
             self._api.unwatch(lease.id)
             raise
         return view
 
     def _end_view(self, cam_id: str) -> None:
-        lease, reader = self._views.pop(cam_id)
-        reader.close()
+        view = self._views.pop(cam_id)
+        view.reader.close()
         try:
-            self._api.unwatch(lease)
+            self._api.unwatch(view.lease)
         except HubError:  # the hub ended it already (it stopped)
             logger.debug("live view of %s already ended", cam_id)
 

@@ -48,6 +48,7 @@ for p in (str(BENCH), str(ROOT)):
 
 import api_client as client  # noqa: E402
 import api_report  # noqa: E402
+import monitor  # noqa: E402
 import procs  # noqa: E402
 import results as results_file  # noqa: E402
 import run_bench  # noqa: E402
@@ -72,21 +73,6 @@ def log(msg: str) -> None:
 
 
 # -- CPU -------------------------------------------------------------------------------------------------
-def threads_cpu(prefixes: tuple[str, ...]) -> float:
-    """CPU seconds so far of this process's threads whose names start with one of ``prefixes``."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for t in threading.enumerate():
-        if t.native_id is None or not t.name.startswith(prefixes):
-            continue
-        try:
-            stat = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        total += (int(stat[11]) + int(stat[12])) / tick
-    return total
-
-
 class Meter:
     """CPU of one phase: the whole process, the publisher (this thread) and the named threads."""
 
@@ -95,12 +81,12 @@ class Meter:
         self.wall = time.monotonic()
         self.proc = time.process_time()
         self.pub = time.thread_time()
-        self.named = threads_cpu(prefixes)
+        self.named = monitor.threads_cpu(prefixes)
 
     def done(self, baseline_pct: float) -> dict[str, float]:
         wall = time.monotonic() - self.wall
         pub = time.thread_time() - self.pub
-        named = threads_cpu(self.prefixes) - self.named
+        named = monitor.threads_cpu(self.prefixes) - self.named
         proc = time.process_time() - self.proc - pub
         return {
             "wall_s": wall,

@@ -42,8 +42,8 @@ for p in (str(BENCH), str(ROOT)):
         sys.path.insert(0, p)
 
 import live_report  # noqa: E402
+import monitor  # noqa: E402
 import procs  # noqa: E402
-import psutil  # noqa: E402
 import results as results_file  # noqa: E402
 import run_bench  # noqa: E402
 from benchclips import make_bench_clips  # noqa: E402
@@ -62,22 +62,14 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds of a process tree so far."""
-    try:
-        root = psutil.Process(pid)
-        total = 0.0
-        for p in (root, *root.children(recursive=True)):
-            t = p.cpu_times()
-            total += t.user + t.system
-        return total
-    except psutil.NoSuchProcess:
-        return 0.0
+def cpu_s(*pids: int) -> float:
+    """CPU seconds so far of these processes and their children."""
+    return monitor.cpu_rss(pids)[0]
 
 
 def machine_s() -> float:
-    t = psutil.cpu_times()
-    return t.user + t.system + t.nice + t.irq + t.softirq
+    """CPU seconds so far of the whole machine, every core."""
+    return monitor.system_busy()[0]
 
 
 # -- the hub ---------------------------------------------------------------------------------------------
@@ -227,7 +219,7 @@ def ffmpeg_reference(hub: Hub, subs: list[str], width: int, n: int, seconds: flo
         wins = []
         for _ in range(n):
             c0, h0, m0, t0 = (
-                sum(cpu_s(c.pid) for c in children),
+                cpu_s(*(c.pid for c in children)),
                 cpu_s(hub.child.pid),
                 machine_s(),
                 time.monotonic(),
@@ -236,7 +228,7 @@ def ffmpeg_reference(hub: Hub, subs: list[str], width: int, n: int, seconds: flo
             dt = time.monotonic() - t0
             wins.append(
                 {
-                    "client": {"process": 100 * (sum(cpu_s(c.pid) for c in children) - c0) / dt},
+                    "client": {"process": 100 * (cpu_s(*(c.pid for c in children)) - c0) / dt},
                     "hub_pct": 100 * (cpu_s(hub.child.pid) - h0) / dt,
                     "machine_pct": 100 * (machine_s() - m0) / dt,
                     "alive": sum(c.alive() for c in children),

@@ -18,7 +18,6 @@ It starts hidden and prints ``{"ready": N}`` (N cameras) first.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import monitor  # noqa: E402  (bench/, this script's folder)
 
 from hub.api.client import SocketHub  # noqa: E402
 from hub.api.frames import FrameReader  # noqa: E402
@@ -38,21 +39,6 @@ SHOW_TIMEOUT_S = 60.0
 def emit(value: object) -> None:
     sys.stdout.write(json.dumps(value) + "\n")
     sys.stdout.flush()
-
-
-def thread_cpu(native_id: int) -> float:
-    """CPU seconds of one thread of this process (0 when it has ended)."""
-    try:
-        stat = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def threads_cpu(prefix: str) -> float:
-    return sum(
-        thread_cpu(t.native_id) for t in threading.enumerate() if t.name.startswith(prefix) and t.native_id
-    )
 
 
 class Counter:
@@ -167,7 +153,7 @@ def run_app(data_dir: Path, width: int, height: int) -> int:
             window.hide()
             emit({"hidden": True})
         elif line == "sample":
-            emit(counter.sample(gui=gui_cpu[0], frames=threads_cpu("porchlight-ui-frames")))
+            emit(counter.sample(gui=gui_cpu[0], frames=monitor.threads_cpu(("porchlight-ui-frames",))))
         elif line == "quit":
             window.detach()
             app.quit()

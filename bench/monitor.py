@@ -9,9 +9,12 @@ thread CPU (``/proc/PID/task``) is kept for the processes asked for, over the wh
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
+import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import psutil
 
@@ -55,7 +58,7 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _cpu_rss(pids: Sequence[int]) -> tuple[float, float]:
+def cpu_rss(pids: Sequence[int]) -> tuple[float, float]:
     cpu = rss = 0.0
     for pid in pids:
         for p in _tree(pid):
@@ -69,10 +72,25 @@ def _cpu_rss(pids: Sequence[int]) -> tuple[float, float]:
     return cpu, rss
 
 
-def _system_busy() -> tuple[float, float]:
+def system_busy() -> tuple[float, float]:
     t = psutil.cpu_times()
     busy = t.user + t.system + t.nice + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
     return busy, sum(t)
+
+
+def threads_cpu(prefixes: tuple[str, ...]) -> float:
+    """CPU seconds so far of this process's threads whose names start with one of ``prefixes``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for t in threading.enumerate():
+        if t.native_id is None or not t.name.startswith(prefixes):
+            continue
+        try:
+            stat = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += (int(stat[11]) + int(stat[12])) / tick
+    return total
 
 
 def thread_times(pid: int) -> dict[int, float]:
@@ -105,9 +123,9 @@ def measure(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> Measurement:
     """Sample every ``window`` seconds for ``seconds``; per-thread times of ``thread_pids``."""
-    last = {g.label: _cpu_rss(g.pids)[0] for g in groups}
+    last = {g.label: cpu_rss(g.pids)[0] for g in groups}
     th0 = {pid: thread_times(pid) for pid in thread_pids}
-    s_last = _system_busy()
+    s_last = system_busy()
     results = {g.label: GroupResult(g.label, g.cams, [], []) for g in groups}
     system: list[float] = []
     n_windows = max(1, round(seconds / window))
@@ -124,13 +142,13 @@ def measure(
         dt = now - t_last
         parts = []
         for g in groups:
-            cpu, rss = _cpu_rss(g.pids)
+            cpu, rss = cpu_rss(g.pids)
             r = results[g.label]
             r.cpu_windows.append(100.0 * (cpu - last[g.label]) / dt)
             r.rss_windows.append(rss)
             last[g.label] = cpu
             parts.append(f"{g.label}={r.cpu_windows[-1]:.1f}%")
-        s = _system_busy()
+        s = system_busy()
         system.append(100.0 * (s[0] - s_last[0]) / max(1e-9, s[1] - s_last[1]) * psutil.cpu_count())
         s_last = s
         t_last = now

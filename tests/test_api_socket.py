@@ -414,9 +414,10 @@ def test_the_app_s_hub_answers_the_cli_and_stops_without_it(tmp_path):
         hub_pid = wait_for(lambda: answering_hub_pid(data), 60, "the app's hub on hub.sock")
         assert hub_pid != app.pid
         wait_for(lambda: cli_json(data, "status")["cameras"][0]["state"] == "recording", 30, "recording")
+        hub = psutil.Process(hub_pid)  # taken before: a hub gone and reaped has no pid to look up
         r = ok(run_cli(data, "stop"))
         assert f"(pid {hub_pid}) stopped" in r.stderr
-        psutil.Process(hub_pid).wait(30)
+        hub.wait(30)
         hub_pid = None
         assert segments(data, "demo")  # what it recorded was finalized and indexed
         assert app.poll() is None  # the window goes on, saying the hub stopped

@@ -119,8 +119,9 @@ def test_the_hub_outlives_the_app(tmp_path):
         wait_for(lambda: len(segments(data, cfg.id)) >= done + 1, 20, "recording after the app was killed")
         api.unwatch(lease.id)
 
+        hub = psutil.Process(hub_pid)  # taken before: a hub gone and reaped has no pid to look up
         ok(run_cli(data, "stop"))
-        psutil.Process(hub_pid).wait(30)
+        hub.wait(30)
         hub_pid = None
         # One hub ran, and nothing tried to start a second (its log would say the data dir was taken).
         log = (data / "logs" / "hub.log").read_text()
@@ -181,8 +182,9 @@ def test_the_apps_follow_their_hub_stopping_coming_back_and_dying(tmp_path):
 
         for app in apps:
             assert app.quit(signal.SIGTERM) == 0, app.output()[-4000:]
+        hub = psutil.Process(hub_pid)  # taken before: a hub gone and reaped has no pid to look up
         ok(run_cli(data, "stop"))
-        psutil.Process(hub_pid).wait(30)
+        hub.wait(30)
         hub_pid = None
     finally:
         for app in apps:

@@ -130,8 +130,8 @@ def test_a_hub_that_went_away_is_started_again_by_one_of_its_windows(qtbot, link
     serves = [p for p in psutil.process_iter(["cmdline"]) if _serves(p, linked.data)]
     assert [p.pid for p in serves] == [new_pid]
     # Killed again soon after: the next attempt waits longer (the backoff's second step).
-    os.kill(new_pid, signal.SIGKILL)
-    psutil.Process(new_pid).wait(10)
+    serves[0].send_signal(signal.SIGKILL)  # its handle: once killed and reaped, the pid is gone
+    serves[0].wait(10)
     qtbot.waitUntil(lambda: "in 2 s" in first.banner.text() + second.banner.text(), timeout=15000)
     live_tile(qtbot, first, cam.id, timeout_ms=60000)
 

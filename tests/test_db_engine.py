@@ -210,7 +210,8 @@ def test_two_processes_migrate_at_once(db_url: str, tmp_path: Path) -> None:
 
 def test_segments_protected_before_0003_become_star_protections(db_url: str, tmp_path: Path) -> None:
     old = tmp_path / "scripts-0002"
-    shutil.copytree(MIGRATIONS_DIR, old, ignore=shutil.ignore_patterns("__pycache__", "0003_*"))
+    later = [p.name for p in (MIGRATIONS_DIR / "versions").glob("0*.py") if p.name >= "0003"]
+    shutil.copytree(MIGRATIONS_DIR, old, ignore=shutil.ignore_patterns("__pycache__", *later))
     engine = open_engine(db_url)
     try:
         migrate(engine, backup_dir=tmp_path / "backups", script_location=old)

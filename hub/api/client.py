@@ -21,6 +21,7 @@ from typing import Any, Self
 import msgspec
 
 from hub.api import endpoint, wire
+from hub.api.client_community import CommunityCalls
 from hub.api.client_notices import SocketSubscription
 from hub.api.errors import CancelledError, HubError, HubVersionError, ProtocolError, UnavailableError
 from hub.api.subscription import DEFAULT_QUEUE, Subscription
@@ -60,7 +61,7 @@ class _NoAnswer(UnavailableError):
     """The hub did not answer a call in time: its connection cannot be trusted further."""
 
 
-class SocketHub:
+class SocketHub(CommunityCalls):
     """The Hub API of the hub that runs on a data dir, over its socket."""
 
     def __init__(self, data_dir: Path, *, timeout_s: float = 5.0, reply_timeout_s: float = 120.0) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from drivers import registry
 from hub import devices
 from hub.api import convert
+from hub.api.community import CommunityApi
 from hub.api.subscription import DEFAULT_QUEUE, Subscription
 from hub.api.types import (
     MANUAL_EVENT_S,
@@ -63,7 +64,7 @@ from hub.storage.manager import resolve_root
 DISCOVER_MAX_S = 60.0
 
 
-class IndexApi:
+class IndexApi(CommunityApi):
     """Commands and queries of one data dir, answered from its index.
 
     Subclasses say how a change reaches running cameras (:meth:`_applied`), where the storage

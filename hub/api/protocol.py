@@ -27,7 +27,10 @@ from typing import Protocol, Self
 
 from hub.api.subscription import DEFAULT_QUEUE, Subscription
 from hub.api.types import (
+    AUDIT_PAGE,
     MANUAL_EVENT_S,
+    AuditCheck,
+    AuditEntry,
     Camera,
     CameraChange,
     Credentials,
@@ -166,6 +169,18 @@ class HubApi(Protocol):
         """The camera's newest picture as a JPEG (waiting a few seconds for a first one: a camera
         without detection starts decoding for it). UnavailableError when the camera gives none
         (disabled, offline) and for index-only."""
+        ...
+
+    # -- community: the audit log ---------------------------------------------------------------------
+    def audit_log(self, after: int = 0, limit: int = AUDIT_PAGE) -> list[AuditEntry]:
+        """The community audit log's entries numbered above ``after``, oldest first, at most
+        ``limit`` (1 … 10000): every trust change, import, refusal, decision and share, each holding
+        the hash of the one before it. ValidationError for a limit out of bounds."""
+        ...
+
+    def audit_verify(self) -> AuditCheck:
+        """Check the whole audit log as stored: each entry against its hash, the numbering, the links
+        between entries; every problem found (an entry changed, removed, moved) is named."""
         ...
 
     # -- devices ----------------------------------------------------------------------------------------

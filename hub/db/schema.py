@@ -142,3 +142,18 @@ class ProtectionRow(Base):
         Index("ix_protection_camera_start", "camera_id", "start_ms"),
         {"sqlite_autoincrement": True},  # an id released is never given again
     )
+
+
+class AuditEntryRow(Base):
+    """One entry of the community audit log: a hash chain (hub/community/formats/audit.py).
+
+    ``seq`` counts from 1 with no gaps; ``data`` is the entry's data as canonical JSON; ``hash`` is the
+    SHA-256 of the whole entry's canonical JSON, and ``prev`` the hash of the entry before it."""
+
+    __tablename__ = "audit_entry"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(48))
+    data: Mapped[str] = mapped_column(Text)
+    prev: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -4,10 +4,10 @@ This package imports nothing of the hub and no Qt, only msgspec, so any client (
 script) can hold these values without loading the engine. Every value is a msgspec Struct: typed,
 strictly decoded from JSON or MessagePack, and encoded the same way. They are grouped by
 subject (:mod:`~hub.api.types.config`: cameras, settings, storage, status;
-:mod:`~hub.api.types.media`: recordings, events, exports,
-protections and snapshots; :mod:`~hub.api.types.devices`: discovery
-and probes; :mod:`~hub.api.types.notices`: what a subscriber is told, and live-view leases) and all
-importable from here.
+:mod:`~hub.api.types.media`: recordings, events, exports, protections and snapshots;
+:mod:`~hub.api.types.devices`: discovery and probes; :mod:`~hub.api.types.community`: the audit log;
+:mod:`~hub.api.types.notices`: what a subscriber is told, and live-view leases) and all importable
+from here.
 
 Two kinds, by what crosses from whom:
 
@@ -39,6 +39,15 @@ from hub.api.types.base import (
     StorageState,
     Value,
     ZoneKind,
+)
+from hub.api.types.community import (
+    AUDIT_PAGE,
+    AUDIT_PAGE_MAX,
+    AUDIT_PROBLEMS_SHOWN,
+    AuditCheck,
+    AuditEntry,
+    AuditProblem,
+    AuditProblemKind,
 )
 from hub.api.types.config import (
     Camera,
@@ -95,9 +104,16 @@ from hub.api.types.notices import (
 )
 
 __all__ = [
+    "AUDIT_PAGE",
+    "AUDIT_PAGE_MAX",
+    "AUDIT_PROBLEMS_SHOWN",
     "MANUAL_EVENT_RANGE_S",
     "MANUAL_EVENT_S",
     "MAX_SNAPSHOT_BYTES",
+    "AuditCheck",
+    "AuditEntry",
+    "AuditProblem",
+    "AuditProblemKind",
     "AudioPolicy",
     "Camera",
     "CameraChange",

@@ -1,0 +1,64 @@
+"""The community features as the Hub API shows them: the audit log today; trust cards and agency
+requests join it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from hub.api.types.base import Value
+
+__all__ = [
+    "AUDIT_PAGE",
+    "AUDIT_PAGE_MAX",
+    "AUDIT_PROBLEMS_SHOWN",
+    "AuditCheck",
+    "AuditEntry",
+    "AuditProblem",
+    "AuditProblemKind",
+]
+
+#: Audit entries per ``audit_log`` call unless the client asks for another number, and the most.
+AUDIT_PAGE = 100
+AUDIT_PAGE_MAX = 10_000
+#: Problems an ``AuditCheck`` lists (a log rewritten wholesale has one per entry); the rest are counted.
+AUDIT_PROBLEMS_SHOWN = 1000
+
+#: What ``audit_verify`` can find wrong with the stored log.
+AuditProblemKind = Literal[
+    "changed",  # an entry no longer matches its hash
+    "moved",  # an intact entry stored at another position (entries reordered)
+    "missing",  # numbers missing: entries removed
+    "unlinked",  # an entry does not follow the one before it (an earlier entry rewritten with a new hash)
+    "unreadable",  # an entry's data is not strict JSON
+]
+
+
+class AuditEntry(Value, frozen=True, kw_only=True):
+    """One entry of the community audit log, as stored (``data`` None when it is not a JSON object)."""
+
+    seq: int
+    time_ms: int
+    action: str
+    data: dict[str, Any] | None
+    prev: str
+    hash: str
+
+
+class AuditProblem(Value, frozen=True, kw_only=True):
+    """One thing wrong with the stored log, at entry ``seq``; ``message`` says what, to a person."""
+
+    seq: int
+    kind: AuditProblemKind
+    message: str
+
+
+class AuditCheck(Value, frozen=True, kw_only=True):
+    """The result of checking the audit log: intact or not, how long, its last entry, every problem."""
+
+    intact: bool
+    entries: int
+    head_seq: int  # 0 for an empty log
+    head_hash: str | None
+    problems: tuple[AuditProblem, ...] = ()  # the first AUDIT_PROBLEMS_SHOWN, in entry order
+    more_problems: int = 0  # found beyond those
+    checked_ms: int

@@ -1,0 +1,100 @@
+"""The community audit log in the index: append an entry, read entries, check the chain.
+
+Every community action (a card trusted or revoked, a request imported, viewed, refused, declined or
+shared, a post published, a feed added, a hold released) appends one entry in the same transaction as
+the change it records, so the log and the index never disagree. Appending reads the head and writes
+the next entry while holding the database's write lock: SQLite's ``BEGIN IMMEDIATE`` (every write
+transaction, :mod:`hub.db.tx`) or, on PostgreSQL, a transaction-level advisory lock. Every process
+that writes the index (a hub, the CLI with no hub, a second hub sharing a PostgreSQL index) thus
+appends one at a time, without the hub lock. The entry format and the check are pure code in
+:mod:`hub.community.formats.audit`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from hub.community.formats import audit as chain
+from hub.community.formats.audit import ChainCheck, Entry, StoredEntry
+from hub.core.times import now_ms
+from hub.db.engine import WRITE_OPTION
+from hub.db.schema import AuditEntryRow
+from hub.db.tx import serialize_writes
+
+logger = logging.getLogger(__name__)
+
+#: What an entry records (the action names of formats/README.md, section 5).
+Action = Literal[
+    "trust.add",
+    "trust.revoke",
+    "request.import",
+    "request.reject",
+    "request.view",
+    "request.withdraw",
+    "request.decline",
+    "request.share",
+    "hold.release",
+    "post.publish",
+    "feed.add",
+]
+#: The PostgreSQL advisory lock that orders appends ("PAud").
+LOCK_KEY = 0x50417564
+#: Entries read per round trip when the whole log is checked.
+BATCH = 2000
+
+
+def append(session: Session, action: Action, data: Mapping[str, Any], *, time_ms: int | None = None) -> Entry:
+    """Append one entry in ``session``'s write transaction (it commits with the change it records)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite" and not bind.get_execution_options().get(WRITE_OPTION):
+        raise RuntimeError("audit entries are appended in a write transaction (hub.db.tx.run_write)")
+    serialize_writes(session, LOCK_KEY)
+    last = session.execute(
+        select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1)
+    ).first()
+    head = (int(last.seq), str(last.hash)) if last is not None else None
+    entry = chain.next_entry(head, now_ms() if time_ms is None else time_ms, action, data)
+    session.add(
+        AuditEntryRow(
+            seq=entry.seq,
+            time_ms=entry.time_ms,
+            action=entry.action,
+            data=chain.canonical(dict(entry.data)).decode("utf-8"),
+            prev=entry.prev,
+            hash=entry.hash,
+        )
+    )
+    session.flush()
+    logger.debug("audit entry %d: %s", entry.seq, action)
+    return entry
+
+
+def entries(engine: Engine, *, after: int = 0, limit: int | None = None) -> list[StoredEntry]:
+    """The stored entries with ``seq > after``, oldest first, at most ``limit`` (their data as text)."""
+    query = select(AuditEntryRow).where(AuditEntryRow.seq > after).order_by(AuditEntryRow.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    with Session(engine) as session:
+        return [_stored(row) for row in session.scalars(query)]
+
+
+def verify(engine: Engine) -> ChainCheck:
+    """Check the whole chain as stored, read in one transaction (one consistent view)."""
+    stored: list[StoredEntry] = []
+    with Session(engine) as session:
+        result = session.execute(
+            select(AuditEntryRow).order_by(AuditEntryRow.seq).execution_options(yield_per=BATCH)
+        )
+        stored.extend(_stored(row) for row in result.scalars())
+    return chain.check_chain(stored)
+
+
+def _stored(row: AuditEntryRow) -> StoredEntry:
+    return StoredEntry(
+        seq=row.seq, time_ms=row.time_ms, action=row.action, data=row.data, prev=row.prev, hash=row.hash
+    )

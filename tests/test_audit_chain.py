@@ -236,3 +236,28 @@ def test_strict_json_only_ever_raises_json_error(raw):
         loads(raw)
     except JsonError as exc:
         assert str(exc)
+
+
+_stored_rows = st.lists(
+    st.builds(
+        StoredEntry,
+        seq=st.integers(-3, 12),
+        time_ms=st.integers(-(10**19), 10**19),
+        action=st.text(max_size=10),
+        data=st.text(max_size=40) | _json.map(lambda v: json.dumps({"v": v})),
+        prev=st.sampled_from([GENESIS, "", "x" * 64]) | st.text(max_size=64),
+        hash=st.sampled_from([GENESIS, "", "x" * 64]) | st.text(max_size=64),  # prev == hash: a loop
+    ),
+    max_size=10,
+).map(lambda rows: sorted(rows, key=lambda r: r.seq))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_stored_rows)
+def test_whatever_is_stored_the_check_names_problems_and_never_crashes(rows):
+    check = check_chain(rows)
+    assert check.entries == len(rows)
+    assert all(
+        p.message and p.kind in {"changed", "moved", "missing", "unlinked", "unreadable"}
+        for p in check.problems
+    )

@@ -8,9 +8,9 @@ lock, not by the hub lock.
 
 from __future__ import annotations
 
-import msgspec
 from sqlalchemy.engine import Engine
 
+from hub.api import convert
 from hub.api.types import (
     AUDIT_PAGE,
     AUDIT_PAGE_MAX,
@@ -50,7 +50,7 @@ class CommunityApi:
         """Check the whole audit log as stored."""
         found = audit.verify(self._engine)
         shown = found.problems[:AUDIT_PROBLEMS_SHOWN]
-        problems = tuple(msgspec.convert(p, AuditProblem, from_attributes=True) for p in shown)
+        problems = tuple(convert.to_api(p, AuditProblem) for p in shown)
         return AuditCheck(
             intact=found.intact,
             entries=found.entries,

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from hub.db.engine import write_engine
+from hub.db.engine import WRITE_OPTION, write_engine
 
 logger = logging.getLogger(__name__)
 
@@ -99,9 +99,13 @@ def run_after_commit(session: Session) -> None:
 def serialize_writes(session: Session, key: int) -> None:
     """Hold ``key``'s lock until this transaction ends, so writers of one kind run one at a time.
 
-    SQLite needs nothing: a write transaction (``BEGIN IMMEDIATE``) already holds the file's only
-    write lock. PostgreSQL takes a transaction-level advisory lock: a second writer waits for the first
-    to commit and then reads what it wrote (READ COMMITTED), so check-then-insert stays correct.
+    SQLite needs no more: a write transaction (``BEGIN IMMEDIATE``) already holds the file's only
+    write lock, so a session that is not one (not from :func:`new_write_session`) is a bug, raised as
+    RuntimeError. PostgreSQL takes a transaction-level advisory lock: a second writer waits for the
+    first to commit and then reads what it wrote (READ COMMITTED), so check-then-insert stays correct.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif bind.dialect.name == "sqlite" and not bind.get_execution_options().get(WRITE_OPTION):
+        raise RuntimeError("this needs a write transaction (hub.db.tx.run_write or the DB writer)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -127,3 +129,28 @@ def print_rows(
     if not rows:
         print(empty, file=sys.stderr)
     return 0
+
+
+def read_limited(path: str, limit: int, what: str) -> bytes:
+    """The bytes of the file at ``path`` (``-``: standard input), refused with a CliError once they
+    pass ``limit`` (read no further) or when ``path`` is not a regular file (a FIFO or a device would
+    block or never end)."""
+    if path == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise CliError(f"{path} is not a file")
+            try:
+                data = f.read(limit + 1)
+            except OSError as exc:
+                raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise CliError(
+            f"{'standard input' if path == '-' else path}: {what} is at most {limit} bytes; this is larger"
+        )
+    return data

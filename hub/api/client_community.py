@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.api.types import AUDIT_PAGE, AuditCheck, AuditEntry
+from hub.api.types import AUDIT_PAGE, AuditCheck, AuditEntry, TrustCard, TrustChange
 
 
 class CommunityCalls:
@@ -20,3 +20,15 @@ class CommunityCalls:
     def audit_verify(self) -> AuditCheck:
         """Check the whole audit log as stored (the hub reads it)."""
         return self._call("audit_verify")  # type: ignore[no-any-return]
+
+    def trust_add(self, card: bytes, replace: bool = False) -> TrustChange:
+        """Trust an agency's card (the hub checks it and records it in the audit log)."""
+        return self._call("trust_add", card=card, replace=replace)  # type: ignore[no-any-return]
+
+    def trust_list(self) -> list[TrustCard]:
+        """Every card held, revoked and expired ones too."""
+        return self._call("trust_list")  # type: ignore[no-any-return]
+
+    def trust_revoke(self, kid: str) -> TrustChange:
+        """Stop trusting a card (its key id or a unique prefix)."""
+        return self._call("trust_revoke", kid=kid)  # type: ignore[no-any-return]

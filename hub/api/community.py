@@ -8,6 +8,8 @@ lock, not by the hub lock.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy.engine import Engine
 
 from hub.api import convert
@@ -15,14 +17,20 @@ from hub.api.types import (
     AUDIT_PAGE,
     AUDIT_PAGE_MAX,
     AUDIT_PROBLEMS_SHOWN,
+    TRUST_CARD_MAX_BYTES,
     AuditCheck,
     AuditEntry,
     AuditProblem,
+    TrustCard,
+    TrustChange,
+    TrustState,
 )
-from hub.community import audit
+from hub.community import audit, trust
 from hub.community.formats.audit import StoredEntry, stored_data
 from hub.core.errors import ValidationError
 from hub.core.times import now_ms
+from hub.db.schema import TrustCardRow
+from hub.db.tx import run_write
 
 
 class CommunityApi:
@@ -60,6 +68,64 @@ class CommunityApi:
             more_problems=len(found.problems) - len(shown),
             checked_ms=now_ms(),
         )
+
+    def trust_add(self, card: bytes, replace: bool = False) -> TrustChange:
+        """Trust an agency's card and record it in the audit log."""
+        if len(card) > TRUST_CARD_MAX_BYTES:
+            raise ValidationError(
+                f"a trust card is at most {TRUST_CARD_MAX_BYTES} bytes; this is {len(card)}",
+                field="card",
+                rule="max",
+            )
+        now = now_ms()
+        return self._change(run_write(self._engine, trust.add, card, replace=replace, now=now), now)
+
+    def trust_list(self) -> list[TrustCard]:
+        """Every card held, revoked and expired ones too, by name."""
+        return list(self._trust_cards(now_ms()).values())
+
+    def trust_revoke(self, kid: str) -> TrustChange:
+        """Stop trusting a card and record it in the audit log."""
+        now = now_ms()
+        return self._change(run_write(self._engine, trust.revoke, kid, now=now), now)
+
+    def _trust_cards(self, now: int) -> dict[str, TrustCard]:
+        rows = trust.cards(self._engine)
+        by_name: defaultdict[str, list[str]] = defaultdict(list)
+        for row in rows:
+            if row.revoked_ms is None:
+                by_name[trust.name_key(row.name)].append(row.kid)
+        return {
+            row.kid: _card(row, now, tuple(k for k in by_name[trust.name_key(row.name)] if k != row.kid))
+            for row in rows
+        }
+
+    def _change(self, change: trust.Change, now: int) -> TrustChange:
+        return TrustChange(
+            outcome=change.outcome,
+            card=self._trust_cards(now)[change.row.kid],
+            previous=_card(change.previous, now, ()) if change.previous is not None else None,
+        )
+
+
+def _card(row: TrustCardRow, now: int, same_name: tuple[str, ...]) -> TrustCard:
+    state: TrustState = (
+        "revoked" if row.revoked_ms is not None else "expired" if row.expires_ms <= now else "active"
+    )
+    return TrustCard(
+        kid=row.kid,
+        fingerprint=trust.key_fingerprint(row),
+        name=row.name,
+        jurisdiction=row.jurisdiction,
+        website=row.website,
+        age_recipient=row.age_recipient,
+        expires_ms=row.expires_ms,
+        added_ms=row.added_ms,
+        updated_ms=row.updated_ms,
+        revoked_ms=row.revoked_ms,
+        state=state,
+        same_name=same_name,
+    )
 
 
 def _entry(stored: StoredEntry) -> AuditEntry:

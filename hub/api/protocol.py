@@ -54,6 +54,8 @@ from hub.api.types import (
     Snapshot,
     Status,
     StorageInfo,
+    TrustCard,
+    TrustChange,
 )
 
 
@@ -181,6 +183,25 @@ class HubApi(Protocol):
     def audit_verify(self) -> AuditCheck:
         """Check the whole audit log as stored: each entry against its hash, the numbering, the links
         between entries; every problem found (an entry changed, removed, moved) is named."""
+        ...
+
+    # -- community: trust cards -------------------------------------------------------------------------
+    def trust_add(self, card: bytes, replace: bool = False) -> TrustChange:
+        """Trust an agency's card (formats/README.md, section 1: the card file's bytes, at most
+        TRUST_CARD_MAX_BYTES) and record it in the audit log. The same card again is "unchanged".
+        ValidationError (field "card") saying what the format refuses or that it has expired;
+        ConflictError when another card of the same key is held, or the key was revoked, unless
+        ``replace``. ``same_name`` on the result warns of another card with the same name."""
+        ...
+
+    def trust_list(self) -> list[TrustCard]:
+        """Every card held, revoked and expired ones too (see ``state``), by name."""
+        ...
+
+    def trust_revoke(self, kid: str) -> TrustChange:
+        """Stop trusting a card (its key id, or a unique prefix of at least 4 hex characters) and
+        record it in the audit log; it then verifies nothing. NotFoundError for no such card;
+        ValidationError for a prefix naming several. A revoked card is "already_revoked"."""
         ...
 
     # -- devices ----------------------------------------------------------------------------------------

@@ -157,3 +157,23 @@ class AuditEntryRow(Base):
     data: Mapped[str] = mapped_column(Text)
     prev: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class TrustCardRow(Base):
+    """An agency's trust card the owner imported (hub/community/formats/trust.py), keyed by its key id.
+
+    ``card`` is the card's text as imported; the other columns are what it says, for listing.
+    A revoked card keeps its row (``revoked_ms``), so its key is never trusted again by accident."""
+
+    __tablename__ = "trust_card"
+    kid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    jurisdiction: Mapped[str] = mapped_column(String(200))
+    website: Mapped[str] = mapped_column(Text)
+    public_key: Mapped[str] = mapped_column(String(64))  # base64url of the raw 32 bytes, as on the card
+    age_recipient: Mapped[str | None] = mapped_column(String(100))
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    card: Mapped[str] = mapped_column(Text)
+    added_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    revoked_ms: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,5 +1,5 @@
-"""The community features as the Hub API shows them: the audit log today; trust cards and agency
-requests join it."""
+"""The community features as the Hub API shows them: the audit log and trust cards; agency requests
+join them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ __all__ = [
     "AuditEntry",
     "AuditProblem",
     "AuditProblemKind",
+    "TRUST_CARD_MAX_BYTES",
+    "TrustCard",
+    "TrustChange",
+    "TrustOutcome",
+    "TrustState",
 ]
 
 #: Audit entries per ``audit_log`` call unless the client asks for another number, and the most.
@@ -22,6 +27,9 @@ AUDIT_PAGE = 100
 AUDIT_PAGE_MAX = 10_000
 #: Problems an ``AuditCheck`` lists (a log rewritten wholesale has one per entry); the rest are counted.
 AUDIT_PROBLEMS_SHOWN = 1000
+
+#: The largest trust card ``trust_add`` takes (formats/README.md sets no limit; a real one is < 1 KiB).
+TRUST_CARD_MAX_BYTES = 64 * 1024
 
 #: What ``audit_verify`` can find wrong with the stored log.
 AuditProblemKind = Literal[
@@ -62,3 +70,40 @@ class AuditCheck(Value, frozen=True, kw_only=True):
     problems: tuple[AuditProblem, ...] = ()  # the first AUDIT_PROBLEMS_SHOWN, in entry order
     more_problems: int = 0  # found beyond those
     checked_ms: int
+
+
+#: Whether a card verifies requests now: "active", or not since it expired or the owner revoked it.
+TrustState = Literal["active", "expired", "revoked"]
+#: What ``trust_add`` or ``trust_revoke`` did.
+TrustOutcome = Literal["added", "replaced", "unchanged", "revoked", "already_revoked"]
+
+
+class TrustCard(Value, frozen=True, kw_only=True):
+    """An agency's card the owner trusts (or trusted): its key, who it names, until when.
+
+    ``kid`` is the first 16 hex characters of ``fingerprint``, the SHA-256 of the raw Ed25519 key
+    (not the RFC 7638 thumbprint). ``same_name`` lists the other cards, not revoked, whose name
+    matches this one's apart from case and spacing: the owner is warned, since an agency is known by
+    the card's name."""
+
+    kid: str
+    fingerprint: str  # 64 lower-case hex characters
+    name: str
+    jurisdiction: str
+    website: str
+    age_recipient: str | None = None
+    expires_ms: int
+    added_ms: int
+    updated_ms: int
+    revoked_ms: int | None = None
+    state: TrustState
+    same_name: tuple[str, ...] = ()
+
+
+class TrustChange(Value, frozen=True, kw_only=True):
+    """What ``trust_add`` or ``trust_revoke`` did: the card as stored now and, for "replaced", the
+    card it replaced."""
+
+    outcome: TrustOutcome
+    card: TrustCard
+    previous: TrustCard | None = None

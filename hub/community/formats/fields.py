@@ -1,0 +1,144 @@
+"""What every community format shares (formats/README.md, "Common rules"): the error a refused file
+gets, strict base64url, strict RFC 3339 UTC times, key ids and fingerprints, and typed members.
+
+Strict means what a lenient parser lets through is refused here with a reason: ``datetime``'s
+``fromisoformat`` takes dates without a time, basic formats (``20261120T013000Z``) and offsets; the
+``base64`` module skips characters it does not know and ignores stray bits; ``\\d`` in a pattern
+matches Arabic-Indic and other digits. Each of those is a :class:`FormatError` naming the member.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+__all__ = [
+    "FormatError",
+    "b64url_decode",
+    "b64url_encode",
+    "fingerprint",
+    "group4",
+    "kid_of",
+    "member",
+    "parse_time",
+    "plain_text",
+]
+
+T = TypeVar("T")
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: Characters that reorder the text around them (bidi embeddings, overrides and isolates): in a name
+#: shown to the owner they can make it read as another name.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_TYPE_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    dict: "an object",
+    list: "a list",
+    bool: "true or false",
+}
+
+
+class FormatError(ValueError):
+    """A file the format refuses; ``str()`` says why, ``member`` names the JSON member (or None for
+    the file as a whole: its size, its encoding, its JSON)."""
+
+    def __init__(self, message: str, *, member: str | None = None) -> None:
+        super().__init__(message)
+        self.member = member
+
+
+def member(obj: Mapping[str, Any], name: str, kind: type[T], *, where: str = "") -> T:
+    """``obj[name]``, which must be present and of ``kind`` (a bool is not a whole number)."""
+    path = f"{where}.{name}" if where else name
+    if name not in obj:
+        raise FormatError(f"the member {path!r} is missing", member=path)
+    value = obj[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise FormatError(
+            f"the member {path!r} must be {_TYPE_NAMES.get(kind, kind.__name__)}, not {_json_type(value)}",
+            member=path,
+        )
+    return value
+
+
+def plain_text(value: str, path: str, *, max_chars: int, empty: bool = False) -> str:
+    """``value`` checked as text to show a person: not empty (unless ``empty``), at most ``max_chars``,
+    no control characters and no characters that reorder the text around them."""
+    if not value.strip() and not empty:
+        raise FormatError(f"the member {path!r} is empty", member=path)
+    if len(value) > max_chars:
+        raise FormatError(f"the member {path!r} is longer than {max_chars} characters", member=path)
+    for char in value:
+        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
+            raise FormatError(
+                f"the member {path!r} holds the control character U+{ord(char):04X}", member=path
+            )
+    return value
+
+
+def b64url_encode(raw: bytes) -> str:
+    """``raw`` as base64url without padding (RFC 7515, section 2)."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str, path: str) -> bytes:
+    """Strict base64url without padding: only the URL-safe alphabet, no ``=``, no stray bits."""
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise FormatError(f"the member {path!r} is not base64url (RFC 4648 §5, no padding)", member=path)
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64url_encode(raw) != text:  # the last character carries bits that are not part of the bytes
+        raise FormatError(f"the member {path!r} is not canonical base64url (stray bits)", member=path)
+    return raw
+
+
+def parse_time(text: str, path: str) -> int:
+    """An RFC 3339 time in UTC with a ``Z`` (``2026-11-20T01:30:00Z``, fractions allowed) as ms since
+    the epoch; a date without a time, a basic format, an offset or a lower-case ``t``/``z`` is refused."""
+    m = _TIME.fullmatch(text)
+    if m is None:
+        raise FormatError(
+            f"the member {path!r} is not an RFC 3339 UTC time like 2026-11-20T01:30:00Z: {text[:40]!r}",
+            member=path,
+        )
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if second == 60:
+        raise FormatError(f"the member {path!r} is a leap second, which is not accepted", member=path)
+    try:
+        when = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise FormatError(f"the member {path!r} is not a real time: {text!r} ({exc})", member=path) from None
+    ms = int((m.group(7) or ".0")[1:].ljust(3, "0")[:3])
+    return (when - _EPOCH) // dt.timedelta(seconds=1) * 1000 + ms
+
+
+def fingerprint(public_key: bytes) -> str:
+    """The full fingerprint of a raw public key: SHA-256, 64 lower-case hex characters."""
+    return hashlib.sha256(public_key).hexdigest()
+
+
+def kid_of(public_key: bytes) -> str:
+    """A key's id: the first 16 hex characters of the SHA-256 of its raw bytes (not RFC 7638)."""
+    return fingerprint(public_key)[:16]
+
+
+def group4(hex_text: str) -> str:
+    """``"0a1b2c3d…"`` as ``"0a1b 2c3d …"``, for comparing by eye."""
+    return " ".join(hex_text[i : i + 4] for i in range(0, len(hex_text), 4))
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return _TYPE_NAMES.get(type(value), type(value).__name__)

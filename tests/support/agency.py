@@ -1,0 +1,95 @@
+"""An agency's side written independently of the hub, for tests: keys from ``cryptography``, cards
+as JSON written by hand (hashlib and base64 only), never the hub's own format code. What the hub
+accepts from here, another tool following formats/README.md would produce too."""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyrage
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+
+def b64url(raw: bytes) -> str:
+    """base64url without padding."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def zulu(epoch_s: float) -> str:
+    """``epoch_s`` as RFC 3339 UTC, whole seconds, ``Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+
+
+def epoch_ms(text: str) -> int:
+    """``2027-12-31T00:00:00Z`` as ms since the epoch (whole seconds only)."""
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 1000
+
+
+@dataclass
+class Agency:
+    """An agency: its Ed25519 key, its age identity, what its card says."""
+
+    name: str = "Springfield Police Department"
+    jurisdiction: str = "City of Springfield, IL, US"
+    website: str = "https://police.springfield.example"
+    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
+    age: pyrage.x25519.Identity = field(default_factory=pyrage.x25519.Identity.generate)
+
+    @property
+    def raw_public(self) -> bytes:
+        """The raw 32-byte public key."""
+        return self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the raw public key, hex."""
+        return hashlib.sha256(self.raw_public).hexdigest()
+
+    @property
+    def kid(self) -> str:
+        """The format's key id: the fingerprint's first 16 hex characters."""
+        return self.fingerprint[:16]
+
+    def jwk(self) -> dict[str, Any]:
+        """The card's ``jwk`` member."""
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url(self.raw_public), "kid": self.kid}
+
+    def card(self, *, expires: str | None = None, age: bool = True, **extra: Any) -> dict[str, Any]:
+        """The card as a dict (``expires`` default: a year from now); ``extra`` adds or overrides members."""
+        card: dict[str, Any] = {
+            "type": "porchlight.trust.v1",
+            "name": self.name,
+            "jurisdiction": self.jurisdiction,
+            "website": self.website,
+            "jwk": self.jwk(),
+            "expires": expires or zulu(time.time() + 365 * 86400),
+        }
+        if age:
+            card["age_recipient"] = str(self.age.to_public())
+        card.update(extra)
+        return card
+
+    def card_bytes(self, **kw: Any) -> bytes:
+        """The card as the file's bytes."""
+        return json.dumps(self.card(**kw), indent=2, ensure_ascii=False).encode("utf-8")
+
+    def write_card(self, path: Path, **kw: Any) -> Path:
+        """Write the card to ``path``; returns it."""
+        path.write_bytes(self.card_bytes(**kw))
+        return path
+
+
+def rfc7638_thumbprint(agency: Agency) -> str:
+    """The RFC 7638 JWK thumbprint (what JOSE tools call a key's id), base64url: NOT the format's kid."""
+    members = {"crv": "Ed25519", "kty": "OKP", "x": b64url(agency.raw_public)}
+    return b64url(
+        hashlib.sha256(json.dumps(members, separators=(",", ":"), sort_keys=True).encode()).digest()
+    )

@@ -36,7 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tr_ = command(
         tsub.add_parser("revoke", help="stop trusting a card (it verifies nothing then)"), trust_revoke
     )
-    tr_.add_argument("kid", metavar="KID", help="the card's key id, or its first 4 or more characters")
+    tr_.add_argument(
+        "kid", metavar="KID", help="the card's key id, its first 4 or more characters, or its fingerprint"
+    )
     tr_.add_argument("--json", action="store_true")
 
 
@@ -102,8 +104,6 @@ def trust_list(args: argparse.Namespace) -> int:
     """``trust list [--json]``"""
     with hub_api(args) as api:
         cards = api.trust_list()
-    if args.json:
-        return print_json([card_json(c) for c in cards])
     return print_rows(
         args,
         [card_json(c) for c in cards],

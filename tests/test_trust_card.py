@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hub.api.types import TRUST_CARD_MAX_BYTES
 from hub.community.formats.fields import FormatError, b64url_decode, group4, parse_time
 from hub.community.formats.trust import CARD_MAX_BYTES, Card, parse_card
 from tests.support.agency import Agency, b64url, epoch_ms, rfc7638_thumbprint
@@ -36,6 +37,12 @@ def test_a_card_written_by_another_tool_is_read_exactly() -> None:
     assert card.fingerprint == AGENCY.fingerprint and len(card.fingerprint) == 64
     assert parse_card(data.decode("utf-8")) == card  # pasted text reads the same
     assert group4(card.fingerprint).split() == [card.fingerprint[i : i + 4] for i in range(0, 64, 4)]
+
+
+def test_the_api_takes_the_largest_card_the_format_reads() -> None:
+    assert (
+        TRUST_CARD_MAX_BYTES == CARD_MAX_BYTES
+    )  # hub.api.types holds its own copy (it loads no format code)
 
 
 def test_unknown_members_are_ignored_and_the_age_recipient_is_optional() -> None:
@@ -221,7 +228,7 @@ def _members() -> st.SearchStrategy[bytes]:
 
     return st.builds(
         build,
-        st.dictionaries(keys, JSONISH, max_size=3),
+        st.dictionaries(keys, JSONISH | st.text(max_size=70).map("age1".__add__), max_size=3),
         st.dictionaries(jwk_keys, JSONISH | st.just(good["jwk"]["x"]), max_size=2),
         st.lists(keys, max_size=2),
     )

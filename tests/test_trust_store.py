@@ -156,9 +156,13 @@ def test_a_card_is_named_by_a_unique_prefix_of_its_key_id(data: Path) -> None:
         )
         with pytest.raises(NotFoundError):
             api.trust_revoke(unknown)
+        grouped = " ".join(twin.fingerprint[i : i + 4] for i in range(0, 64, 4))
+        with pytest.raises(NotFoundError, match="fingerprint"):  # the kid matches, the rest does not
+            api.trust_revoke(twin.fingerprint[:16] + agency.fingerprint[16:])
+        assert api.trust_revoke(grouped).card.kid == twin.kid  # as `trust list` shows it
         shared = os.path.commonprefix([agency.kid, twin.kid])
         assert api.trust_revoke(agency.kid[: len(shared) + 1]).card.kid == agency.kid
-        assert {c.kid: c.state for c in api.trust_list()} == {agency.kid: "revoked", twin.kid: "active"}
+        assert {c.kid: c.state for c in api.trust_list()} == {agency.kid: "revoked", twin.kid: "revoked"}
 
 
 def test_cards_live_in_the_index_on_sqlite_and_postgresql(db_url: str, tmp_path: Path) -> None:

@@ -199,9 +199,10 @@ class HubApi(Protocol):
         ...
 
     def trust_revoke(self, kid: str) -> TrustChange:
-        """Stop trusting a card (its key id, or a unique prefix of at least 4 hex characters) and
-        record it in the audit log; it then verifies nothing. NotFoundError for no such card;
-        ValidationError for a prefix naming several. A revoked card is "already_revoked"."""
+        """Stop trusting a card (its key id, a unique prefix of at least 4 hex characters, or its full
+        fingerprint, spaces allowed) and record it in the audit log; it then verifies nothing.
+        NotFoundError for no such card; ValidationError for a prefix naming several. A revoked card
+        is "already_revoked"."""
         ...
 
     # -- devices ----------------------------------------------------------------------------------------

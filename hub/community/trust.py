@@ -121,21 +121,28 @@ def revoke(session: Session, ref: str, *, now: int) -> Change:
 
 
 def find(session: Session, ref: str) -> TrustCardRow:
-    """The card whose kid is ``ref`` or starts with it (NotFoundError, or ValidationError when the
-    prefix is too short, not hex or names several cards)."""
-    wanted = ref.strip().lower()
-    if not _HEX.fullmatch(wanted) or not KID_PREFIX_MIN <= len(wanted) <= 16:
+    """The card ``ref`` names: its key id, a prefix of it (at least 4 hex characters), or its full
+    fingerprint (spaces allowed, as ``trust list`` groups it). NotFoundError, or ValidationError when
+    ``ref`` is none of those or a prefix names several cards."""
+    wanted = "".join(ref.split()).lower()
+    if not _HEX.fullmatch(wanted) or not (KID_PREFIX_MIN <= len(wanted) <= 16 or len(wanted) == 64):
         raise ValidationError(
-            f"a card is named by its key id (16 hex characters) or its first {KID_PREFIX_MIN} or more, "
-            f"not {ref[:40]!r}",
+            f"a card is named by its key id (16 hex characters), its first {KID_PREFIX_MIN} or more, "
+            f"or its fingerprint (64), not {ref[:40]!r}",
             field="kid",
             rule="format",
         )
-    found = list(
-        session.scalars(select(TrustCardRow).where(TrustCardRow.kid.startswith(wanted, autoescape=True)))
-    )
+    prefix = wanted[:16]
+    found = [
+        row
+        for row in session.scalars(
+            select(TrustCardRow).where(TrustCardRow.kid.startswith(prefix, autoescape=True))
+        )
+        if len(wanted) < 64 or key_fingerprint(row) == wanted
+    ]
     if not found:
-        raise NotFoundError(f"no trust card has the key id {wanted}{'…' * (len(wanted) < 16)}")
+        what = "fingerprint" if len(wanted) == 64 else "key id"
+        raise NotFoundError(f"no trust card has the {what} {wanted}{'…' * (len(wanted) < 16)}")
     if len(found) > 1:
         kids = ", ".join(sorted(r.kid for r in found))
         raise ValidationError(

@@ -112,19 +112,8 @@ def _card(row: TrustCardRow, now: int, same_name: tuple[str, ...]) -> TrustCard:
     state: TrustState = (
         "revoked" if row.revoked_ms is not None else "expired" if row.expires_ms <= now else "active"
     )
-    return TrustCard(
-        kid=row.kid,
-        fingerprint=trust.key_fingerprint(row),
-        name=row.name,
-        jurisdiction=row.jurisdiction,
-        website=row.website,
-        age_recipient=row.age_recipient,
-        expires_ms=row.expires_ms,
-        added_ms=row.added_ms,
-        updated_ms=row.updated_ms,
-        revoked_ms=row.revoked_ms,
-        state=state,
-        same_name=same_name,
+    return convert.to_api(
+        row, TrustCard, fingerprint=trust.key_fingerprint(row), state=state, same_name=same_name
     )
 
 

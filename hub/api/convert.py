@@ -31,11 +31,16 @@ D = TypeVar("D")
 
 
 def to_api(obj: Any, kind: type[S], **shown: object) -> S:
-    """A hub object (a dataclass with the same field names) as the API type ``kind``; ``shown`` gives
-    the fields only the API has, or shows differently (a name beside an id, an absolute path)."""
+    """A hub object (a dataclass or a stored row with the same attribute names) as the API type
+    ``kind``; ``shown`` gives the fields only the API has, or shows differently (a name beside an
+    id, an absolute path)."""
     if not shown:
         return msgspec.convert(obj, kind, from_attributes=True)
-    fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    fields = {
+        name: getattr(obj, name)
+        for name in kind.__struct_fields__
+        if name not in shown and hasattr(obj, name)
+    }
     return msgspec.convert({**fields, **shown}, kind)
 
 

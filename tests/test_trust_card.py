@@ -7,6 +7,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import json
+import unicodedata
 from typing import Any
 
 import pyrage
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.api.types import TRUST_CARD_MAX_BYTES
-from hub.community.formats.fields import FormatError, b64url_decode, group4, parse_time
+from hub.community.formats.fields import FormatError, b64url_decode, group4, parse_time, plain_text
 from hub.community.formats.trust import CARD_MAX_BYTES, Card, parse_card
 from tests.support.agency import Agency, b64url, epoch_ms, rfc7638_thumbprint
 
@@ -244,3 +245,22 @@ def test_any_input_is_a_card_or_a_reason(data: bytes) -> None:
         return
     assert len(card.public_key) == 32 and card.kid == card.fingerprint[:16]
     assert card.age_recipient is None or pyrage.x25519.Recipient.from_str(card.age_recipient)
+
+
+def _refused(char: str, *, multiline: bool) -> bool:
+    try:
+        plain_text(f"a{char}b", "name", max_chars=10, multiline=multiline)
+    except FormatError:
+        return True
+    return False
+
+
+def test_text_shown_to_a_person_refuses_exactly_the_controls_and_the_bidi_reorderers() -> None:
+    """Every code point: refused when Unicode calls it a control (Cc) or it reorders text around it;
+    a message of several lines keeps its tabs and line breaks."""
+    bidi = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    expected = {c for c in chars if unicodedata.category(c) == "Cc"} | bidi
+    assert {c for c in chars if _refused(c, multiline=False)} == expected
+    assert {c for c in chars if _refused(c, multiline=True)} == expected - set("\t\n\r")
+    assert len(expected) == 65 + 9

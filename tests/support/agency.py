@@ -1,6 +1,8 @@
 """An agency's side written independently of the hub, for tests: keys from ``cryptography``, cards
-as JSON written by hand (hashlib and base64 only), never the hub's own format code. What the hub
-accepts from here, another tool following formats/README.md would produce too."""
+as JSON written by hand (hashlib and base64 only), requests signed as JWS compact serializations by
+hand (RFC 7515: base64url of the header, a dot, base64url of the payload, signed with Ed25519), never
+the hub's own format code. What the hub accepts from here, another tool following formats/README.md
+would produce too."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import calendar
 import hashlib
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,63 @@ class Agency:
         """Write the card to ``path``; returns it."""
         path.write_bytes(self.card_bytes(**kw))
         return path
+
+    def payload(self, **change: Any) -> dict[str, Any]:
+        """A footage request issued a minute ago, expiring in two weeks, asking about last night from
+        01:30 to 03:00 UTC; ``change`` adds or overrides members (a value of ``None`` drops one)."""
+        now = time.time()
+        night = (now // 86400 - 1) * 86400
+        payload: dict[str, Any] = {
+            "v": 1,
+            "kind": "footage_request",
+            "id": f"urn:uuid:{uuid.uuid4()}",
+            "agency": self.name,
+            "case": "26-004512",
+            "title": "Package theft on Elm St",
+            "message": "Seeking video of a person on foot near 5th & Main between 01:30 and 03:00.",
+            "window": {"start": zulu(night + 5400), "end": zulu(night + 10800)},
+            "area": {"lat": 39.7817, "lon": -89.6501, "radius_m": 400},
+            "contact": "Det. J. Doe, +1-555-0100",
+            "retention_days": 365,
+            "legal_basis": "voluntary",
+            "issued": zulu(now - 60),
+            "expires": zulu(now + 14 * 86400),
+        }
+        payload.update(change)
+        return {k: v for k, v in payload.items() if v is not None}
+
+    def header(self, **change: Any) -> dict[str, Any]:
+        """The protected header the format asks for; ``change`` adds or overrides members."""
+        return {"alg": "Ed25519", "kid": self.kid, "typ": "porchlight-request+jws", **change}
+
+    def sign(
+        self,
+        payload: dict[str, Any] | bytes | None = None,
+        *,
+        header: dict[str, Any] | bytes | None = None,
+        key: Ed25519PrivateKey | None = None,
+    ) -> str:
+        """A JWS compact serialization of ``payload`` (a dict, or the exact JSON bytes) under
+        ``header`` (default :meth:`header`), signed with ``key`` (default the agency's)."""
+        head = (
+            header if isinstance(header, bytes) else json.dumps(self.header() if header is None else header)
+        )
+        body = (
+            payload
+            if isinstance(payload, bytes)
+            else json.dumps(self.payload() if payload is None else payload)
+        )
+        return self.sign_parts(b64url(_utf8(head)), b64url(_utf8(body)), key=key)
+
+    def sign_parts(self, header_b64: str, payload_b64: str, *, key: Ed25519PrivateKey | None = None) -> str:
+        """Sign the two encoded parts exactly as given (even when they are not canonical base64url)."""
+        signing_input = f"{header_b64}.{payload_b64}"
+        signature = (key or self.key).sign(signing_input.encode("ascii"))
+        return f"{signing_input}.{b64url(signature)}"
+
+
+def _utf8(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8")
 
 
 def rfc7638_thumbprint(agency: Agency) -> str:

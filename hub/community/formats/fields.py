@@ -13,12 +13,12 @@ import base64
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 __all__ = [
     "FormatError",
+    "MissingMemberError",
     "b64url_decode",
     "b64url_encode",
     "fingerprint",
@@ -34,9 +34,13 @@ T = TypeVar("T")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?Z")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-#: Characters that reorder the text around them (bidi embeddings, overrides and isolates): in a name
-#: shown to the owner they can make it read as another name.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Refused in text shown to a person: the control characters (Unicode category Cc, which is exactly
+#: C0, DEL and C1) and the characters that reorder the text around them (bidi embeddings, overrides
+#: and isolates), which can make a name read as another. The second pattern lets a message keep its
+#: line breaks and tabs.
+_CONTROLS = "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_REFUSED = re.compile(f"[{_CONTROLS}]")
+_REFUSED_MULTILINE = re.compile(f"(?![\\t\\n\\r])[{_CONTROLS}]")
 _TYPE_NAMES = {
     str: "a string",
     int: "a whole number",
@@ -55,11 +59,15 @@ class FormatError(ValueError):
         self.member = member
 
 
+class MissingMemberError(FormatError):
+    """A required member is not there at all (as opposed to there with a wrong value)."""
+
+
 def member(obj: Mapping[str, Any], name: str, kind: type[T], *, where: str = "") -> T:
     """``obj[name]``, which must be present and of ``kind`` (a bool is not a whole number)."""
     path = f"{where}.{name}" if where else name
     if name not in obj:
-        raise FormatError(f"the member {path!r} is missing", member=path)
+        raise MissingMemberError(f"the member {path!r} is missing", member=path)
     value = obj[name]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise FormatError(
@@ -69,18 +77,19 @@ def member(obj: Mapping[str, Any], name: str, kind: type[T], *, where: str = "")
     return value
 
 
-def plain_text(value: str, path: str, *, max_chars: int, empty: bool = False) -> str:
+def plain_text(value: str, path: str, *, max_chars: int, empty: bool = False, multiline: bool = False) -> str:
     """``value`` checked as text to show a person: not empty (unless ``empty``), at most ``max_chars``,
-    no control characters and no characters that reorder the text around them."""
+    no control characters (but line breaks and tabs when ``multiline``) and no characters that
+    reorder the text around them."""
     if not value.strip() and not empty:
         raise FormatError(f"the member {path!r} is empty", member=path)
     if len(value) > max_chars:
         raise FormatError(f"the member {path!r} is longer than {max_chars} characters", member=path)
-    for char in value:
-        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
-            raise FormatError(
-                f"the member {path!r} holds the control character U+{ord(char):04X}", member=path
-            )
+    found = (_REFUSED_MULTILINE if multiline else _REFUSED).search(value)
+    if found is not None:
+        raise FormatError(
+            f"the member {path!r} holds the control character U+{ord(found.group()):04X}", member=path
+        )
     return value
 
 

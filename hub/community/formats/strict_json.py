@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["JsonError", "loads"]
+__all__ = ["DuplicateKeyError", "JsonError", "NotANumberError", "loads"]
 
 #: Nesting deeper than this is refused (no honest file nests this deep; Python's parser would recurse).
 MAX_DEPTH = 64
@@ -20,6 +20,14 @@ MAX_DEPTH = 64
 
 class JsonError(ValueError):
     """The text is not strict JSON; ``str()`` says why."""
+
+
+class DuplicateKeyError(JsonError):
+    """An object names the same key twice (Python would keep the last silently)."""
+
+
+class NotANumberError(JsonError):
+    """``NaN``, ``Infinity``, or a number too large to be finite (``1e999``)."""
 
 
 def loads(data: bytes | str) -> Any:
@@ -55,19 +63,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise JsonError(f"duplicate key {key!r}")
+            raise DuplicateKeyError(f"duplicate key {key[:60]!r}")
         obj[key] = value
     return obj
 
 
 def _no_constant(name: str) -> Any:
-    raise JsonError(f"{name} is not a JSON number")
+    raise NotANumberError(f"{name} is not a JSON number")
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise JsonError(f"the number {text[:24]} is out of range")
+        raise NotANumberError(f"the number {text[:24]} is out of range")
     return value
 
 

@@ -30,7 +30,9 @@ def test_the_file_the_fuzzers_start_from_verifies() -> None:
 @given(st.binary(max_size=2000) | st.text(max_size=2000))
 def test_any_input_gets_an_answer(data: bytes | str) -> None:
     result = verify(data, TRUSTED, NOW_MS)
-    assert isinstance(result, Rejection) and isinstance(result.reason, Reason) and result.message
+    assert (
+        isinstance(result, Rejection) and isinstance(result.reason, Reason) and 0 < len(result.message) <= 300
+    )
 
 
 @FUZZ
@@ -52,7 +54,7 @@ def test_a_changed_file_is_refused_or_reads_as_the_same_request(data: st.DataObj
     if isinstance(result, Request):
         assert result == GOOD_REQUEST and bytes(text).strip(b" \t\r\n") == GOOD.encode()
     else:
-        assert isinstance(result.reason, Reason) and result.message
+        assert isinstance(result.reason, Reason) and 0 < len(result.message) <= 300
 
 
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
@@ -89,7 +91,7 @@ def test_any_signed_payload_gets_an_answer(change: dict[str, Any], drop: set[str
     payload = {k: v for k, v in {**AGENCY.payload(), **change}.items() if k not in drop}
     result = verify(AGENCY.sign(json.dumps(payload).encode()), TRUSTED, NOW_MS)
     if isinstance(result, Rejection):
-        assert result.verified and result.kid == AGENCY.kid and result.message
+        assert result.verified and result.kid == AGENCY.kid and 0 < len(result.message) <= 300
         assert result.reason not in (Reason.BAD_SIGNATURE, Reason.UNKNOWN_KID, Reason.MALFORMED)
     else:
         assert result.id.startswith("urn:uuid:") and result.kid == AGENCY.kid
@@ -104,4 +106,4 @@ def test_any_signed_header_gets_an_answer(change: dict[str, Any]) -> None:
         assert result == GOOD_REQUEST and header["alg"] in ("Ed25519", "EdDSA") and "crit" not in header
         assert header["kid"] == AGENCY.kid and header["typ"].lower().endswith("porchlight-request+jws")
     else:
-        assert isinstance(result.reason, Reason) and result.message
+        assert isinstance(result.reason, Reason) and 0 < len(result.message) <= 300

@@ -294,6 +294,7 @@ ID = "urn:uuid:5b1c2f9e-1d2c-4e5f-8a9b-0c1d2e3f4a5b"
 # name, members changed in a default footage request (None drops one), the reason, the member named
 BAD_PAYLOADS: list[tuple[str, dict[str, Any], Reason, str]] = [
     ("version 2", {"v": 2}, Reason.UNSUPPORTED_VERSION, "v"),
+    ("version 10**400", {"v": 10**400}, Reason.UNSUPPORTED_VERSION, "v"),
     ("version as text", {"v": "1"}, Reason.INVALID_MEMBER, "v"),
     ("version true", {"v": True}, Reason.INVALID_MEMBER, "v"),
     ("kind unknown", {"kind": "subpoena"}, Reason.INVALID_MEMBER, "kind"),
@@ -339,6 +340,7 @@ BAD_PAYLOADS: list[tuple[str, dict[str, Any], Reason, str]] = [
     ),
     ("retention negative", {"retention_days": -1}, Reason.INVALID_MEMBER, "retention_days"),
     ("retention a fraction", {"retention_days": 1.5}, Reason.INVALID_MEMBER, "retention_days"),
+    ("retention 10**400", {"retention_days": 10**400}, Reason.INVALID_MEMBER, "retention_days"),
     ("legal basis unknown", {"legal_basis": "subpoena"}, Reason.INVALID_MEMBER, "legal_basis"),
     ("title, a control character", {"title": "Theft\x1b[2J"}, Reason.INVALID_MEMBER, "title"),
     ("agency, a bidi override", {"agency": "Police \u202eDPS"}, Reason.INVALID_MEMBER, "agency"),
@@ -403,6 +405,7 @@ def test_every_bad_payload_is_refused_with_its_reason(
     """Signed as it is: the verifier reads the payload only once the signature vouches for it."""
     rejection = refused(AGENCY.sign(P(**file)))
     assert (rejection.reason, rejection.member) == (reason, member), rejection.message
+    assert len(rejection.message) <= 300, rejection.message  # a line a person reads, whatever the file holds
     assert rejection.verified and rejection.kid == AGENCY.kid
 
 

@@ -106,7 +106,9 @@ def parse_payload(obj: dict[str, Any], kid: str) -> Request:
     """The payload of a request signed by the card ``kid``, checked; FormatError says what is wrong."""
     version = member(obj, "v", int)
     if version != 1:
-        raise UnsupportedVersionError(f"the request is version {version}; this reader knows 1", member="v")
+        raise UnsupportedVersionError(
+            f"the request is version {_short(version)}; this reader knows 1", member="v"
+        )
     kind_text = member(obj, "kind", str)
     try:
         kind = Kind(kind_text)
@@ -163,6 +165,12 @@ def parse_payload(obj: dict[str, Any], kid: str) -> Request:
         warrant_ref=warrant_ref,
         refers_to=refers_to,
     )
+
+
+def _short(number: int) -> str:
+    """A whole number as text for a message, even one of thousands of digits."""
+    text = str(number)
+    return text if len(text) <= 20 else f"{text[:12]}… ({len(text)} digits)"
 
 
 def _optional(obj: dict[str, Any], name: str, kind: type[Any]) -> Any:
@@ -235,7 +243,7 @@ def _retention_days(obj: dict[str, Any]) -> int | None:
     days = _optional(obj, "retention_days", int)
     if days is not None and not 0 <= days <= _RETENTION_DAYS_MAX:
         raise FormatError(
-            f"the member 'retention_days' is {days}: it is 0 to {_RETENTION_DAYS_MAX} days",
+            f"the member 'retention_days' is {_short(days)}: it is 0 to {_RETENTION_DAYS_MAX} days",
             member="retention_days",
         )
     return int(days) if days is not None else None

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hub.community.formats.request import Reason, Rejection, Request, TrustedKey, verify
 from tests.support.agency import Agency
 
-AGENCY = Agency()
-NOW_MS = int(time.time() * 1000)
+NOW_MS = int(time.time() * 1000)  # every check is made at this time, and the agency's clock is fixed to it
+AGENCY = Agency(clock=lambda: NOW_MS / 1000)
 TRUSTED = {AGENCY.kid: TrustedKey(AGENCY.raw_public, NOW_MS + 365 * 86400 * 1000)}
 FIXED = AGENCY.payload()
 GOOD = AGENCY.sign(FIXED)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ class Agency:
     website: str = "https://police.springfield.example"
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
     age: pyrage.x25519.Identity = field(default_factory=pyrage.x25519.Identity.generate)
+    #: The agency's clock, which dates what it issues (a test that checks at a fixed time fixes it too).
+    clock: Callable[[], float] = time.time
 
     @property
     def raw_public(self) -> bytes:
@@ -73,7 +76,7 @@ class Agency:
             "jurisdiction": self.jurisdiction,
             "website": self.website,
             "jwk": self.jwk(),
-            "expires": expires or zulu(time.time() + 365 * 86400),
+            "expires": expires or zulu(self.clock() + 365 * 86400),
         }
         if age:
             card["age_recipient"] = str(self.age.to_public())
@@ -92,7 +95,7 @@ class Agency:
     def payload(self, **change: Any) -> dict[str, Any]:
         """A footage request issued a minute ago, expiring in two weeks, asking about last night from
         01:30 to 03:00 UTC; ``change`` adds or overrides members (a value of ``None`` drops one)."""
-        now = time.time()
+        now = self.clock()
         night = (now // 86400 - 1) * 86400
         payload: dict[str, Any] = {
             "v": 1,

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = [
     "FormatError",
@@ -25,6 +25,7 @@ __all__ = [
     "group4",
     "kid_of",
     "member",
+    "optional",
     "parse_time",
     "plain_text",
 ]
@@ -44,6 +45,7 @@ _REFUSED_MULTILINE = re.compile(f"(?![\\t\\n\\r])[{_CONTROLS}]")
 _TYPE_NAMES = {
     str: "a string",
     int: "a whole number",
+    float: "a number",
     dict: "an object",
     list: "a list",
     bool: "true or false",
@@ -64,17 +66,23 @@ class MissingMemberError(FormatError):
 
 
 def member(obj: Mapping[str, Any], name: str, kind: type[T], *, where: str = "") -> T:
-    """``obj[name]``, which must be present and of ``kind`` (a bool is not a whole number)."""
+    """``obj[name]``, which must be present and of ``kind``. A bool is not a number: not for ``int``
+    (a whole number), nor for ``float``, which takes any JSON number (``400`` as well as ``400.5``)."""
     path = f"{where}.{name}" if where else name
     if name not in obj:
         raise MissingMemberError(f"the member {path!r} is missing", member=path)
     value = obj[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+    if not _of_kind(value, kind):
         raise FormatError(
             f"the member {path!r} must be {_TYPE_NAMES.get(kind, kind.__name__)}, not {_json_type(value)}",
             member=path,
         )
-    return value
+    return cast(T, value)  # of kind, as _of_kind checked (for float: an int or a float)
+
+
+def optional(obj: Mapping[str, Any], name: str, kind: type[T], *, where: str = "") -> T | None:
+    """``obj[name]`` checked as :func:`member` does, or None when it is absent or null."""
+    return None if obj.get(name) is None else member(obj, name, kind, where=where)
 
 
 def plain_text(value: str, path: str, *, max_chars: int, empty: bool = False, multiline: bool = False) -> str:
@@ -141,6 +149,12 @@ def kid_of(public_key: bytes) -> str:
 def group4(hex_text: str) -> str:
     """``"0a1b2c3d…"`` as ``"0a1b 2c3d …"``, for comparing by eye."""
     return " ".join(hex_text[i : i + 4] for i in range(0, len(hex_text), 4))
+
+
+def _of_kind(value: Any, kind: type) -> bool:
+    if kind in (int, float) and isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float) if kind is float else kind)
 
 
 def _json_type(value: Any) -> str:

@@ -128,6 +128,14 @@ def verify(data: bytes | str, keys: Mapping[str, TrustedKey], now_ms: int) -> Re
         return _verify(data, keys, now_ms, state)
     except _Refused as refused:
         return Rejection(refused.reason, str(refused), refused.member, **state)
+    except FormatError as exc:  # a member of the header or the payload: missing, or not as the format says
+        return Rejection(_member_reason(exc), str(exc), exc.member, **state)
+
+
+def _member_reason(exc: FormatError) -> Reason:
+    if isinstance(exc, UnsupportedVersionError):
+        return Reason.UNSUPPORTED_VERSION
+    return Reason.MISSING_MEMBER if isinstance(exc, MissingMemberError) else Reason.INVALID_MEMBER
 
 
 def _verify(data: bytes | str, keys: Mapping[str, TrustedKey], now_ms: int, state: dict[str, Any]) -> Request:
@@ -164,14 +172,7 @@ def _verify(data: bytes | str, keys: Mapping[str, TrustedKey], now_ms: int, stat
     state["verified"] = True
     if isinstance(payload, _Refused):
         raise payload
-    try:
-        request = parse_payload(payload, kid)
-    except UnsupportedVersionError as exc:
-        raise _Refused(Reason.UNSUPPORTED_VERSION, str(exc), exc.member) from None
-    except MissingMemberError as exc:
-        raise _Refused(Reason.MISSING_MEMBER, str(exc), exc.member) from None
-    except FormatError as exc:
-        raise _Refused(Reason.INVALID_MEMBER, str(exc), exc.member) from None
+    request = parse_payload(payload, kid)
     state["claimed_id"] = request.id
     _check_times(request, now_ms)
     return request
@@ -217,30 +218,25 @@ def _claimed_id(payload: dict[str, Any] | _Refused) -> str | None:
 
 def _header(header: dict[str, Any]) -> str:
     """Check the protected header; returns its kid."""
-    try:
-        alg = member(header, "alg", str, where="header")
-        if alg not in _ALGS:
-            raise _Refused(
-                Reason.UNSUPPORTED_ALG,
-                f"the header's alg is {alg[:40]!r}: only Ed25519 (or EdDSA with an Ed25519 key) is accepted",
-                "header.alg",
-            )
-        typ = member(header, "typ", str, where="header")
-        if typ.lower() not in _TYPS:
-            raise _Refused(
-                Reason.WRONG_TYP, f"the header's typ is {typ[:60]!r}, not {REQUEST_TYP!r}", "header.typ"
-            )
-        if "crit" in header:
-            raise _Refused(
-                Reason.UNSUPPORTED_HEADER,
-                "the header names critical extensions (crit), which this reader does not implement",
-                "header.crit",
-            )
-        kid = member(header, "kid", str, where="header")
-    except MissingMemberError as exc:
-        raise _Refused(Reason.MISSING_MEMBER, str(exc), exc.member) from None
-    except FormatError as exc:
-        raise _Refused(Reason.INVALID_MEMBER, str(exc), exc.member) from None
+    alg = member(header, "alg", str, where="header")
+    if alg not in _ALGS:
+        raise _Refused(
+            Reason.UNSUPPORTED_ALG,
+            f"the header's alg is {alg[:40]!r}: only Ed25519 (or EdDSA with an Ed25519 key) is accepted",
+            "header.alg",
+        )
+    typ = member(header, "typ", str, where="header")
+    if typ.lower() not in _TYPS:
+        raise _Refused(
+            Reason.WRONG_TYP, f"the header's typ is {typ[:60]!r}, not {REQUEST_TYP!r}", "header.typ"
+        )
+    if "crit" in header:
+        raise _Refused(
+            Reason.UNSUPPORTED_HEADER,
+            "the header names critical extensions (crit), which this reader does not implement",
+            "header.crit",
+        )
+    kid = member(header, "kid", str, where="header")
     if not _KID.fullmatch(kid):
         raise _Refused(
             Reason.UNKNOWN_KID,

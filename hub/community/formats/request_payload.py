@@ -13,7 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hub.community.formats.fields import FormatError, MissingMemberError, member, parse_time, plain_text
+from hub.community.formats.fields import (
+    FormatError,
+    MissingMemberError,
+    member,
+    optional,
+    parse_time,
+    plain_text,
+)
 
 __all__ = [
     "Area",
@@ -126,20 +133,19 @@ def parse_payload(obj: dict[str, Any], kid: str) -> Request:
     for name in needs:
         if obj.get(name) is None:  # a null counts as missing
             raise MissingMemberError(f"the member {name!r} is missing (required in a {kind})", member=name)
-    legal_basis = _optional(obj, "legal_basis", str)
-    try:
-        basis = None if legal_basis is None else LegalBasis(legal_basis)
-    except ValueError:
+    legal_basis = optional(obj, "legal_basis", str)
+    if legal_basis is not None and legal_basis not in set(LegalBasis):
         raise FormatError(
             f"the member 'legal_basis' is {legal_basis[:40]!r}, not 'voluntary' or 'warrant'",
             member="legal_basis",
-        ) from None
+        )
+    basis = None if legal_basis is None else LegalBasis(legal_basis)
     warrant_ref = _text(obj, "warrant_ref")
     if basis is LegalBasis.WARRANT and warrant_ref is None:
         raise MissingMemberError(
             "the member 'warrant_ref' is missing (required with legal_basis 'warrant')", member="warrant_ref"
         )
-    refers_to = _optional(obj, "refers_to", str)
+    refers_to = optional(obj, "refers_to", str)
     if refers_to is not None:
         refers_to = uuid_urn(refers_to, "refers_to")
         if refers_to == request_id:
@@ -173,15 +179,10 @@ def _short(number: int) -> str:
     return text if len(text) <= 20 else f"{text[:12]}… ({len(text)} digits)"
 
 
-def _optional(obj: dict[str, Any], name: str, kind: type[Any]) -> Any:
-    """``obj[name]`` of ``kind``, or None when it is absent or null."""
-    return None if obj.get(name) is None else member(obj, name, kind)
-
-
 def _text(
     obj: dict[str, Any], name: str, *, max_chars: int = _TEXT_MAX, multiline: bool = False
 ) -> str | None:
-    value = _optional(obj, name, str)
+    value = optional(obj, name, str)
     if value is None:
         return None
     text = plain_text(value, name, max_chars=max_chars, empty=True, multiline=multiline)
@@ -201,9 +202,7 @@ def uuid_urn(text: str, path: str) -> str:
 
 
 def _number(obj: dict[str, Any], name: str, where: str) -> float:
-    value = member(obj, name, object, where=where)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FormatError(f"the member '{where}.{name}' must be a number", member=f"{where}.{name}")
+    value = member(obj, name, float, where=where)
     try:
         return float(value)
     except OverflowError:  # a whole number of hundreds of digits
@@ -211,7 +210,7 @@ def _number(obj: dict[str, Any], name: str, where: str) -> float:
 
 
 def _window(obj: dict[str, Any]) -> Window | None:
-    window = _optional(obj, "window", dict)
+    window = optional(obj, "window", dict)
     if window is None:
         return None
     start_ms = parse_time(member(window, "start", str, where="window"), "window.start")
@@ -222,7 +221,7 @@ def _window(obj: dict[str, Any]) -> Window | None:
 
 
 def _area(obj: dict[str, Any]) -> Area | None:
-    area = _optional(obj, "area", dict)
+    area = optional(obj, "area", dict)
     if area is None:
         return None
     lat, lon, radius_m = (_number(area, name, "area") for name in ("lat", "lon", "radius_m"))
@@ -240,7 +239,7 @@ def _area(obj: dict[str, Any]) -> Area | None:
 
 
 def _retention_days(obj: dict[str, Any]) -> int | None:
-    days = _optional(obj, "retention_days", int)
+    days = optional(obj, "retention_days", int)
     if days is not None and not 0 <= days <= _RETENTION_DAYS_MAX:
         raise FormatError(
             f"the member 'retention_days' is {_short(days)}: it is 0 to {_RETENTION_DAYS_MAX} days",

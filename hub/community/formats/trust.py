@@ -27,6 +27,7 @@ from hub.community.formats.fields import (
     fingerprint,
     kid_of,
     member,
+    optional,
     parse_time,
     plain_text,
 )
@@ -110,9 +111,9 @@ def _jwk(jwk: dict[str, Any]) -> tuple[bytes, str]:
 
 
 def _age_recipient(obj: dict[str, Any]) -> str | None:
-    if "age_recipient" not in obj or obj["age_recipient"] is None:
+    text = optional(obj, "age_recipient", str)
+    if text is None:
         return None
-    text = member(obj, "age_recipient", str)
     if not text.startswith("age1"):
         raise FormatError(
             "age_recipient must be an X25519 age recipient (age1…), not "

@@ -135,22 +135,32 @@ def read_limited(path: str, limit: int, what: str) -> bytes:
     """The bytes of the file at ``path`` (``-``: standard input), refused with a CliError once they
     pass ``limit`` (read no further) or when ``path`` is not a regular file (a FIFO or a device would
     block or never end)."""
-    if path == "-":
-        data = sys.stdin.buffer.read(limit + 1)
-    else:
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-        except OSError as exc:
-            raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise CliError(f"{path} is not a file")
-            try:
-                data = f.read(limit + 1)
-            except OSError as exc:
-                raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    data = read_prefix(path, limit)
     if len(data) > limit:
         raise CliError(
             f"{'standard input' if path == '-' else path}: {what} is at most {limit} bytes; this is larger"
         )
     return data
+
+
+def read_prefix(path: str, limit: int, *, follow: bool = True) -> bytes:
+    """At most ``limit`` + 1 bytes of the file at ``path`` (``-``: standard input): more than ``limit``
+    tells the caller the file is larger, without reading it all. CliError when ``path`` cannot be
+    read, is not a regular file, or (unless ``follow``) is a symbolic link."""
+    if path == "-":
+        return sys.stdin.buffer.read(limit + 1)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags if follow else flags | os.O_NOFOLLOW)
+    except OSError as exc:
+        if not follow and os.path.islink(path):
+            raise CliError(f"{path} is a link: not followed") from None
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CliError(f"{path} is not a file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            return f.read(limit + 1)
+        except OSError as exc:
+            raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None

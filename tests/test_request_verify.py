@@ -27,6 +27,7 @@ from hub.community.formats.request import (
     Request,
     TrustedKey,
     Window,
+    read_verified,
     verify,
 )
 from tests.support.agency import Agency, b64url, epoch_ms, zulu
@@ -443,3 +444,15 @@ def test_a_refusal_says_what_it_knows_and_whether_the_signature_vouches_for_it()
     request = accepted(SIGNED)
     assert refused(SIGNED, now_ms=request.expires_ms).reason is Reason.EXPIRED
     assert accepted(SIGNED, now_ms=request.expires_ms - 1) == request
+
+
+def test_a_stored_request_is_read_again_whatever_the_time_but_only_with_its_key() -> None:
+    late = AGENCY.sign(P(issued=zulu(NOW_S - 7200), expires=zulu(NOW_S - 1)))
+    assert refused(late).reason is Reason.EXPIRED
+    again = read_verified(late, AGENCY.kid, AGENCY.raw_public)  # no clock: the caller judges time
+    assert isinstance(again, Request) and again.expires_ms < NOW_MS
+    wrong_key = read_verified(late, AGENCY.kid, OTHER.raw_public)
+    assert isinstance(wrong_key, Rejection) and wrong_key.reason is Reason.BAD_SIGNATURE
+    wrong_kid = read_verified(late, OTHER.kid, AGENCY.raw_public)  # the header names another card
+    assert isinstance(wrong_kid, Rejection) and wrong_kid.reason is Reason.UNKNOWN_KID
+    assert read_verified(late[:-2], AGENCY.kid, AGENCY.raw_public).reason is Reason.BAD_SIGNATURE  # type: ignore[union-attr]

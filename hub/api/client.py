@@ -155,6 +155,7 @@ class SocketHub(CommunityCalls):
     def _call(
         self,
         name: str,
+        /,
         progress: Callable[[Any], None] | None = None,
         cancel: threading.Event | None = None,
         **kw: Any,

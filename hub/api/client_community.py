@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.api.types import AUDIT_PAGE, AuditCheck, AuditEntry, TrustCard, TrustChange
+from hub.api.types import (
+    AUDIT_PAGE,
+    AgencyRequest,
+    AuditCheck,
+    AuditEntry,
+    QuarantinedFile,
+    RequestImport,
+    TrustCard,
+    TrustChange,
+)
 
 
 class CommunityCalls:
     """Trust cards, agency requests and the audit log, asked of the running hub."""
 
-    def _call(self, name: str, **kw: Any) -> Any:
+    def _call(self, name: str, /, **kw: Any) -> Any:
         raise NotImplementedError  # SocketHub sends the call
 
     def audit_log(self, after: int = 0, limit: int = AUDIT_PAGE) -> list[AuditEntry]:
@@ -32,3 +41,19 @@ class CommunityCalls:
     def trust_revoke(self, kid: str) -> TrustChange:
         """Stop trusting a card (its key id or a unique prefix)."""
         return self._call("trust_revoke", kid=kid)  # type: ignore[no-any-return]
+
+    def request_import(self, data: bytes, name: str = "") -> RequestImport:
+        """Import one request file (the hub verifies, stores or quarantines it, and logs it)."""
+        return self._call("request_import", data=data, name=name)  # type: ignore[no-any-return]
+
+    def request_list(self) -> list[AgencyRequest]:
+        """Every request imported, re-checked now."""
+        return self._call("request_list")  # type: ignore[no-any-return]
+
+    def request_show(self, ref: str) -> AgencyRequest:
+        """One request (its id or a unique prefix), re-checked now; the view is logged."""
+        return self._call("request_show", ref=ref)  # type: ignore[no-any-return]
+
+    def request_quarantine(self) -> list[QuarantinedFile]:
+        """The refused files."""
+        return self._call("request_quarantine")  # type: ignore[no-any-return]

@@ -18,14 +18,18 @@ from hub.api.types import (
     AUDIT_PAGE_MAX,
     AUDIT_PROBLEMS_SHOWN,
     TRUST_CARD_MAX_BYTES,
+    AgencyRequest,
     AuditCheck,
     AuditEntry,
     AuditProblem,
+    QuarantinedFile,
+    RequestArea,
+    RequestImport,
     TrustCard,
     TrustChange,
     TrustState,
 )
-from hub.community import audit, trust
+from hub.community import audit, quarantine, requests, trust
 from hub.community.formats.audit import StoredEntry, stored_data
 from hub.core.errors import ValidationError
 from hub.core.times import now_ms
@@ -89,6 +93,34 @@ class CommunityApi:
         now = now_ms()
         return self._change(run_write(self._engine, trust.revoke, kid, now=now), now)
 
+    def request_import(self, data: bytes, name: str = "") -> RequestImport:
+        """Import one request file (its bytes; ``name`` labels it): stored, known already, or
+        quarantined, and logged."""
+        now = now_ms()
+        done = run_write(self._engine, requests.import_file, data, name, now=now)
+        return RequestImport(
+            outcome=done.outcome,
+            request=_request(done.shown, self._trust_cards(now)) if done.shown is not None else None,
+            refused=convert.to_api(done.refused, QuarantinedFile) if done.refused is not None else None,
+            closes=done.closes,
+        )
+
+    def request_list(self) -> list[AgencyRequest]:
+        """Every request, alert and withdrawal imported, re-checked now, the most recently issued first."""
+        now = now_ms()
+        cards = self._trust_cards(now)
+        return [_request(seen, cards) for seen in requests.shown(self._engine, now)]
+
+    def request_show(self, ref: str) -> AgencyRequest:
+        """One request, re-checked now; the owner's viewing it is logged."""
+        now = now_ms()
+        seen = run_write(self._engine, requests.show, ref, now=now)
+        return _request(seen, self._trust_cards(now))
+
+    def request_quarantine(self) -> list[QuarantinedFile]:
+        """The refused files, the most recently refused first."""
+        return [convert.to_api(row, QuarantinedFile) for row in quarantine.files(self._engine)]
+
     def _trust_cards(self, now: int) -> dict[str, TrustCard]:
         rows = trust.cards(self._engine)
         by_name: defaultdict[str, list[str]] = defaultdict(list)
@@ -115,6 +147,39 @@ def _card(row: TrustCardRow, now: int, same_name: tuple[str, ...]) -> TrustCard:
     return convert.to_api(
         row, TrustCard, fingerprint=trust.key_fingerprint(row), state=state, same_name=same_name
     )
+
+
+def _request(seen: requests.Shown, cards: dict[str, TrustCard]) -> AgencyRequest:
+    """A stored request as the API shows it, named by its card."""
+    row, content = seen.row, seen.request
+    card = cards.get(row.kid)
+    shown: dict[str, object] = {
+        "id": row.request_id,
+        "ref": row.request_id.removeprefix("urn:uuid:"),
+        "card_name": card.name if card is not None else None,
+        "same_name": card.same_name if card is not None else (),
+        "standing": seen.standing,
+        "problem": seen.problem,
+    }
+    if content is not None:
+        shown |= {
+            "agency": content.agency,
+            "agency_differs": card is not None
+            and content.agency is not None
+            and trust.name_key(content.agency) != trust.name_key(card.name),
+            "case": content.case,
+            "title": content.title,
+            "message": content.message,
+            "contact": content.contact,
+            "area": RequestArea(lat=content.area.lat, lon=content.area.lon, radius_m=content.area.radius_m)
+            if content.area is not None
+            else None,
+            "retention_days": content.retention_days,
+            "legal_basis": str(content.legal_basis) if content.legal_basis is not None else None,
+            "warrant_ref": content.warrant_ref,
+            "refers_to": content.refers_to,
+        }
+    return convert.to_api(row, AgencyRequest, **shown)
 
 
 def _entry(stored: StoredEntry) -> AuditEntry:

@@ -29,6 +29,7 @@ from hub.api.subscription import DEFAULT_QUEUE, Subscription
 from hub.api.types import (
     AUDIT_PAGE,
     MANUAL_EVENT_S,
+    AgencyRequest,
     AuditCheck,
     AuditEntry,
     Camera,
@@ -47,7 +48,9 @@ from hub.api.types import (
     Probe,
     Protection,
     ProtectReason,
+    QuarantinedFile,
     Recording,
+    RequestImport,
     Role,
     Settings,
     SettingsChange,
@@ -203,6 +206,36 @@ class HubApi(Protocol):
         fingerprint, spaces allowed) and record it in the audit log; it then verifies nothing.
         NotFoundError for no such card; ValidationError for a prefix naming several. A revoked card
         is "already_revoked"."""
+        ...
+
+    # -- community: agency requests ---------------------------------------------------------------------
+    def request_import(self, data: bytes, name: str = "") -> RequestImport:
+        """Import one request, alert or withdrawal file (formats/README.md, section 2: its bytes;
+        ``name`` is a label kept with a refused file). It is verified against the cards held now:
+        stored ("imported", and logged), known already ("duplicate": the same file, nothing
+        changes), or refused with its reason and kept in the quarantine ("rejected", logged;
+        "already_rejected" when the same file was refused for the same reason before). A file over
+        REQUEST_MAX_BYTES is refused as "oversize" without its bytes being kept. A file that
+        ``refers_to`` an open request of the same card withdraws or replaces it (``closes``). Never
+        raises for what the file holds: a refusal is an answer."""
+        ...
+
+    def request_list(self) -> list[AgencyRequest]:
+        """Every request, alert and withdrawal imported, each re-checked now (``standing``: its card
+        revoked or expired since, the request expired, the stored file altered), the most recently
+        issued first."""
+        ...
+
+    def request_show(self, ref: str) -> AgencyRequest:
+        """One request, re-checked now, named by its id (``urn:uuid:`` optional) or a unique prefix
+        of at least 4 characters, optionally after its card's key id and a slash; the owner's
+        viewing it is logged ("request.view"). NotFoundError; ValidationError for a malformed or
+        ambiguous ``ref``."""
+        ...
+
+    def request_quarantine(self) -> list[QuarantinedFile]:
+        """The refused files (at most QUARANTINE_MAX, the least recently seen dropped first), each
+        with its reason and what it claims, the most recently refused first."""
         ...
 
     # -- devices ----------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -177,3 +179,61 @@ class TrustCardRow(Base):
     added_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
     revoked_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AgencyRequestRow(Base):
+    """An agency's request, alert or withdrawal that verified when imported (hub/community/requests.py).
+
+    Keyed by (card ``kid``, ``request_id``) as the format says; ``jws`` is the signed file as imported
+    (whitespace at its ends stripped), read again and re-checked whenever it is shown. ``status`` is
+    "open" until a withdrawal from the same card closes it ("withdrawn", or "replaced" by a request
+    that ``refers_to`` it); ``closed_by`` is then that file's id."""
+
+    __tablename__ = "agency_request"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kid: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str] = mapped_column(String(45))  # urn:uuid:, lower case
+    kind: Mapped[str] = mapped_column(String(16))
+    refers_to: Mapped[str | None] = mapped_column(String(45))
+    issued_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_ms: Mapped[int] = mapped_column(BigInteger)
+    window_start_ms: Mapped[int | None] = mapped_column(BigInteger)
+    window_end_ms: Mapped[int | None] = mapped_column(BigInteger)
+    jws: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))  # of ``jws``
+    imported_ms: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    closed_by: Mapped[str | None] = mapped_column(String(45))
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("kid", "request_id", name="uq_agency_request_kid_id"),
+        Index("ix_agency_request_refers", "kid", "refers_to"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class QuarantineRow(Base):
+    """A request file refused on import, kept for the owner to list (hub/community/quarantine.py).
+
+    One row per distinct content (``sha256`` of what was received); ``data`` is None for a file over
+    the size limit (only its first bytes were read). ``kid`` and ``claimed_id`` are what the file
+    claims, vouched for only when ``verified``."""
+
+    __tablename__ = "request_quarantine"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(String(24))
+    message: Mapped[str] = mapped_column(Text)
+    member: Mapped[str | None] = mapped_column(String(64))
+    kid: Mapped[str | None] = mapped_column(String(16))
+    claimed_id: Mapped[str | None] = mapped_column(String(45))
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_ms: Mapped[int] = mapped_column(BigInteger)
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    times: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (Index("ix_request_quarantine_last", "last_ms"), {"sqlite_autoincrement": True})

@@ -1,5 +1,4 @@
-"""The community features as the Hub API shows them: the audit log and trust cards; agency requests
-join them."""
+"""The community features as the Hub API shows them: the audit log, trust cards and agency requests."""
 
 from __future__ import annotations
 
@@ -15,6 +14,18 @@ __all__ = [
     "AuditEntry",
     "AuditProblem",
     "AuditProblemKind",
+    "AgencyRequest",
+    "ImportOutcome",
+    "LegalBasis",
+    "QUARANTINE_MAX",
+    "QuarantinedFile",
+    "REQUEST_MAX_BYTES",
+    "RejectReason",
+    "RequestArea",
+    "RequestImport",
+    "RequestKind",
+    "RequestStanding",
+    "RequestStatus",
     "TRUST_CARD_MAX_BYTES",
     "TrustCard",
     "TrustChange",
@@ -107,3 +118,121 @@ class TrustChange(Value, frozen=True, kw_only=True):
     outcome: TrustOutcome
     card: TrustCard
     previous: TrustCard | None = None
+
+
+#: The largest request file ``request_import`` takes (formats/README.md: a request or alert ≤ 64 KiB);
+#: a larger one is refused as "oversize" and quarantined without its bytes.
+REQUEST_MAX_BYTES = 64 * 1024
+#: The most refused files the quarantine keeps (the least recently seen are dropped first).
+QUARANTINE_MAX = 1000
+
+RequestKind = Literal["footage_request", "alert", "withdrawal"]
+#: What the agency claims as its basis: shown as its claim, never as a fact the hub checked.
+LegalBasis = Literal["voluntary", "warrant"]
+#: "open", or closed by a later file of the same card: "withdrawn", or "replaced" by a new request.
+RequestStatus = Literal["open", "withdrawn", "replaced"]
+#: Whether a stored request counts now (re-checked each time it is shown): "in_force"; "expired"
+#: (its own expiry has passed); its card expired or revoked since; or "altered" (the stored file no
+#: longer verifies: the index was edited).
+RequestStanding = Literal["in_force", "expired", "card_expired", "card_revoked", "altered"]
+#: Why a file was refused (formats/README.md, section 2); "replay" is a different, validly signed file
+#: with the (card, id) of one already imported.
+RejectReason = Literal[
+    "oversize",
+    "malformed",
+    "malformed_json",
+    "duplicate_key",
+    "not_a_number",
+    "unsupported_alg",
+    "wrong_typ",
+    "unsupported_header",
+    "unknown_kid",
+    "card_revoked",
+    "card_expired",
+    "bad_signature",
+    "missing_member",
+    "invalid_member",
+    "unsupported_version",
+    "issued_in_future",
+    "expired",
+    "replay",
+]
+#: What importing one file did: "imported"; "duplicate" (the same file is held already: nothing
+#: changed); "rejected" (quarantined now, and logged); "already_rejected" (the same file was refused
+#: for the same reason before: counted, not logged again).
+ImportOutcome = Literal["imported", "duplicate", "rejected", "already_rejected"]
+
+
+class RequestArea(Value, frozen=True, kw_only=True):
+    """The circle a request is about: WGS 84 degrees, a radius in metres."""
+
+    lat: float
+    lon: float
+    radius_m: float
+
+
+class AgencyRequest(Value, frozen=True, kw_only=True):
+    """A request, alert or withdrawal that verified when imported, as read again now.
+
+    ``card_name`` names the agency: the card the owner trusted, never the payload's own ``agency``
+    text (``agency_differs`` warns when they differ; ``same_name`` lists other cards in force with
+    the card's name). All text is the agency's, as plain text: show it as such, never as rich text.
+    The content fields are None when ``standing`` is "altered" (``problem`` says why)."""
+
+    id: str  # urn:uuid:…, lower case
+    ref: str  # the part after urn:uuid:, what the owner types
+    kid: str
+    card_name: str | None
+    same_name: tuple[str, ...] = ()
+    agency: str | None = None
+    agency_differs: bool = False
+    kind: RequestKind
+    case: str | None = None
+    title: str | None = None
+    message: str | None = None
+    contact: str | None = None
+    window_start_ms: int | None = None
+    window_end_ms: int | None = None
+    area: RequestArea | None = None
+    retention_days: int | None = None
+    legal_basis: LegalBasis | None = None
+    warrant_ref: str | None = None
+    refers_to: str | None = None
+    issued_ms: int
+    expires_ms: int
+    imported_ms: int
+    sha256: str  # of the signed file as stored
+    status: RequestStatus
+    closed_by: str | None = None
+    closed_ms: int | None = None
+    standing: RequestStanding
+    problem: str | None = None
+
+
+class QuarantinedFile(Value, frozen=True, kw_only=True):
+    """A request file refused on import. ``kid`` and ``claimed_id`` are what the file claims: vouched
+    for only when ``verified`` (its signature verified with a card the owner trusts)."""
+
+    id: int
+    name: str  # the file's name when it arrived (a label)
+    size: int  # bytes received (for "oversize", only the first were read)
+    sha256: str
+    reason: RejectReason
+    message: str
+    member: str | None = None
+    kid: str | None = None
+    claimed_id: str | None = None
+    verified: bool = False
+    first_ms: int
+    last_ms: int
+    times: int  # how often it arrived
+
+
+class RequestImport(Value, frozen=True, kw_only=True):
+    """What ``request_import`` did with one file: the request (imported, or held already) or the
+    file's place in the quarantine; ``closes`` names the requests it withdrew or replaced now."""
+
+    outcome: ImportOutcome
+    request: AgencyRequest | None = None
+    refused: QuarantinedFile | None = None
+    closes: tuple[str, ...] = ()

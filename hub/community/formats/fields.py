@@ -28,6 +28,7 @@ __all__ = [
     "optional",
     "parse_time",
     "plain_text",
+    "printable",
 ]
 
 T = TypeVar("T")
@@ -99,6 +100,14 @@ def plain_text(value: str, path: str, *, max_chars: int, empty: bool = False, mu
             f"the member {path!r} holds the control character U+{ord(found.group()):04X}", member=path
         )
     return value
+
+
+def printable(value: str, max_chars: int) -> str:
+    """``value`` made safe to show on one line, never refused: each character :func:`plain_text`
+    refuses becomes U+FFFD, and text past ``max_chars`` is cut with an ellipsis (for labels such as
+    a received file's name, which are shown but are not part of any format)."""
+    text = _REFUSED.sub("\ufffd", value)
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 
 def b64url_encode(raw: bytes) -> str:

@@ -54,6 +54,7 @@ __all__ = [
     "Request",
     "TrustedKey",
     "Window",
+    "read_verified",
     "verify",
 ]
 
@@ -123,6 +124,17 @@ class _Refused(Exception):
 
 def verify(data: bytes | str, keys: Mapping[str, TrustedKey], now_ms: int) -> Request | Rejection:
     """Check one request file against the cards the owner trusts (``keys`` by kid) at ``now_ms``."""
+    return _checked(data, keys, now_ms)
+
+
+def read_verified(data: bytes | str, kid: str, public_key: bytes) -> Request | Rejection:
+    """Read again a file that :func:`verify` accepted once (a stored request): the same checks of its
+    form, signature (with the key of the card ``kid``) and members, but none of time: whether the
+    card is still in force and the request still in date is for the caller to judge, now."""
+    return _checked(data, {kid: TrustedKey(public_key, expires_ms=0)}, None)
+
+
+def _checked(data: bytes | str, keys: Mapping[str, TrustedKey], now_ms: int | None) -> Request | Rejection:
     state: dict[str, Any] = {"kid": None, "claimed_id": None, "verified": False}
     try:
         return _verify(data, keys, now_ms, state)
@@ -138,11 +150,13 @@ def _member_reason(exc: FormatError) -> Reason:
     return Reason.MISSING_MEMBER if isinstance(exc, MissingMemberError) else Reason.INVALID_MEMBER
 
 
-def _verify(data: bytes | str, keys: Mapping[str, TrustedKey], now_ms: int, state: dict[str, Any]) -> Request:
+def _verify(
+    data: bytes | str, keys: Mapping[str, TrustedKey], now_ms: int | None, state: dict[str, Any]
+) -> Request:
     raw = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
     if len(raw) > REQUEST_MAX_BYTES:
         raise _Refused(
-            Reason.OVERSIZE, f"a request file is at most {REQUEST_MAX_BYTES} bytes; this is {len(raw)}"
+            Reason.OVERSIZE, f"a request file is at most {REQUEST_MAX_BYTES} bytes; this one is larger"
         )
     parts = raw.strip(b" \t\r\n").split(b".")
     if len(parts) != 3 or not all(_PART.fullmatch(part.decode("latin-1")) for part in parts):
@@ -174,7 +188,8 @@ def _verify(data: bytes | str, keys: Mapping[str, TrustedKey], now_ms: int, stat
         raise payload
     request = parse_payload(payload, kid)
     state["claimed_id"] = request.id
-    _check_times(request, now_ms)
+    if now_ms is not None:
+        _check_times(request, now_ms)
     return request
 
 
@@ -246,7 +261,7 @@ def _header(header: dict[str, Any]) -> str:
     return kid
 
 
-def _trusted(keys: Mapping[str, TrustedKey], kid: str, now_ms: int) -> TrustedKey:
+def _trusted(keys: Mapping[str, TrustedKey], kid: str, now_ms: int | None) -> TrustedKey:
     key = keys.get(kid)
     if key is None:
         raise _Refused(
@@ -256,7 +271,7 @@ def _trusted(keys: Mapping[str, TrustedKey], kid: str, now_ms: int) -> TrustedKe
         )
     if key.revoked:
         raise _Refused(Reason.CARD_REVOKED, f"the card {kid} was revoked: it verifies nothing", "header.kid")
-    if now_ms >= key.expires_ms:
+    if now_ms is not None and now_ms >= key.expires_ms:
         raise _Refused(Reason.CARD_EXPIRED, f"the card {kid} has expired: it verifies nothing", "header.kid")
     return key
 

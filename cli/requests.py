@@ -22,9 +22,11 @@ from cli.common import CliError, applied, command, hub_api, print_json, print_ro
 from hub.api import HubApi
 from hub.api.types import REQUEST_MAX_BYTES, AgencyRequest, QuarantinedFile, RequestImport
 from hub.api.util import format_ms
+from hub.community.formats.fields import printable
 
 #: What ``requests import FOLDER`` reads in a folder (case aside).
 SUFFIX = ".request.jws"
+_PATH_MAX = 4096
 _KINDS = {"footage_request": "footage request", "alert": "alert", "withdrawal": "withdrawal"}
 _STANDING = {
     "in_force": "in force",
@@ -123,8 +125,8 @@ def requests_import(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     for link in links:
         if not args.json:
-            print(f"skipped     {link}: a link, not followed")
-        results.append({"file": link, "outcome": "skipped", "message": "a link, not followed"})
+            print(f"skipped     {_shown(link)}: a link, not followed")
+        results.append({"file": _text(link), "outcome": "skipped", "message": "a link, not followed"})
     with hub_api(args) as api:
         for path, follow in files:
             results.append(_import_one(api, path, follow, quiet=args.json))
@@ -203,19 +205,30 @@ def _import_one(api: HubApi, path: str, follow: bool, *, quiet: bool) -> dict[st
     try:
         data = read_prefix(path, REQUEST_MAX_BYTES, follow=follow)
     except CliError as exc:
+        message = _text(str(exc))
         if not quiet:
-            print(f"unreadable  {path}: {exc}", file=sys.stderr)
-        return {"file": path, "outcome": "unreadable", "message": str(exc)}
-    done = api.request_import(data, os.path.basename(path))
+            print(f"unreadable  {printable(message, _PATH_MAX)}", file=sys.stderr)
+        return {"file": _text(path), "outcome": "unreadable", "message": message}
+    done = api.request_import(data, _text(os.path.basename(path)))
     if not quiet:
-        print(_line(path, done))
+        print(_line(_shown(path), done))
     return {
-        "file": path,
+        "file": _text(path),
         "outcome": done.outcome,
         "request": request_json(done.request) if done.request is not None else None,
         "refused": refused_json(done.refused) if done.refused is not None else None,
         "closes": list(done.closes),
     }
+
+
+def _text(path: str) -> str:
+    """A path as text: bytes that are not UTF-8 (a name from another system) as U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def _shown(path: str) -> str:
+    """A path to print: whoever named a file in a folder may have put terminal escapes in its name."""
+    return printable(_text(path), _PATH_MAX)
 
 
 def _line(path: str, done: RequestImport) -> str:

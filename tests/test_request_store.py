@@ -412,6 +412,9 @@ def test_the_cli_imports_a_folder_once_without_touching_it(data: Path, tmp_path:
     outside = elsewhere / "outside.request.jws"
     outside.write_text(spd.sign())
     (inbox / "04-link.request.jws").symlink_to(outside)
+    hostile = os.path.join(os.fsencode(inbox), b"06-\xff\x1b[2J.request.jws")  # not UTF-8, an escape
+    with open(hostile, "w") as f:
+        f.write(spd.sign())
     huge = inbox / "05-huge.request.jws"
     with huge.open("wb") as f:  # a sparse 8 GiB file: refused after reading past the limit only
         f.truncate(8 << 30)
@@ -421,7 +424,7 @@ def test_the_cli_imports_a_folder_once_without_touching_it(data: Path, tmp_path:
     report = json.loads(result.stdout)
     assert _snapshot(inbox) == before
     assert {k: v for k, v in report.items() if k != "files"} == {
-        "imported": 2, "duplicates": 0, "rejected": 2, "unreadable": 1, "skipped": 1, "ignored": 1,
+        "imported": 3, "duplicates": 0, "rejected": 2, "unreadable": 1, "skipped": 1, "ignored": 1,
     }  # fmt: skip
     by_file = {Path(f["file"]).name: f for f in report["files"]}
     assert set(by_file["01-elm.request.jws"]) == {"file", "outcome", "request", "refused", "closes"}
@@ -433,6 +436,7 @@ def test_the_cli_imports_a_folder_once_without_touching_it(data: Path, tmp_path:
     assert by_file["05-huge.request.jws"]["refused"]["reason"] == "oversize"
     assert by_file["05-huge.request.jws"]["refused"]["bytes"] == REQUEST_MAX_BYTES + 1
     assert by_file["sub.request.jws"]["outcome"] == "unreadable"
+    assert by_file["06-\ufffd\x1b[2J.request.jws"]["outcome"] == "imported"  # JSON escapes it
 
     listed = cli_json(data, "requests", "list")
     assert [r["kind"] for r in listed] and {r["id"] for r in listed} >= {request["id"]}
@@ -462,9 +466,13 @@ def test_the_cli_imports_a_folder_once_without_touching_it(data: Path, tmp_path:
     text = ok(run_cli(data, "requests", "quarantine")).stdout
     assert "03-forged.request.jws" in text and f"from the card {spd.kid}, unverified" in text
 
+    text = ok(
+        run_cli(data, "requests", "import", str(inbox / "01-elm.request.jws"), os.fsdecode(hostile))
+    ).stdout
+    assert "06-\ufffd\ufffd[2J.request.jws" in text and "\x1b" not in text  # no escape reaches the terminal
     again = ok(run_cli(data, "requests", "import", str(inbox / "01-elm.request.jws")))
     assert "imported already" in again.stdout and "Nothing was sent anywhere" in again.stdout
-    assert [e["action"] for e in cli_json(data, "audit", "list")].count("request.import") == 2
+    assert [e["action"] for e in cli_json(data, "audit", "list")].count("request.import") == 3
 
 
 def test_a_running_hub_sees_an_import_at_once_and_nothing_is_sent(data: Path, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from hub.community import audit
-from hub.community.formats.request import REQUEST_MAX_BYTES, Reason, Rejection
+from hub.community.formats.request import REQUEST_MAX_BYTES, Rejection
 from hub.db.schema import QuarantineRow
 
 __all__ = ["QUARANTINE_MAX", "REPLAY", "Refusal", "Refused", "files", "forget", "hold"]
@@ -80,7 +80,7 @@ def hold(session: Session, data: bytes, digest: str, name: str, why: Refused, *,
         session.add(row)
     row.name = name
     row.size = len(data)
-    row.data = None if why.reason == Reason.OVERSIZE or len(data) > REQUEST_MAX_BYTES else data
+    row.data = None if len(data) > REQUEST_MAX_BYTES else data  # oversize: only its first bytes came
     row.reason, row.message, row.member = why.reason, why.message, why.member
     row.kid, row.claimed_id, row.verified = why.kid, why.claimed_id, why.verified
     row.last_ms = now

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 
 import psutil
 import pytest
 
+from tests.support import netaudit
 from tests.support.clips import ClipSpec
 from tests.support.hubtools import camera, configure, segments
 
@@ -29,17 +29,7 @@ def test_serve_contacts_only_its_cameras_and_listens_on_nothing(rtsp_camera, tmp
     )
     log = tmp_path / "audit.jsonl"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.netaudit",
-            str(log),
-            "--data-dir",
-            str(data),
-            "serve",
-            "--duration",
-            "20",
-        ],
+        netaudit.command(log, data, "serve", "--duration", "20"),
         env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -24,39 +24,12 @@ from hub.community import audit
 from hub.community.formats.request import REQUEST_MAX_BYTES, Rejection
 from hub.db.schema import QuarantineRow
 
-__all__ = ["QUARANTINE_MAX", "REPLAY", "Refusal", "Refused", "files", "forget", "hold"]
+__all__ = ["QUARANTINE_MAX", "Refusal", "files", "forget", "hold"]
 
 logger = logging.getLogger(__name__)
 
 #: The most files the quarantine keeps.
 QUARANTINE_MAX = 1000
-#: The store's own reason, beside the verifier's: a validly signed file that reuses the (card, id)
-#: of a different file already imported.
-REPLAY = "replay"
-
-
-@dataclass(frozen=True)
-class Refused:
-    """Why a file is refused: a verifier's :class:`Rejection`, or a replay the store found."""
-
-    reason: str
-    message: str
-    member: str | None = None
-    kid: str | None = None
-    claimed_id: str | None = None
-    verified: bool = False
-
-    @classmethod
-    def of(cls, rejection: Rejection) -> Refused:
-        """The verifier's rejection."""
-        return cls(
-            str(rejection.reason),
-            rejection.message,
-            rejection.member,
-            rejection.kid,
-            rejection.claimed_id,
-            rejection.verified,
-        )
 
 
 @dataclass(frozen=True)
@@ -67,11 +40,12 @@ class Refusal:
     new: bool
 
 
-def hold(session: Session, data: bytes, digest: str, name: str, why: Refused, *, now: int) -> Refusal:
+def hold(session: Session, data: bytes, digest: str, name: str, why: Rejection, *, now: int) -> Refusal:
     """Keep the refused file ``data`` (``digest``: its SHA-256) in the quarantine, in ``session``'s
     write transaction, and log the refusal unless the same file was refused for the same reason."""
     row = session.scalars(select(QuarantineRow).where(QuarantineRow.sha256 == digest)).one_or_none()
-    if row is not None and row.reason == why.reason:
+    reason = str(why.reason)
+    if row is not None and row.reason == reason:
         row.last_ms, row.times, row.name = now, row.times + 1, name
         session.flush()
         return Refusal(row, new=False)
@@ -81,7 +55,7 @@ def hold(session: Session, data: bytes, digest: str, name: str, why: Refused, *,
     row.name = name
     row.size = len(data)
     row.data = None if len(data) > REQUEST_MAX_BYTES else data  # oversize: only its first bytes came
-    row.reason, row.message, row.member = why.reason, why.message, why.member
+    row.reason, row.message, row.member = reason, why.message, why.member
     row.kid, row.claimed_id, row.verified = why.kid, why.claimed_id, why.verified
     row.last_ms = now
     row.times += 1
@@ -92,7 +66,7 @@ def hold(session: Session, data: bytes, digest: str, name: str, why: Refused, *,
         {
             "sha256": digest,
             "bytes": len(data),
-            "reason": why.reason,
+            "reason": reason,
             **({"member": why.member} if why.member else {}),
             **({"kid": why.kid} if why.kid else {}),
             **({"claimed_id": why.claimed_id} if why.claimed_id else {}),
@@ -101,7 +75,7 @@ def hold(session: Session, data: bytes, digest: str, name: str, why: Refused, *,
         time_ms=now,
     )
     _cap(session)
-    logger.info("refused a request file (%s): %s", why.reason, why.message)
+    logger.info("refused a request file (%s): %s", reason, why.message)
     return Refusal(row, new=True)
 
 

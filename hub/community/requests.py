@@ -27,17 +27,17 @@ from typing import Literal
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hub.community import audit, quarantine
-from hub.community.formats.fields import b64url_decode, printable
+from hub.community import audit, quarantine, trust
+from hub.community.formats.fields import printable
 from hub.community.formats.request import (
     Kind,
+    Reason,
     Rejection,
     Request,
     TrustedKey,
     read_verified,
     verify,
 )
-from hub.community.quarantine import REPLAY, Refused
 from hub.core.errors import NotFoundError, ValidationError
 from hub.core.times import format_ms
 from hub.db.schema import AgencyRequestRow, QuarantineRow, TrustCardRow
@@ -102,7 +102,7 @@ def import_file(session: Session, data: bytes, name: str, *, now: int) -> Import
     digest = hashlib.sha256(data.strip(_WHITESPACE)).hexdigest()
     verdict = verify(data, _keys(session), now)
     if isinstance(verdict, Rejection):
-        return _refuse(session, data, digest, label, Refused.of(verdict), now)
+        return _refuse(session, data, digest, label, verdict, now)
     held = _held(session, verdict.kid, verdict.id)
     if held is not None and held.sha256 == digest:
         return Imported("duplicate", shown=recheck(held, session.get(TrustCardRow, held.kid), now))
@@ -111,7 +111,7 @@ def import_file(session: Session, data: bytes, name: str, *, now: int) -> Import
             f"the card {held.kid} already sent a different file with the id {verdict.id} "
             f"(imported {format_ms(held.imported_ms)}): a second file with the same id is refused as a replay"
         )
-        why = Refused(REPLAY, message, "id", verdict.kid, verdict.id, verified=True)
+        why = Rejection(Reason.REPLAY, message, "id", verdict.kid, verdict.id, verified=True)
         return _refuse(session, data, digest, label, why, now)
     row = _store(session, verdict, data.strip(_WHITESPACE).decode("ascii"), digest, now)
     quarantine.forget(session, digest)
@@ -182,9 +182,7 @@ def show(session: Session, ref: str, *, now: int) -> Shown:
 
 def _keys(session: Session) -> dict[str, TrustedKey]:
     return {
-        card.kid: TrustedKey(
-            b64url_decode(card.public_key, "public_key"), card.expires_ms, revoked=card.revoked_ms is not None
-        )
+        card.kid: TrustedKey(trust.public_key(card), card.expires_ms, revoked=card.revoked_ms is not None)
         for card in session.scalars(select(TrustCardRow))
     }
 
@@ -195,7 +193,7 @@ def _held(session: Session, kid: str, request_id: str) -> AgencyRequestRow | Non
     ).one_or_none()
 
 
-def _refuse(session: Session, data: bytes, digest: str, label: str, why: Refused, now: int) -> Imported:
+def _refuse(session: Session, data: bytes, digest: str, label: str, why: Rejection, now: int) -> Imported:
     refusal = quarantine.hold(session, data, digest, label, why, now=now)
     return Imported("rejected" if refusal.new else "already_rejected", refused=refusal.row)
 
@@ -277,7 +275,7 @@ def recheck(row: AgencyRequestRow, card: TrustCardRow | None, now: int) -> Shown
     judged at ``now``."""
     if card is None:
         return Shown(row, None, None, "altered", f"the card {row.kid} that verified it is not in the index")
-    content = read_verified(row.jws, row.kid, b64url_decode(card.public_key, "public_key"))
+    content = read_verified(row.jws, row.kid, trust.public_key(card))
     if isinstance(content, Rejection):
         return Shown(row, None, card, "altered", f"the stored file no longer verifies: {content.message}")
     if (

@@ -37,6 +37,7 @@ __all__ = [
     "key_fingerprint",
     "name_key",
     "parse",
+    "public_key",
     "revoke",
 ]
 
@@ -184,9 +185,14 @@ def _copy(row: TrustCardRow) -> TrustCardRow:
     return TrustCardRow(**{c.key: getattr(row, c.key) for c in TrustCardRow.__table__.columns})
 
 
+def public_key(row: TrustCardRow) -> bytes:
+    """A stored card's raw 32-byte Ed25519 key."""
+    return b64url_decode(row.public_key, "public_key")
+
+
 def key_fingerprint(row: TrustCardRow) -> str:
     """The full fingerprint of a stored card's key."""
-    return fingerprint(b64url_decode(row.public_key, "public_key"))
+    return fingerprint(public_key(row))
 
 
 def _summary(row: TrustCardRow) -> dict[str, str]:

@@ -1,13 +1,19 @@
 """Run ``porchlight`` with a Python audit hook that records every name lookup and connect.
 
-Usage: ``python -m tests.support.netaudit LOGFILE porchlight-args...``. Native sockets (FFmpeg's)
-bypass audit hooks; tests watch those from outside with psutil.
+Usage: ``python -m tests.support.netaudit LOGFILE porchlight-args...`` (:func:`command` builds it).
+Native sockets (FFmpeg's) bypass audit hooks; tests watch those from outside with psutil.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
+
+
+def command(log: Path, data_dir: Path, *args: str) -> list[str]:
+    """The argv of ``porchlight --data-dir DATA_DIR ARGS...`` under the hook, logging to ``log``."""
+    return [sys.executable, "-m", "tests.support.netaudit", str(log), "--data-dir", str(data_dir), *args]
 
 
 def main() -> int:

@@ -90,6 +90,9 @@ class Reason(enum.StrEnum):
     UNSUPPORTED_VERSION = "unsupported_version"
     ISSUED_IN_FUTURE = "issued_in_future"
     EXPIRED = "expired"
+    #: Never given by :func:`verify`, which sees one file: the store gives it to a validly signed file
+    #: whose (card, id) is held already with other bytes (formats/README.md, section 2).
+    REPLAY = "replay"
 
 
 @dataclass(frozen=True)

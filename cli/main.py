@@ -16,13 +16,26 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cli import audit, cameras, demo, devices, keep, recordings, requests, serve, service, storage, trust
+from cli import (
+    audit,
+    cameras,
+    demo,
+    devices,
+    keep,
+    recordings,
+    requests,
+    serve,
+    service,
+    settings,
+    storage,
+    trust,
+)
 from cli.common import CliError, Handler, Parser
 from hub.api.errors import HubError
 from hub.api.util import default_data_dir, setup_logging
 
 #: The command groups, in the order ``porchlight --help`` lists them.
-GROUPS = (cameras, devices, serve, service, recordings, keep, storage, trust, requests, audit, demo)
+GROUPS = (cameras, devices, serve, service, recordings, keep, storage, settings, trust, requests, audit, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,9 @@ from hub.api.types import (
     AuditEntry,
     QuarantinedFile,
     RequestImport,
+    RequestRule,
+    RuleChange,
+    RuleKind,
     TrustCard,
     TrustChange,
 )
@@ -46,9 +49,9 @@ class CommunityCalls:
         """Import one request file (the hub verifies, stores or quarantines it, and logs it)."""
         return self._call("request_import", data=data, name=name)  # type: ignore[no-any-return]
 
-    def request_list(self) -> list[AgencyRequest]:
-        """Every request imported, re-checked now."""
-        return self._call("request_list")  # type: ignore[no-any-return]
+    def request_list(self, include_hidden: bool = False) -> list[AgencyRequest]:
+        """Every request imported, re-checked and matched now (hidden ones with ``include_hidden``)."""
+        return self._call("request_list", include_hidden=include_hidden)  # type: ignore[no-any-return]
 
     def request_show(self, ref: str) -> AgencyRequest:
         """One request (its id or a unique prefix), re-checked now; the view is logged."""
@@ -57,3 +60,15 @@ class CommunityCalls:
     def request_quarantine(self) -> list[QuarantinedFile]:
         """The refused files."""
         return self._call("request_quarantine")  # type: ignore[no-any-return]
+
+    def request_rules(self) -> list[RequestRule]:
+        """The owner's rules that hide requests."""
+        return self._call("request_rules")  # type: ignore[no-any-return]
+
+    def request_rule_add(self, kind: RuleKind, value: str = "") -> RuleChange:
+        """Add a rule that hides requests (the hub logs it)."""
+        return self._call("request_rule_add", kind=kind, value=value)  # type: ignore[no-any-return]
+
+    def request_rule_remove(self, rule_id: int) -> RuleChange:
+        """Remove a rule by its number (the hub logs it)."""
+        return self._call("request_rule_remove", rule_id=rule_id)  # type: ignore[no-any-return]

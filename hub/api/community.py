@@ -22,18 +22,24 @@ from hub.api.types import (
     AuditCheck,
     AuditEntry,
     AuditProblem,
+    CameraFootage,
     QuarantinedFile,
     RequestArea,
     RequestImport,
+    RequestMatch,
+    RequestRule,
+    RuleChange,
+    RuleKind,
     TrustCard,
     TrustChange,
     TrustState,
 )
-from hub.community import audit, quarantine, requests, trust
+from hub.community import audit, matching, quarantine, requests, rules, trust
 from hub.community.formats.audit import StoredEntry, stored_data
 from hub.core.errors import ValidationError
 from hub.core.times import now_ms
-from hub.db.schema import TrustCardRow
+from hub.db import repo_config
+from hub.db.schema import RequestRuleRow, TrustCardRow
 from hub.db.tx import run_write
 
 
@@ -100,22 +106,58 @@ class CommunityApi:
         done = run_write(self._engine, requests.import_file, data, name, now=now)
         return RequestImport(
             outcome=done.outcome,
-            request=_request(done.shown, self._trust_cards(now)) if done.shown is not None else None,
+            request=self._requests([done.shown], now)[0] if done.shown is not None else None,
             refused=convert.to_api(done.refused, QuarantinedFile) if done.refused is not None else None,
             closes=done.closes,
         )
 
-    def request_list(self) -> list[AgencyRequest]:
-        """Every request, alert and withdrawal imported, re-checked now, the most recently issued first."""
+    def request_list(self, include_hidden: bool = False) -> list[AgencyRequest]:
+        """Every request, alert and withdrawal imported, re-checked and matched now, the most recently
+        issued first; those the owner's rules hide only with ``include_hidden``."""
         now = now_ms()
-        cards = self._trust_cards(now)
-        return [_request(seen, cards) for seen in requests.shown(self._engine, now)]
+        found = self._requests(requests.shown(self._engine, now), now)
+        return [r for r in found if include_hidden or not r.hidden_by]
 
     def request_show(self, ref: str) -> AgencyRequest:
-        """One request, re-checked now; the owner's viewing it is logged."""
+        """One request, re-checked and matched now; the owner's viewing it is logged."""
         now = now_ms()
         seen = run_write(self._engine, requests.show, ref, now=now)
-        return _request(seen, self._trust_cards(now))
+        return self._requests([seen], now)[0]
+
+    def request_rules(self) -> list[RequestRule]:
+        """The owner's rules that hide requests, by number."""
+        return self._rules(rules.rules(self._engine))
+
+    def request_rule_add(self, kind: RuleKind, value: str = "") -> RuleChange:
+        """Hide the requests of a card (``value`` its key id or a unique prefix), of a legal basis
+        (``value`` voluntary or warrant), or overbroad ones; logged."""
+        done = run_write(self._engine, rules.add, kind, value, now=now_ms())
+        return RuleChange(outcome=done.outcome, rule=self._rules([done.row])[0])
+
+    def request_rule_remove(self, rule_id: int) -> RuleChange:
+        """Remove a rule by its number; logged."""
+        row = run_write(self._engine, rules.remove, rule_id, now=now_ms())
+        return RuleChange(outcome="removed", rule=self._rules([row])[0])
+
+    def _requests(self, seen: list[requests.Shown], now: int) -> list[AgencyRequest]:
+        cards = self._trust_cards(now)
+        held = rules.rules(self._engine)
+        names = {c.id: c.name for c in repo_config.list_cameras(self._engine, include_removed=True)}
+        return [_request(s, cards, held, names) for s in seen]
+
+    def _rules(self, rows: list[RequestRuleRow]) -> list[RequestRule]:
+        cards = {row.kid: row.name for row in trust.cards(self._engine)}
+        return [
+            RequestRule(
+                id=row.id,
+                kind=row.kind,  # type: ignore[arg-type]
+                kid=row.value if row.kind == "card" else None,
+                card_name=cards.get(row.value) if row.kind == "card" else None,
+                legal_basis=row.value if row.kind == "legal_basis" else None,  # type: ignore[arg-type]
+                created_ms=row.created_ms,
+            )
+            for row in rows
+        ]
 
     def request_quarantine(self) -> list[QuarantinedFile]:
         """The refused files, the most recently refused first."""
@@ -149,10 +191,13 @@ def _card(row: TrustCardRow, now: int, same_name: tuple[str, ...]) -> TrustCard:
     )
 
 
-def _request(seen: requests.Shown, cards: dict[str, TrustCard]) -> AgencyRequest:
-    """A stored request as the API shows it, named by its card."""
-    row, content = seen.row, seen.request
+def _request(
+    seen: requests.Shown, cards: dict[str, TrustCard], held: list[RequestRuleRow], cameras: dict[str, str]
+) -> AgencyRequest:
+    """A stored request as the API shows it, named by its card, matched, with the rules hiding it."""
+    row, content, found = seen.row, seen.request, seen.match
     card = cards.get(row.kid)
+    broad = found.overbroad if found is not None else ()
     shown: dict[str, object] = {
         "id": row.request_id,
         "ref": row.request_id.removeprefix("urn:uuid:"),
@@ -160,6 +205,9 @@ def _request(seen: requests.Shown, cards: dict[str, TrustCard]) -> AgencyRequest
         "same_name": card.same_name if card is not None else (),
         "standing": seen.standing,
         "problem": seen.problem,
+        "overbroad": broad,
+        "hidden_by": rules.hiding(held, row, content, bool(broad)),
+        "match": _match(found, row.matched_ms, cameras) if found is not None else None,
     }
     if content is not None:
         shown |= {
@@ -180,6 +228,30 @@ def _request(seen: requests.Shown, cards: dict[str, TrustCard]) -> AgencyRequest
             "refers_to": content.refers_to,
         }
     return convert.to_api(row, AgencyRequest, **shown)
+
+
+def _match(found: matching.Match, matched_ms: int | None, cameras: dict[str, str]) -> RequestMatch:
+    return RequestMatch(
+        area=found.area,
+        distance_m=found.distance_m,
+        footage=tuple(
+            CameraFootage(
+                camera_id=f.camera_id,
+                camera_name=cameras.get(f.camera_id, f.camera_id),
+                covered_ms=f.covered_ms,
+                recordings=f.segments,
+                events=f.events,
+                first_ms=f.first_ms,
+                last_ms=f.last_ms,
+            )
+            for f in sorted(
+                found.footage, key=lambda f: (cameras.get(f.camera_id, f.camera_id).casefold(), f.camera_id)
+            )
+        ),
+        covered_ms=found.covered_ms,
+        matched=found.matched,
+        matched_ms=matched_ms,
+    )
 
 
 def _entry(stored: StoredEntry) -> AuditEntry:

@@ -51,7 +51,10 @@ from hub.api.types import (
     QuarantinedFile,
     Recording,
     RequestImport,
+    RequestRule,
     Role,
+    RuleChange,
+    RuleKind,
     Settings,
     SettingsChange,
     Snapshot,
@@ -220,17 +223,37 @@ class HubApi(Protocol):
         raises for what the file holds: a refusal is an answer."""
         ...
 
-    def request_list(self) -> list[AgencyRequest]:
+    def request_list(self, include_hidden: bool = False) -> list[AgencyRequest]:
         """Every request, alert and withdrawal imported, each re-checked now (``standing``: its card
-        revoked or expired since, the request expired, the stored file altered), the most recently
-        issued first."""
+        revoked or expired since, the request expired, the stored file altered) and matched on this
+        machine (``match``: the area against the home location, the footage in the window per
+        camera), the most recently issued first. Requests the owner's rules hide (``hidden_by``;
+        overbroad ones by default) are left out unless ``include_hidden``."""
         ...
 
     def request_show(self, ref: str) -> AgencyRequest:
         """One request, re-checked now, named by its id (``urn:uuid:`` optional) or a unique prefix
         of at least 4 characters, optionally after its card's key id and a slash; the owner's
-        viewing it is logged ("request.view"). NotFoundError; ValidationError for a malformed or
-        ambiguous ``ref``."""
+        viewing it is logged ("request.view"), and so is its first match ("request.match"): a
+        footage request in force with footage in its window and an area not known to be elsewhere.
+        Shown even when a rule hides it. NotFoundError; ValidationError for a malformed or ambiguous
+        ``ref``."""
+        ...
+
+    def request_rules(self) -> list[RequestRule]:
+        """The owner's rules that hide requests from ``request_list``, by number. A new index holds
+        one: "overbroad" (remove it to see overbroad requests)."""
+        ...
+
+    def request_rule_add(self, kind: RuleKind, value: str = "") -> RuleChange:
+        """Hide the requests of a card (``value``: its key id or a unique prefix of at least 4),
+        of a legal basis (``value``: "voluntary" or "warrant"), or overbroad ones (no ``value``); the
+        same rule again is "exists". Logged ("rule.add"). ValidationError (field "kind" or "value",
+        "kid" for a card prefix); NotFoundError for a card not held."""
+        ...
+
+    def request_rule_remove(self, rule_id: int) -> RuleChange:
+        """Remove a rule by its number; logged ("rule.remove"). NotFoundError."""
         ...
 
     def request_quarantine(self) -> list[QuarantinedFile]:

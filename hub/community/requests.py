@@ -18,6 +18,7 @@ expired) and the request's own expiry. Every change appends an audit entry in th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -27,8 +28,9 @@ from typing import Literal
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hub.community import audit, quarantine, trust
+from hub.community import audit, matching, quarantine, trust
 from hub.community.formats.fields import printable
+from hub.community.formats.places import Place
 from hub.community.formats.request import (
     Kind,
     Reason,
@@ -73,13 +75,15 @@ _REF = re.compile(r"[0-9a-f-]+")
 @dataclass(frozen=True)
 class Shown:
     """A stored request read again now: its content (None when it no longer verifies), its card
-    (None if gone from the index), and whether it counts (``problem`` says why it is "altered")."""
+    (None if gone from the index), and whether it counts (``problem`` says why it is "altered");
+    ``match`` is its content against this hub's footage and home location."""
 
     row: AgencyRequestRow
     request: Request | None
     card: TrustCardRow | None
     standing: Standing
     problem: str | None = None
+    match: matching.Match | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +109,7 @@ def import_file(session: Session, data: bytes, name: str, *, now: int) -> Import
         return _refuse(session, data, digest, label, verdict, now)
     held = _held(session, verdict.kid, verdict.id)
     if held is not None and held.sha256 == digest:
-        return Imported("duplicate", shown=recheck(held, session.get(TrustCardRow, held.kid), now))
+        return Imported("duplicate", shown=_matched(session, held, now))
     if held is not None:
         message = (
             f"the card {held.kid} already sent a different file with the id {verdict.id} "
@@ -118,7 +122,7 @@ def import_file(session: Session, data: bytes, name: str, *, now: int) -> Import
     closes = _close_target(session, row, now)
     _close_if_referred(session, row, now)
     logger.info("imported the %s %s from the card %s", verdict.kind, verdict.id, verdict.kid)
-    return Imported("imported", shown=recheck(row, session.get(TrustCardRow, row.kid), now), closes=closes)
+    return Imported("imported", shown=_matched(session, row, now, note=True), closes=closes)
 
 
 def find(session: Session, ref: str) -> AgencyRequestRow:
@@ -160,17 +164,19 @@ def shown(engine: Engine, now: int) -> list[Shown]:
     """Every stored request, re-checked at ``now``, the most recently issued first."""
     with Session(engine) as session:
         cards = {card.kid: card for card in session.scalars(select(TrustCardRow))}
+        where = matching.home(session)
         rows = session.scalars(
             select(AgencyRequestRow).order_by(AgencyRequestRow.issued_ms.desc(), AgencyRequestRow.seq.desc())
         )
-        return [recheck(row, cards.get(row.kid), now) for row in rows]
+        return [_with_match(session, recheck(row, cards.get(row.kid), now), where) for row in rows]
 
 
 def show(session: Session, ref: str, *, now: int) -> Shown:
-    """The request ``ref`` names (see :func:`find`), re-checked at ``now``; the owner's viewing it is
-    logged (``request.view``) in ``session``'s write transaction."""
+    """The request ``ref`` names (see :func:`find`), re-checked and matched at ``now``; the owner's
+    viewing it is logged (``request.view``) in ``session``'s write transaction, and so is its match
+    if this is the first time it is found (``request.match``)."""
     row = find(session, ref)
-    seen = recheck(row, session.get(TrustCardRow, row.kid), now)
+    seen = _matched(session, row, now, note=True)
     audit.append(
         session,
         "request.view",
@@ -178,6 +184,21 @@ def show(session: Session, ref: str, *, now: int) -> Shown:
         time_ms=now,
     )
     return seen
+
+
+def _matched(session: Session, row: AgencyRequestRow, now: int, *, note: bool = False) -> Shown:
+    """``row`` re-checked and matched at ``now``; with ``note``, a first match of a request in force is
+    recorded (:func:`hub.community.matching.note`)."""
+    seen = _with_match(session, recheck(row, session.get(TrustCardRow, row.kid), now), matching.home(session))
+    if note and seen.match is not None and seen.standing == "in_force" and row.status == "open":
+        matching.note(session, row, seen.match, now=now)
+    return seen
+
+
+def _with_match(session: Session, seen: Shown, where: Place | None) -> Shown:
+    if seen.request is None:
+        return seen
+    return dataclasses.replace(seen, match=matching.match(session, seen.request, where))
 
 
 def _keys(session: Session) -> dict[str, TrustedKey]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from typing import Any
 
@@ -95,15 +96,48 @@ class Settings:
         ),
     )
 
+    home_lat: float | None = dataclasses.field(
+        default=None,
+        metadata=_meta(
+            "Home latitude",
+            "Where the cameras are, to match agency requests' areas. Kept on this machine: never sent, "
+            "never looked up, not logged. Empty: requests' areas are not checked.",
+            minimum=-90,
+            maximum=90,
+            unit="°",
+        ),
+    )
+    home_lon: float | None = dataclasses.field(
+        default=None,
+        metadata=_meta(
+            "Home longitude",
+            "Set with the latitude (both or neither).",
+            minimum=-180,
+            maximum=180,
+            unit="°",
+        ),
+    )
+
     def validate(self) -> Settings:
-        """Raise a ValidationError about the first field whose value is out of bounds; return self.
+        """Raise a ValidationError about the first field whose value is out of bounds (or not a
+        number: NaN compares with nothing); return self.
 
         Its message names the setting by its title, as the settings dialog shows it."""
+        if (self.home_lat is None) != (self.home_lon is None):
+            raise ValidationError(
+                "the home location is a latitude and a longitude: set both, or clear both",
+                field="home_lon" if self.home_lon is None else "home_lat",
+                rule="required",
+            )
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if value is None or isinstance(value, str):
                 continue
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValidationError(
+                    f"{f.metadata['title']} must be a finite number, not {value}", field=f.name, rule="format"
+                )
             if lo is not None and value < lo:
                 raise ValidationError(
                     f"{f.metadata['title']} must be at least {lo} {f.metadata['unit']}".strip(),

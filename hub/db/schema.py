@@ -205,6 +205,9 @@ class AgencyRequestRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     closed_by: Mapped[str | None] = mapped_column(String(45))
     closed_ms: Mapped[int | None] = mapped_column(BigInteger)
+    matched_ms: Mapped[int | None] = mapped_column(
+        BigInteger
+    )  # first found matched (hub/community/matching.py)
 
     __table_args__ = (
         UniqueConstraint("kid", "request_id", name="uq_agency_request_kid_id"),
@@ -237,3 +240,21 @@ class QuarantineRow(Base):
     times: Mapped[int] = mapped_column(Integer, default=1)
 
     __table_args__ = (Index("ix_request_quarantine_last", "last_ms"), {"sqlite_autoincrement": True})
+
+
+class RequestRuleRow(Base):
+    """An owner's rule that hides agency requests (hub/community/rules.py): those of one card
+    (``value`` its kid), of one legal basis (``value`` "voluntary" or "warrant"), or the overbroad ones
+    (``value`` empty; the index starts with this rule: overbroad requests are hidden unless the owner
+    removes it)."""
+
+    __tablename__ = "request_rule"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(64), default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("kind", "value", name="uq_request_rule_kind_value"),
+        {"sqlite_autoincrement": True},  # a removed rule's number is never given again
+    )

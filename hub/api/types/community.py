@@ -15,6 +15,16 @@ __all__ = [
     "AuditProblem",
     "AuditProblemKind",
     "AgencyRequest",
+    "AreaCheck",
+    "CameraFootage",
+    "OVERBROAD_RADIUS_M",
+    "OVERBROAD_WINDOW_MS",
+    "OverbroadReason",
+    "RequestMatch",
+    "RequestRule",
+    "RuleChange",
+    "RuleKind",
+    "RuleOutcome",
     "ImportOutcome",
     "LegalBasis",
     "QUARANTINE_MAX",
@@ -171,6 +181,69 @@ class RequestArea(Value, frozen=True, kw_only=True):
     radius_m: float
 
 
+#: A request is overbroad (formats/README.md, section 2) when its window is longer than this or its
+#: radius larger than this; only a footage request can be.
+OVERBROAD_WINDOW_MS = 12 * 3600 * 1000
+OVERBROAD_RADIUS_M = 800.0
+#: Why a request is overbroad.
+OverbroadReason = Literal["window", "radius"]
+#: A request's area against the owner's home location: "inside" (the home is within its radius),
+#: "outside", "not_checked" (no home location is set) or "no_area" (the request names none).
+AreaCheck = Literal["inside", "outside", "not_checked", "no_area"]
+#: What an owner's rule hides: one card's requests, one legal basis, or overbroad requests.
+RuleKind = Literal["card", "legal_basis", "overbroad"]
+#: What ``request_rule_add`` or ``request_rule_remove`` did ("exists": the same rule is held already).
+RuleOutcome = Literal["added", "exists", "removed"]
+
+
+class CameraFootage(Value, frozen=True, kw_only=True):
+    """One camera's recorded footage inside a request's window: the time covered (gaps between
+    recordings not counted), the recordings it spans, the events overlapping it, and the first and
+    last recorded instants inside it."""
+
+    camera_id: str
+    camera_name: str
+    covered_ms: int
+    recordings: int
+    events: int
+    first_ms: int
+    last_ms: int
+
+
+class RequestMatch(Value, frozen=True, kw_only=True):
+    """A request against this hub, worked out on this machine: its area against the home location
+    (``distance_m`` from the home to the area's centre, when both are known) and, for a footage
+    request, the footage its window covers per camera. ``matched``: footage in the window and an area
+    not known to be elsewhere; ``matched_ms``: when that was first found (and logged)."""
+
+    area: AreaCheck
+    distance_m: float | None = None
+    footage: tuple[CameraFootage, ...] = ()
+    covered_ms: int = 0
+    matched: bool = False
+    matched_ms: int | None = None
+
+
+class RequestRule(Value, frozen=True, kw_only=True):
+    """An owner's rule that hides requests from ``request_list`` (unless ``include_hidden``): those
+    of the card ``kid`` (``card_name`` its name, None if the card left the index), of the legal basis
+    ``legal_basis``, or overbroad ones."""
+
+    id: int
+    kind: RuleKind
+    kid: str | None = None
+    card_name: str | None = None
+    legal_basis: LegalBasis | None = None
+    created_ms: int
+
+
+class RuleChange(Value, frozen=True, kw_only=True):
+    """What ``request_rule_add`` or ``request_rule_remove`` did, and the rule."""
+
+    outcome: RuleOutcome
+    rule: RequestRule
+
+
 class AgencyRequest(Value, frozen=True, kw_only=True):
     """A request, alert or withdrawal that verified when imported, as read again now.
 
@@ -207,6 +280,9 @@ class AgencyRequest(Value, frozen=True, kw_only=True):
     closed_ms: int | None = None
     standing: RequestStanding
     problem: str | None = None
+    overbroad: tuple[OverbroadReason, ...] = ()
+    hidden_by: tuple[int, ...] = ()  # the owner's rules that hide it from the list
+    match: RequestMatch | None = None  # None when the stored file no longer verifies
 
 
 class QuarantinedFile(Value, frozen=True, kw_only=True):

@@ -141,6 +141,8 @@ class Settings(Value, frozen=True, kw_only=True):
     motion_grace_s: float = 60.0
     retention_interval_s: float = 60.0
     segment_seconds: float = 10.0
+    home_lat: float | None = None  # the home location (both or neither): matches requests' areas
+    home_lon: float | None = None
 
 
 class SettingsChange(Request, frozen=True, kw_only=True):
@@ -156,6 +158,8 @@ class SettingsChange(Request, frozen=True, kw_only=True):
     motion_grace_s: float | UnsetType = UNSET
     retention_interval_s: float | UnsetType = UNSET
     segment_seconds: float | UnsetType = UNSET
+    home_lat: float | None | UnsetType = UNSET  # both or neither; None clears the home location
+    home_lon: float | None | UnsetType = UNSET
 
 
 class StorageInfo(Value, frozen=True, kw_only=True):

@@ -1,0 +1,102 @@
+"""``porchlight settings show|set|clear``: the owner's settings that are not about storage.
+
+For now, the home location: where the cameras are, to check agency requests' areas on this machine.
+It is given as coordinates (``--lat``/``--lon``), a ``geo:`` URI or a pasted map link, read here as
+text: nothing is looked up and no map is fetched. It is stored in the index, never sent and not
+logged (storage settings are ``porchlight storage set``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cli.common import CliError, applied, command, hub_api, print_json
+from hub.api.types import Settings, SettingsChange
+from hub.api.util import Place, PlaceError, parse_place
+
+_KEPT = "It stays on this machine: it is only compared with agency requests' areas, never sent or looked up."
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``settings`` group to the top-level sub-parsers."""
+    st = sub.add_parser("settings", help="the home location (matches agency requests' areas)")
+    ssub = st.add_subparsers(dest="action", metavar="ACTION", required=True)
+    show = command(ssub.add_parser("show", help="show the settings"), settings_show)
+    show.add_argument("--json", action="store_true")
+    put = command(
+        ssub.add_parser(
+            "set",
+            help="set the home location: --lat and --lon, or a geo: URI or map link (read here, never looked up)",
+        ),
+        settings_set,
+    )
+    put.add_argument("name", choices=["home"])
+    put.add_argument(
+        "place",
+        nargs="?",
+        metavar="PLACE",
+        help="'39.7817, -89.6501', geo:39.7817,-89.6501, or a map link with @lat,lon or #map=zoom/lat/lon",
+    )
+    put.add_argument("--lat", help="latitude, decimal degrees (north positive)")
+    put.add_argument("--lon", help="longitude, decimal degrees (east positive)")
+    put.add_argument("--json", action="store_true")
+    clear = command(ssub.add_parser("clear", help="forget the home location"), settings_clear)
+    clear.add_argument("name", choices=["home"])
+
+
+def settings_show(args: argparse.Namespace) -> int:
+    """``settings show [--json]``"""
+    with hub_api(args) as api:
+        shown = settings_json(api.settings())
+    if args.json:
+        return print_json(shown)
+    home = shown["home"]
+    print(
+        f"home  {Place(home['lat'], home['lon'])}"
+        if home
+        else "home  not set: requests' areas are not checked (porchlight settings set home --lat … --lon …)"
+    )
+    return 0
+
+
+def settings_set(args: argparse.Namespace) -> int:
+    """``settings set home (--lat LAT --lon LON | PLACE) [--json]``"""
+    place = _place(args)
+    with hub_api(args) as api:
+        stored = api.update_settings(SettingsChange(home_lat=place.lat, home_lon=place.lon))
+        applied(api)
+    if args.json:
+        return print_json(settings_json(stored))
+    print(f"home location saved: {place}. {_KEPT}")
+    return 0
+
+
+def settings_clear(args: argparse.Namespace) -> int:
+    """``settings clear home``"""
+    with hub_api(args) as api:
+        api.update_settings(SettingsChange(home_lat=None, home_lon=None))
+        applied(api)
+    print("home location cleared: requests' areas are no longer checked")
+    return 0
+
+
+def settings_json(s: Settings) -> dict[str, Any]:
+    """``settings show --json``."""
+    home = (
+        {"lat": s.home_lat, "lon": s.home_lon} if s.home_lat is not None and s.home_lon is not None else None
+    )
+    return {"home": home}
+
+
+def _place(args: argparse.Namespace) -> Place:
+    given = (args.lat is not None) + (args.lon is not None)
+    if args.place is not None and given:
+        raise CliError("give the home location once: PLACE, or --lat and --lon")
+    if args.place is None and given < 2:
+        raise CliError("give the home location: --lat and --lon, or a geo: URI or map link")
+    text = args.place if args.place is not None else f"{args.lat}, {args.lon}"
+    try:
+        return parse_place(text)
+    except PlaceError as exc:
+        raise CliError(str(exc)) from None

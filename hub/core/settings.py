@@ -123,12 +123,6 @@ class Settings:
         number: NaN compares with nothing); return self.
 
         Its message names the setting by its title, as the settings dialog shows it."""
-        if (self.home_lat is None) != (self.home_lon is None):
-            raise ValidationError(
-                "the home location is a latitude and a longitude: set both, or clear both",
-                field="home_lon" if self.home_lon is None else "home_lat",
-                rule="required",
-            )
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
@@ -150,6 +144,12 @@ class Settings:
                     field=f.name,
                     rule="max",
                 )
+        if (self.home_lat is None) != (self.home_lon is None):
+            raise ValidationError(
+                "the home location is a latitude and a longitude: set both, or clear both",
+                field="home_lon" if self.home_lon is None else "home_lat",
+                rule="required",
+            )
         return self
 
     def to_rows(self) -> dict[str, str]:

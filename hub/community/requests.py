@@ -14,6 +14,8 @@ A stored request is read again, and re-checked, whenever it is shown: its signat
 key (an index edited by hand no longer verifies: "altered"), the card's state now (revoked or
 expired) and the request's own expiry. Every change appends an audit entry in the same transaction
 (``request.import``, ``request.reject``, ``request.withdraw``; showing one, ``request.view``).
+A request is matched against this hub's footage and home location (:mod:`hub.community.matching`)
+whenever it is shown; its first match found on import or when shown is logged (``request.match``).
 """
 
 from __future__ import annotations

@@ -108,8 +108,11 @@ def _geo(text: str) -> Place:
 def _link(text: str) -> Place:
     if "://" not in text:
         text = "https://" + text
-    parts = urllib.parse.urlsplit(text)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        host = (parts.hostname or "").lower()
+    except ValueError as exc:  # a malformed [IPv6] host
+        raise PlaceError(f"{_cut(text)} is not a link that can be read ({exc})") from None
     query = urllib.parse.parse_qs(parts.query)
     path = urllib.parse.unquote(parts.path)
     fragment = urllib.parse.unquote(parts.fragment)

@@ -145,7 +145,7 @@ def block(r: dict[str, Any]) -> str:
     lines += [f"    {line}" for line in match_lines(r)]
     lines += [f"    warning: {w}" for w in warnings(r)]
     if r["hidden_by"]:
-        lines.append(f"    hidden by your rule{'s' * (len(r['hidden_by']) > 1)} {_numbers(r['hidden_by'])}")
+        lines.append(f"    {_hidden(r['hidden_by'])}")
     return "\n".join(lines)
 
 
@@ -172,8 +172,9 @@ def match_lines(r: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _numbers(ids: list[int]) -> str:
-    return ", ".join(str(i) for i in ids) + " ('porchlight requests rules list')"
+def _hidden(ids: list[int]) -> str:
+    numbers = ", ".join(str(i) for i in ids)
+    return f"hidden by your rule{'s' * (len(ids) > 1)} {numbers} ('porchlight requests rules list')"
 
 
 def _distance(metres: float) -> str:
@@ -237,7 +238,7 @@ def details(r: dict[str, Any]) -> str:
     lines = [f"{name + ':':<13} {value}" for name, value in fields if value is not None]
     lines += match_lines(r)
     if r["hidden_by"]:
-        lines.append(f"hidden by your rule{'s' * (len(r['hidden_by']) > 1)} {_numbers(r['hidden_by'])}")
+        lines.append(_hidden(r["hidden_by"]))
     for name in ("contact", "message"):
         if r[name]:
             lines.append(f"{name}:")

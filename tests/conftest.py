@@ -17,10 +17,13 @@ import psutil  # noqa: E402
 import pytest  # noqa: E402
 
 from cli.serve import LIFETIME_ENV  # noqa: E402  (light: argparse and the Hub API client)
+from hub.api import HubApi  # noqa: E402
 from hub.api.frames import TAG_ENV as SHM_TAG_ENV  # noqa: E402
 from hub.api.frames import slot_dir  # noqa: E402
 from tests.support import leaks  # noqa: E402
+from tests.support.apitools import BACKENDS, open_api  # noqa: E402
 from tests.support.clips import CameraClips, ClipSpec, make_camera_clips  # noqa: E402
+from tests.support.hubtools import configure  # noqa: E402
 from tests.support.keyring_backend import ENV as KEYRING_ENV  # noqa: E402
 from tests.support.peers import require_rtsp_peers  # noqa: E402
 from tests.support.rtsp import RtspCamera  # noqa: E402
@@ -193,6 +196,24 @@ def _running(p: psutil.Process) -> bool:
         return p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """A data dir with a new index and no cameras (a module may give its own)."""
+    data = tmp_path / "data"
+    configure(data, [])
+    return data
+
+
+@pytest.fixture(params=BACKENDS)
+def api(request: pytest.FixtureRequest, data: Path) -> Iterator[HubApi]:
+    """The Hub API on ``data``, once per backend (tests/support/apitools.py), closed afterwards."""
+    api = open_api(request.param, data)
+    try:
+        yield api
+    finally:
+        api.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import math
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,6 @@ from hub.db.upgrade import MIGRATIONS_DIR, current_revision, head_revision, migr
 from hub.hub import HubOptions
 from tests.support import netaudit
 from tests.support.agency import Agency
-from tests.support.apitools import BACKENDS, open_api
 from tests.support.clitools import REPO_ROOT, assert_one_line_error, cli_json, ok, run_cli
 from tests.support.hubtools import camera, configure, wait_for
 
@@ -73,15 +71,6 @@ def data(tmp_path: Path) -> Path:
         data, [camera("Porch", "rtsp://127.0.0.1:9/porch"), camera("Garage", "rtsp://127.0.0.1:9/garage")]
     )
     return data
-
-
-@pytest.fixture(params=BACKENDS)
-def api(request: pytest.FixtureRequest, data: Path) -> Iterator[HubApi]:
-    api = open_api(request.param, data)
-    try:
-        yield api
-    finally:
-        api.close()
 
 
 def index_footage(data: Path, db_url: str | None = None, **rows: list[tuple[int, int]]) -> dict[str, str]:

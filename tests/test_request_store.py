@@ -12,7 +12,6 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args
 
@@ -28,27 +27,10 @@ from hub.community import quarantine
 from hub.community.formats import request as formats
 from tests.support import netaudit
 from tests.support.agency import Agency, epoch_ms, zulu
-from tests.support.apitools import BACKENDS, open_api
+from tests.support.apitools import open_api
 from tests.support.clitools import REPO_ROOT, assert_one_line_error, cli_json, ok, run_cli
-from tests.support.hubtools import configure
 
 pytest_plugins = ["tests.support.postgres"]
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    configure(data, [])
-    return data
-
-
-@pytest.fixture(params=BACKENDS)
-def api(request: pytest.FixtureRequest, data: Path) -> Iterator[HubApi]:
-    api = open_api(request.param, data)
-    try:
-        yield api
-    finally:
-        api.close()
 
 
 def _actions(api: HubApi) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,27 +18,10 @@ from hub.api.errors import ConflictError, NotFoundError, ValidationError
 from hub.api.index import IndexOnly
 from hub.api.types import TRUST_CARD_MAX_BYTES
 from tests.support.agency import Agency, epoch_ms, zulu
-from tests.support.apitools import BACKENDS, open_api
+from tests.support.apitools import open_api
 from tests.support.clitools import assert_one_line_error, cli_json, ok, run_cli
-from tests.support.hubtools import configure
 
 pytest_plugins = ["tests.support.postgres"]
-
-
-@pytest.fixture
-def data(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    configure(data, [])
-    return data
-
-
-@pytest.fixture(params=BACKENDS)
-def api(request: pytest.FixtureRequest, data: Path) -> Iterator[HubApi]:
-    api = open_api(request.param, data)
-    try:
-        yield api
-    finally:
-        api.close()
 
 
 def _actions(api: HubApi) -> list[tuple[str, dict]]:

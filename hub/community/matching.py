@@ -16,18 +16,18 @@ is recorded in the audit log (``request.match``), which the transparency report 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.community import audit
 from hub.community.formats.places import Place, distance_m
 from hub.community.formats.request import Kind, Request
+from hub.db.repo_config import read_settings
 from hub.db.repo_footage import CameraFootage, footage_in
-from hub.db.schema import AgencyRequestRow, SettingRow
+from hub.db.repo_media import segment_lookback
+from hub.db.schema import AgencyRequestRow
 
 __all__ = [
     "OVERBROAD_RADIUS_M",
@@ -35,10 +35,11 @@ __all__ = [
     "AreaCheck",
     "Match",
     "Overbroad",
-    "home",
+    "Reference",
     "match",
     "note",
     "overbroad",
+    "reference",
 ]
 
 #: The longest window and the largest radius a request may ask for before it is overbroad.
@@ -73,14 +74,24 @@ class Match:
         return self.covered_ms > 0 and self.area != "outside"
 
 
-def home(session: Session) -> Place | None:
-    """The owner's home location, or None when it is not set."""
-    rows = {
-        row.key: json.loads(row.value)
-        for row in session.scalars(select(SettingRow).where(SettingRow.key.in_(("home_lat", "home_lon"))))
-    }
-    lat, lon = rows.get("home_lat"), rows.get("home_lon")
-    return Place(float(lat), float(lon)) if lat is not None and lon is not None else None
+@dataclass(frozen=True)
+class Reference:
+    """What requests are matched against, read once for many: the owner's home location (None when
+    it is not set) and how long before a window a segment overlapping it may start."""
+
+    home: Place | None
+    lookback_ms: int
+
+
+def reference(session: Session) -> Reference:
+    """The home location and the segments' lookback, as ``session`` sees them."""
+    settings = read_settings(session)
+    home = (
+        Place(settings.home_lat, settings.home_lon)
+        if settings.home_lat is not None and settings.home_lon is not None
+        else None
+    )
+    return Reference(home, segment_lookback(session))
 
 
 def overbroad(request: Request) -> tuple[Overbroad, ...]:
@@ -95,8 +106,9 @@ def overbroad(request: Request) -> tuple[Overbroad, ...]:
     return tuple(found)
 
 
-def match(session: Session, request: Request, where: Place | None) -> Match:
-    """``request`` against this hub's footage and the home location ``where``."""
+def match(session: Session, request: Request, against: Reference) -> Match:
+    """``request`` against this hub's footage and home location (``against``)."""
+    where = against.home
     area: AreaCheck
     distance: float | None = None
     if request.area is None:
@@ -108,7 +120,8 @@ def match(session: Session, request: Request, where: Place | None) -> Match:
         area = "inside" if distance <= request.area.radius_m else "outside"
     footage: tuple[CameraFootage, ...] = ()
     if request.kind == Kind.FOOTAGE_REQUEST and request.window is not None:
-        footage = tuple(footage_in(session, request.window.start_ms, request.window.end_ms))
+        window = request.window
+        footage = tuple(footage_in(session, window.start_ms, window.end_ms, against.lookback_ms))
     return Match(area, distance, overbroad(request), footage)
 
 

@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 
 from hub.community import audit, matching, quarantine, trust
 from hub.community.formats.fields import printable
-from hub.community.formats.places import Place
 from hub.community.formats.request import (
     Kind,
     Reason,
@@ -166,11 +165,11 @@ def shown(engine: Engine, now: int) -> list[Shown]:
     """Every stored request, re-checked at ``now``, the most recently issued first."""
     with Session(engine) as session:
         cards = {card.kid: card for card in session.scalars(select(TrustCardRow))}
-        where = matching.home(session)
+        against = matching.reference(session)
         rows = session.scalars(
             select(AgencyRequestRow).order_by(AgencyRequestRow.issued_ms.desc(), AgencyRequestRow.seq.desc())
         )
-        return [_with_match(session, recheck(row, cards.get(row.kid), now), where) for row in rows]
+        return [_with_match(session, recheck(row, cards.get(row.kid), now), against) for row in rows]
 
 
 def show(session: Session, ref: str, *, now: int) -> Shown:
@@ -191,16 +190,17 @@ def show(session: Session, ref: str, *, now: int) -> Shown:
 def _matched(session: Session, row: AgencyRequestRow, now: int, *, note: bool = False) -> Shown:
     """``row`` re-checked and matched at ``now``; with ``note``, a first match of a request in force is
     recorded (:func:`hub.community.matching.note`)."""
-    seen = _with_match(session, recheck(row, session.get(TrustCardRow, row.kid), now), matching.home(session))
+    seen = recheck(row, session.get(TrustCardRow, row.kid), now)
+    seen = _with_match(session, seen, matching.reference(session))
     if note and seen.match is not None and seen.standing == "in_force" and row.status == "open":
         matching.note(session, row, seen.match, now=now)
     return seen
 
 
-def _with_match(session: Session, seen: Shown, where: Place | None) -> Shown:
+def _with_match(session: Session, seen: Shown, against: matching.Reference) -> Shown:
     if seen.request is None:
         return seen
-    return dataclasses.replace(seen, match=matching.match(session, seen.request, where))
+    return dataclasses.replace(seen, match=matching.match(session, seen.request, against))
 
 
 def _keys(session: Session) -> dict[str, TrustedKey]:

@@ -222,7 +222,12 @@ def _check_name_free(rows: Iterable[CameraRow], name: str, *, except_id: str | N
 def load_settings(engine: Engine) -> Settings:
     """The hub settings (defaults for keys never saved); unknown stored keys raise ValueError."""
     with Session(engine) as session:
-        rows = {key: value for key, value in session.execute(select(SettingRow.key, SettingRow.value))}
+        return read_settings(session)
+
+
+def read_settings(session: Session) -> Settings:
+    """:func:`load_settings` in ``session`` (its transaction's snapshot)."""
+    rows = {key: value for key, value in session.execute(select(SettingRow.key, SettingRow.value))}
     return Settings.from_rows(rows)
 
 

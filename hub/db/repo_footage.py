@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import BigInteger, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub.db.repo_media import LONG_SEGMENT_KEY, SEGMENT_BOUND_MS
-from hub.db.schema import EventRow, MetaRow, SegmentRow
+from hub.db.schema import EventRow, SegmentRow
 
 __all__ = ["EVENT_LOOKBACK_MS", "CameraFootage", "footage_in"]
 
@@ -53,14 +52,13 @@ _EVENTS = (
     .where(or_(EventRow.end_ms.is_(None), EventRow.end_ms > _WS, EventRow.start_ms >= _WS))
     .group_by(EventRow.camera_id)
 )
-_LONGEST = select(MetaRow.value).where(MetaRow.key == LONG_SEGMENT_KEY)
 
 
-def footage_in(session: Session, start_ms: int, end_ms: int) -> list[CameraFootage]:
-    """Per camera with footage in [start_ms, end_ms), by camera id."""
-    longest = max(SEGMENT_BOUND_MS, int(session.scalar(_LONGEST) or 0))  # the most a segment starts before
+def footage_in(session: Session, start_ms: int, end_ms: int, lookback_ms: int) -> list[CameraFootage]:
+    """Per camera with footage in [start_ms, end_ms), by camera id; ``lookback_ms`` is
+    :func:`hub.db.repo_media.segment_lookback` (read once for many windows)."""
     window = {"ws": start_ms, "we": end_ms}
-    rows = session.execute(_SEGMENTS, {**window, "since": start_ms - longest}).all()
+    rows = session.execute(_SEGMENTS, {**window, "since": start_ms - lookback_ms}).all()
     events = {camera_id: int(count) for camera_id, count in session.execute(_EVENTS, window)}
     return sorted(
         (

@@ -156,9 +156,15 @@ def list_segments(
         query = query.limit(limit)
     with Session(engine) as session:
         if start_ms is not None:  # same snapshot as the rows: see the module docstring
-            longest = max(SEGMENT_BOUND_MS, int(session.scalar(_LONG_SEGMENT) or 0))
-            query = query.where(table.c.start_ms > start_ms - longest)
+            query = query.where(table.c.start_ms > start_ms - segment_lookback(session))
         return [Segment(**row._mapping) for row in session.execute(query)]
+
+
+def segment_lookback(session: Session) -> int:
+    """How long before a window a segment overlapping it may start: the longest segment indexed
+    (SEGMENT_BOUND_MS unless a longer one was noted). A window's query bounds ``start_ms`` by it, so
+    that it is an index range scan."""
+    return max(SEGMENT_BOUND_MS, int(session.scalar(_LONG_SEGMENT) or 0))
 
 
 def oldest_unprotected(

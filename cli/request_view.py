@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.api.types import AgencyRequest, QuarantinedFile, RequestMatch, RequestRule
-from hub.api.util import format_ms
+from hub.api.util import format_ms, format_size
 
 KINDS = {"footage_request": "footage request", "alert": "alert", "withdrawal": "withdrawal"}
 _STANDING = {
@@ -57,6 +57,14 @@ def request_json(r: AgencyRequest) -> dict[str, Any]:
         "overbroad": list(r.overbroad),
         "hidden_by": list(r.hidden_by),
         "match": match_json(r.match) if r.match is not None else None,
+        "hold": {
+            "state": r.hold.state,
+            "why": r.hold.why,
+            "since": format_ms(r.hold.since_ms),
+            "bytes": r.hold.bytes,
+        }
+        if r.hold is not None
+        else None,
     }
 
 
@@ -143,6 +151,8 @@ def block(r: dict[str, Any]) -> str:
     if r["kind"] == "withdrawal" or r["refers_to"]:
         lines.append(f"    {'withdraws' if r['kind'] == 'withdrawal' else 'replaces'} {r['refers_to']}")
     lines += [f"    {line}" for line in match_lines(r)]
+    if (held := hold_line(r)) is not None:
+        lines.append(f"    {held}")
     lines += [f"    warning: {w}" for w in warnings(r)]
     if r["hidden_by"]:
         lines.append(f"    {_hidden(r['hidden_by'])}")
@@ -170,6 +180,40 @@ def match_lines(r: dict[str, Any]) -> list[str]:
             f"footage in the window: {', '.join(cameras)}" if cameras else "no footage in the window"
         )
     return lines
+
+
+#: Why a request's footage is not held, or was released, as a person reads it.
+_HOLD_WHY = {
+    "off": "holds are off (porchlight settings set holds on)",
+    "area_outside": "its area does not include your home",
+    "hidden": "your rules hide it",
+    "no_footage": "there is no footage in its window",
+    "cap": "held footage would pass its cap (porchlight settings set hold-cap PERCENT)",
+    "not_in_force": "it is not in force",
+    "closed": "it was closed first",
+    "withdrawn": "the agency withdrew it",
+    "replaced": "the agency replaced it",
+    "expired": "it expired",
+    "card_expired": "its card expired",
+    "card_revoked": "you revoked its card",
+    "declined": "you declined it",
+    "shared": "you shared footage for it",
+    "disk_full": "the disk was full and recording needed the space",
+    "owner": "you released it",
+}
+
+
+def hold_line(r: dict[str, Any]) -> str | None:
+    """Whether a footage request's footage is kept from retention while you decide."""
+    hold = r["hold"]
+    if hold is None or r["kind"] != "footage_request":
+        return None
+    if hold["state"] == "held":
+        return f"footage held from deletion until you decide or it expires ({format_size(hold['bytes'])})"
+    why = _HOLD_WHY.get(hold["why"] or "", hold["why"])
+    if hold["state"] == "released":
+        return f"footage no longer held since {hold['since']}: {why}"
+    return f"footage not held: {why}"
 
 
 def _hidden(ids: list[int]) -> str:
@@ -237,6 +281,8 @@ def details(r: dict[str, Any]) -> str:
     ]
     lines = [f"{name + ':':<13} {value}" for name, value in fields if value is not None]
     lines += match_lines(r)
+    if (held := hold_line(r)) is not None:
+        lines.append(held)
     if r["hidden_by"]:
         lines.append(_hidden(r["hidden_by"]))
     for name in ("contact", "message"):

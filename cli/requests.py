@@ -25,6 +25,7 @@ from cli.request_view import (
     block,
     claims,
     details,
+    hold_line,
     match_lines,
     refused_block,
     refused_json,
@@ -208,7 +209,8 @@ def _line(path: str, done: RequestImport) -> str:
         if r.status != "open":
             closes += f"\n            it was {r.status} already, by {(r.closed_by or '')[9:17]}"
         shown = request_json(r)
-        notes = [*match_lines(shown), *(f"warning: {w}" for w in warnings(shown))]
+        held = hold_line(shown)
+        notes = [*match_lines(shown), *([held] if held else []), *(f"warning: {w}" for w in warnings(shown))]
         if r.hidden_by:
             notes.append(
                 f"hidden by your rules {', '.join(map(str, r.hidden_by))}: 'requests list --all' shows it"

@@ -425,7 +425,7 @@ def test_the_cli_imports_a_folder_once_without_touching_it(data: Path, tmp_path:
         "id", "ref", "kind", "kid", "card_name", "same_name", "agency", "agency_differs", "case", "title",
         "message", "contact", "window", "area", "retention_days", "legal_basis", "warrant_ref", "refers_to",
         "issued", "expires", "imported", "sha256", "status", "closed_by", "closed", "standing", "problem",
-        "overbroad", "hidden_by", "match",
+        "overbroad", "hidden_by", "match", "hold",
     }  # fmt: skip
     assert (elm["status"], elm["standing"], elm["agency_differs"]) == ("withdrawn", "in_force", True)
     assert elm["window"] == {k: v[:-1] + ".000Z" for k, v in request["window"].items()}

@@ -264,29 +264,31 @@ def test_low_space_never_touches_protected_and_says_so():
     assert any("protected" in n for n in p.notes)
 
 
-def test_held_footage_is_kept_by_every_rule_but_a_full_disk():
+def test_held_footage_is_kept_by_every_rule():
     rs = dataclasses.replace(NO_LIMITS, quota_bytes=100, max_age_ms=DAY)
     held_old, held_motion = seg(T0 - 5 * DAY, held=True), seg(T0 - 60 * S, cam="m", held=True)
     cams = {"a": CONT, "m": MOTION}
     assert plan([held_old, held_motion], cameras=cams, rs=rs).deletions == ()
+    full = plan([held_old, held_motion], cameras=cams, rs=LOW, disk=DiskState(10, 10**6))
+    assert full.deletions == () and full.emergency
 
 
-def test_a_full_disk_takes_held_footage_only_after_the_unprotected_and_says_so():
+def test_a_full_disk_says_how_far_short_it_is_so_that_holds_can_go():
     # oldest first: protected, held, held, plain, plain; 100 bytes each; 251 bytes to free (999 → 1250)
     protected = seg(T0, protected=True, held=True)
     held = [seg(T0 + 10 * S, held=True), seg(T0 + 20 * S, held=True)]
     plain = [seg(T0 + 30 * S), seg(T0 + 40 * S)]
     p = plan([protected, *held, *plain], cameras={"a": CONT}, rs=LOW, disk=DiskState(1000, 10**6))
-    assert p.deletions == ()  # not under the minimum: nothing goes
+    assert p.deletions == () and p.short_bytes == 0  # not under the minimum: nothing goes
     p = plan([protected, *held, *plain], cameras={"a": CONT}, rs=LOW, disk=DiskState(999, 10**6))
-    assert [d.path for d in p.deletions] == [plain[0].path, plain[1].path, held[0].path]
-    assert {d.reason for d in p.deletions} == {"low_space"} and p.bytes_freed == 300
-    assert any("held for a request" in n and "100 B" in n for n in p.notes), p.notes
-    # enough unprotected footage: no hold is touched and no note about holds
+    assert [d.path for d in p.deletions] == [plain[0].path, plain[1].path]  # never a held one
+    assert {d.reason for d in p.deletions} == {"low_space"} and p.bytes_freed == 200
+    assert p.short_bytes == LOW.free_target_bytes - 999 - 200 == 51
+    # enough unprotected footage: not short
     more = [seg(T0 + (50 + i) * S) for i in range(3)]
     p = plan([*held, *plain, *more], cameras={"a": CONT}, rs=LOW, disk=DiskState(999, 10**6))
     assert not {d.path for d in p.deletions} & {h.path for h in held}
-    assert not any("held" in n for n in p.notes)
+    assert p.emergency and p.short_bytes == 0
 
 
 # --- misc -------------------------------------------------------------------------------------------

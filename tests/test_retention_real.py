@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.bus import ProtectionChanged
 from hub.core.model import Segment
-from hub.db import repo_config
+from hub.db import repo_config, repo_protect
 from hub.db.tx import run_write
 from hub.hub import Hub
 from hub.retention import protections
@@ -138,7 +139,7 @@ def test_quota_deletes_the_oldest_unprotected_first(tmp_path):
         assert_plays(root / s.path, frames=s.frames)
 
 
-def test_a_full_disk_takes_held_footage_after_the_unprotected_and_never_a_star(tmp_path):
+def test_a_full_disk_releases_holds_after_the_unprotected_and_never_a_star(tmp_path):
     data = tmp_path / "data"
     configure(data, [camera("Front", None, driver="demo", detect=False)], segment_seconds=2.0)
     hub = start_hub(data, start_retention=False)
@@ -162,14 +163,21 @@ def test_a_full_disk_takes_held_footage_after_the_unprotected_and_never_a_star(t
         ]
         free, _total = hub.storage.disk()
         full = dataclasses.replace(hub.settings, min_free_bytes=free + 1024**3)  # never enough space
+        announced: list[ProtectionChanged] = []
+        hub.bus.subscribe(announced.append, ProtectionChanged)  # type: ignore[arg-type]
         worker = RetentionWorker(hub.engine, hub.writer, hub.storage, hub.bus, lambda: full, hub.cameras)
         plan = worker.run_once()
+        kept = repo_protect.list_protections(hub.engine)
+        wait_for(lambda: len(announced) == 2, 10, "a notice for each hold released")
     finally:
         hub.stop()
     assert plan is not None and plan.emergency
-    # every unprotected segment first (oldest first), then the held ones; the star stays
-    assert [d.path for d in plan.deletions] == [s.path for s in plain + held]
-    assert any("held for a request under review was deleted" in n for n in plan.notes), plan.notes
+    # the holds were released (the oldest first), then their footage went with the rest; the star stays
+    assert [(p.protection.start_ms, p.released) for p in announced] == [
+        ((s.start_ms + s.end_ms) // 2, True) for s in held
+    ]
+    assert [p.reason for p in kept] == ["star"]
+    assert sorted(d.path for d in plan.deletions) == sorted(s.path for s in plain + held)
     assert [s.path for s in rows(data)] == [starred.path]
     assert_index_matches_disk(data, data / "recordings")
 

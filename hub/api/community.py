@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from hub.api import convert
 from hub.api.types import (
@@ -25,6 +26,7 @@ from hub.api.types import (
     CameraFootage,
     QuarantinedFile,
     RequestArea,
+    RequestHold,
     RequestImport,
     RequestMatch,
     RequestRule,
@@ -34,8 +36,9 @@ from hub.api.types import (
     TrustChange,
     TrustState,
 )
-from hub.community import audit, matching, quarantine, requests, rules, trust
+from hub.community import audit, holds, matching, quarantine, requests, rules, trust
 from hub.community.formats.audit import StoredEntry, stored_data
+from hub.core import model
 from hub.core.errors import ValidationError
 from hub.core.times import now_ms
 from hub.db import repo_config
@@ -49,6 +52,13 @@ class CommunityApi:
     @property
     def _engine(self) -> Engine:
         raise NotImplementedError  # IndexApi opens the index
+
+    def _disk_bytes(self) -> int | None:
+        """The size of the disk holding the storage folder (caps holds with no quota)."""
+        raise NotImplementedError  # IndexApi knows the storage folder
+
+    def _holds_changed(self, changed: list[tuple[model.Protection, bool]]) -> None:
+        """Holds were placed or released (``True``; a running hub tells its subscribers)."""
 
     def audit_log(self, after: int = 0, limit: int = AUDIT_PAGE) -> list[AuditEntry]:
         """The audit log's entries numbered above ``after``, oldest first, at most ``limit``."""
@@ -103,7 +113,8 @@ class CommunityApi:
         """Import one request file (its bytes; ``name`` labels it): stored, known already, or
         quarantined, and logged."""
         now = now_ms()
-        done = run_write(self._engine, requests.import_file, data, name, now=now)
+        done, changed = run_write(self._engine, _import, data, name, now=now, disk_bytes=self._disk_bytes())
+        self._holds_changed(changed)
         return RequestImport(
             outcome=done.outcome,
             request=self._requests([done.shown], now)[0] if done.shown is not None else None,
@@ -115,13 +126,16 @@ class CommunityApi:
         """Every request, alert and withdrawal imported, re-checked and matched now, the most recently
         issued first; those the owner's rules hide only with ``include_hidden``."""
         now = now_ms()
+        if holds.any_due(self._engine, now):
+            self._holds_changed(run_write(self._engine, _sweep, now=now))
         found = self._requests(requests.shown(self._engine, now), now)
         return [r for r in found if include_hidden or not r.hidden_by]
 
     def request_show(self, ref: str) -> AgencyRequest:
         """One request, re-checked and matched now; the owner's viewing it is logged."""
         now = now_ms()
-        seen = run_write(self._engine, requests.show, ref, now=now)
+        seen, gone = run_write(self._engine, _show, ref, now=now, disk_bytes=self._disk_bytes())
+        self._holds_changed(gone)
         return self._requests([seen], now)[0]
 
     def request_rules(self) -> list[RequestRule]:
@@ -143,7 +157,8 @@ class CommunityApi:
         cards = self._trust_cards(now)
         held = rules.rules(self._engine)
         names = {c.id: c.name for c in repo_config.list_cameras(self._engine, include_removed=True)}
-        return [_request(s, cards, held, names) for s in seen]
+        kept = holds.bytes_held(self._engine, [s.row.seq for s in seen if s.row.hold_state == "held"])
+        return [_request(s, cards, held, names, kept) for s in seen]
 
     def _rules(self, rows: list[RequestRuleRow]) -> list[RequestRule]:
         cards = {row.kid: row.name for row in trust.cards(self._engine)}
@@ -182,6 +197,27 @@ class CommunityApi:
         )
 
 
+Changed = list[tuple[model.Protection, bool]]  # holds placed (False) or released (True)
+
+
+def _import(
+    session: Session, data: bytes, name: str, *, now: int, disk_bytes: int | None
+) -> tuple[requests.Imported, Changed]:
+    done = requests.import_file(session, data, name, now=now, disk_bytes=disk_bytes)
+    return done, holds.changes(session)
+
+
+def _show(session: Session, ref: str, *, now: int, disk_bytes: int | None) -> tuple[requests.Shown, Changed]:
+    """Release the holds that are due, then show one request (holding its footage if it should be)."""
+    holds.sweep(session, now=now)
+    return requests.show(session, ref, now=now, disk_bytes=disk_bytes), holds.changes(session)
+
+
+def _sweep(session: Session, *, now: int) -> Changed:
+    holds.sweep(session, now=now)
+    return holds.changes(session)
+
+
 def _card(row: TrustCardRow, now: int, same_name: tuple[str, ...]) -> TrustCard:
     state: TrustState = (
         "revoked" if row.revoked_ms is not None else "expired" if row.expires_ms <= now else "active"
@@ -192,7 +228,11 @@ def _card(row: TrustCardRow, now: int, same_name: tuple[str, ...]) -> TrustCard:
 
 
 def _request(
-    seen: requests.Shown, cards: dict[str, TrustCard], held: list[RequestRuleRow], cameras: dict[str, str]
+    seen: requests.Shown,
+    cards: dict[str, TrustCard],
+    held: list[RequestRuleRow],
+    cameras: dict[str, str],
+    kept: dict[int, int],
 ) -> AgencyRequest:
     """A stored request as the API shows it, named by its card, matched, with the rules hiding it."""
     row, content, found = seen.row, seen.request, seen.match
@@ -208,6 +248,14 @@ def _request(
         "overbroad": broad,
         "hidden_by": rules.hiding(held, row, content, bool(broad)),
         "match": _match(found, row.matched_ms, cameras) if found is not None else None,
+        "hold": RequestHold(
+            state=row.hold_state,  # type: ignore[arg-type]
+            why=row.hold_why,  # type: ignore[arg-type]
+            since_ms=row.hold_ms or row.imported_ms,
+            bytes=kept.get(row.seq, 0),
+        )
+        if row.hold_state is not None
+        else None,
     }
     if content is not None:
         shown |= {

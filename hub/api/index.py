@@ -46,6 +46,7 @@ from hub.api.types import (
     Status,
     StorageInfo,
 )
+from hub.community import holds
 from hub.config import cameras, hub_settings
 from hub.core import logs, model
 from hub.core.errors import NotFoundError, StorageError, UnavailableError, ValidationError
@@ -55,11 +56,13 @@ from hub.core.times import format_ms, now_ms
 from hub.core.validation import check_one_of, check_window, validate_camera
 from hub.db import repo_config, repo_media, repo_protect
 from hub.db.engine import open_engine
+from hub.db.tx import run_write
 from hub.db.upgrade import migrate
 from hub.media.export import ExportStep, export_clip
 from hub.retention import protections
 from hub.storage.lock import HubLock
 from hub.storage.manager import resolve_root
+from hub.storage.marker import disk_state
 
 DISCOVER_MAX_S = 60.0
 
@@ -214,8 +217,8 @@ class IndexApi(CommunityApi):
         return [convert.protection(p, names.get(p.camera_id, p.camera_id)) for p in found]
 
     def release(self, protection: int) -> Protection:
-        """End one protection (what another covers stays kept)."""
-        released = protections.release(self._engine, protection)
+        """End one protection (what another covers stays kept); a request's hold is logged."""
+        released = run_write(self._engine, holds.release_protection, protection, now=now_ms())
         self._protection_changed(released, released=True)
         return convert.protection(released, self._names().get(released.camera_id, released.camera_id))
 
@@ -335,6 +338,20 @@ class IndexApi(CommunityApi):
     def _root(self) -> Path:
         live = self._live_storage()
         return live[0] if live else resolve_root(repo_config.load_settings(self._engine), self._data)
+
+    def _disk_bytes(self) -> int | None:
+        """The size of the disk holding the storage folder (or where it would be); None if unknown."""
+        path = self._root()
+        while not path.exists() and path.parent != path:
+            path = path.parent
+        try:
+            return disk_state(path)[1]
+        except OSError:
+            return None
+
+    def _holds_changed(self, changed: list[tuple[model.Protection, bool]]) -> None:
+        for p, released in changed:
+            self._protection_changed(p, released=released)
 
     # -- what subclasses add ----------------------------------------------------------------------------
     def _applied(self, reconnect: tuple[str, ...] = ()) -> None:

@@ -1,7 +1,7 @@
 """The community audit log in the index: append an entry, read entries, check the chain.
 
 Every community action (a card trusted or revoked, a request imported, viewed, refused, declined or
-shared, a post published, a feed added, a hold released) appends one entry in the same transaction as
+shared, a hold placed or released, a post published, a feed added) appends one entry in the same transaction as
 the change it records, so the log and the index never disagree. Appending reads the head and writes
 the next entry while holding the database's write lock: SQLite's ``BEGIN IMMEDIATE`` (every write
 transaction, :mod:`hub.db.tx`) or, on PostgreSQL, a transaction-level advisory lock. Every process
@@ -40,6 +40,7 @@ Action = Literal[
     "rule.remove",
     "request.decline",
     "request.share",
+    "hold.add",
     "hold.release",
     "post.publish",
     "feed.add",

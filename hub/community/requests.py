@@ -14,6 +14,7 @@ A stored request is read again, and re-checked, whenever it is shown: its signat
 key (an index edited by hand no longer verifies: "altered"), the card's state now (revoked or
 expired) and the request's own expiry. Every change appends an audit entry in the same transaction
 (``request.import``, ``request.reject``, ``request.withdraw``; showing one, ``request.view``).
+A request under review holds the footage it matches (:mod:`hub.community.holds`) until it ends.
 A request is matched against this hub's footage and home location (:mod:`hub.community.matching`)
 whenever it is shown; its first match found on import or when shown is logged (``request.match``).
 """
@@ -30,7 +31,7 @@ from typing import Literal
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hub.community import audit, matching, quarantine, trust
+from hub.community import audit, holds, matching, quarantine, trust
 from hub.community.formats.fields import printable
 from hub.community.formats.request import (
     Kind,
@@ -99,9 +100,12 @@ class Imported:
     closes: tuple[str, ...] = ()
 
 
-def import_file(session: Session, data: bytes, name: str, *, now: int) -> Imported:
+def import_file(
+    session: Session, data: bytes, name: str, *, now: int, disk_bytes: int | None = None
+) -> Imported:
     """Import one request file (in ``session``'s write transaction): verify it, then store it, or
-    know it already, or quarantine it."""
+    know it already, or quarantine it. A new request's footage is held if it should be
+    (:mod:`hub.community.holds`; ``disk_bytes``, the disk's size, caps holds with no quota)."""
     serialize_writes(session, audit.LOCK_KEY)  # imports one at a time: the check and the insert are one step
     label = printable(name, NAME_MAX) or "(no name)"
     digest = hashlib.sha256(data.strip(_WHITESPACE)).hexdigest()
@@ -123,7 +127,9 @@ def import_file(session: Session, data: bytes, name: str, *, now: int) -> Import
     closes = _close_target(session, row, now)
     _close_if_referred(session, row, now)
     logger.info("imported the %s %s from the card %s", verdict.kind, verdict.id, verdict.kid)
-    return Imported("imported", shown=_matched(session, row, now, note=True), closes=closes)
+    seen = _matched(session, row, now, note=True)
+    _hold(session, seen, disk_bytes, now)
+    return Imported("imported", shown=seen, closes=closes)
 
 
 def find(session: Session, ref: str) -> AgencyRequestRow:
@@ -172,12 +178,14 @@ def shown(engine: Engine, now: int) -> list[Shown]:
         return [_with_match(session, recheck(row, cards.get(row.kid), now), against) for row in rows]
 
 
-def show(session: Session, ref: str, *, now: int) -> Shown:
+def show(session: Session, ref: str, *, now: int, disk_bytes: int | None = None) -> Shown:
     """The request ``ref`` names (see :func:`find`), re-checked and matched at ``now``; the owner's
     viewing it is logged (``request.view``) in ``session``'s write transaction, and so is its match
-    if this is the first time it is found (``request.match``)."""
+    if this is the first time it is found (``request.match``); its footage is held if it should be
+    and is not yet."""
     row = find(session, ref)
     seen = _matched(session, row, now, note=True)
+    _hold(session, seen, disk_bytes, now)
     audit.append(
         session,
         "request.view",
@@ -195,6 +203,20 @@ def _matched(session: Session, row: AgencyRequestRow, now: int, *, note: bool = 
     if note and seen.match is not None and seen.standing == "in_force" and row.status == "open":
         matching.note(session, row, seen.match, now=now)
     return seen
+
+
+def _hold(session: Session, seen: Shown, disk_bytes: int | None, now: int) -> None:
+    holds.consider(
+        session,
+        seen.row,
+        seen.request,
+        seen.match,
+        in_force=seen.standing == "in_force",
+        card_name=seen.card.name if seen.card is not None else seen.row.kid,
+        disk_bytes=disk_bytes,
+        now=now,
+    )
+    session.flush()
 
 
 def _with_match(session: Session, seen: Shown, against: matching.Reference) -> Shown:
@@ -281,7 +303,7 @@ def _close_if_referred(session: Session, row: AgencyRequestRow, now: int) -> Non
 
 
 def _close(session: Session, target: AgencyRequestRow, closer: AgencyRequestRow, now: int) -> None:
-    how = "withdrawn" if closer.kind == Kind.WITHDRAWAL else "replaced"
+    how: holds.Released = "withdrawn" if closer.kind == Kind.WITHDRAWAL else "replaced"
     target.status, target.closed_by, target.closed_ms = how, closer.request_id, now
     session.flush()
     audit.append(
@@ -290,6 +312,7 @@ def _close(session: Session, target: AgencyRequestRow, closer: AgencyRequestRow,
         {"kid": target.kid, "id": target.request_id, "by": closer.request_id, "how": how},
         time_ms=now,
     )
+    holds.close(session, target, how, now=now)
     logger.info("the request %s was %s by %s", target.request_id, how, closer.request_id)
 
 

@@ -21,7 +21,7 @@ from hub.community.formats.request import Request
 from hub.core.errors import NotFoundError, ValidationError
 from hub.db.schema import AgencyRequestRow, RequestRuleRow
 
-__all__ = ["Added", "RuleKind", "add", "hiding", "remove", "rules"]
+__all__ = ["Added", "RuleKind", "add", "current", "hiding", "remove", "rules"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,12 @@ class Added:
 def rules(engine: Engine) -> list[RequestRuleRow]:
     """Every rule, by number."""
     with Session(engine) as session:
-        return list(session.scalars(select(RequestRuleRow).order_by(RequestRuleRow.id)))
+        return current(session)
+
+
+def current(session: Session) -> list[RequestRuleRow]:
+    """Every rule, by number, as ``session`` sees them."""
+    return list(session.scalars(select(RequestRuleRow).order_by(RequestRuleRow.id)))
 
 
 def add(session: Session, kind: str, value: str, *, now: int) -> Added:

@@ -120,6 +120,7 @@ class Protection:
     reason: ProtectReason
     note: str = ""
     created_ms: int = 0
+    request_seq: int | None = None  # a hold placed for an agency request: the request (its index row)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -118,6 +118,27 @@ class Settings:
         ),
     )
 
+    hold_requests: bool = dataclasses.field(
+        default=True,
+        metadata=_meta(
+            "Hold footage for requests",
+            "While an agency request is under review, keep the footage it matches from retention, until "
+            "you decide or it expires. Only for verified requests in force whose area is not known to "
+            "be elsewhere and that your rules do not hide.",
+        ),
+    )
+    hold_cap_percent: float = dataclasses.field(
+        default=20.0,
+        metadata=_meta(
+            "Held footage, at most",
+            "Footage held for requests never takes more than this share of the disk quota (of the "
+            "disk, with no quota). When the disk fills, holds are released first, the oldest first.",
+            minimum=1,
+            maximum=50,
+            unit="%",
+        ),
+    )
+
     def validate(self) -> Settings:
         """Raise a ValidationError about the first field whose value is out of bounds (or not a
         number: NaN compares with nothing); return self.

@@ -146,6 +146,7 @@ def protection_from_row(row: ProtectionRow) -> Protection:
         reason=row.reason,  # type: ignore[arg-type]
         note=row.note,
         created_ms=row.created_ms,
+        request_seq=row.request_seq,
     )
 
 

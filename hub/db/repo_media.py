@@ -61,7 +61,7 @@ LONG_SEGMENT_KEY = "long_segment_ms"
 _SEG = SegmentRow.__table__
 # prebuilt statements with bound parameters: compiled once, cached (the writer's hot path)
 _PROT = ProtectionRow.__table__
-#: The protection reasons retention never overrides; a hold yields to a full disk.
+#: The protection reasons retention never overrides; a hold is released when the disk is full.
 KEEP_ALWAYS: tuple[ProtectReason, ...] = ("star", "evidence")
 ALL_REASONS: tuple[ProtectReason, ...] = (*KEEP_ALWAYS, "hold")
 
@@ -167,16 +167,11 @@ def segment_lookback(session: Session) -> int:
     return max(SEGMENT_BOUND_MS, int(session.scalar(_LONG_SEGMENT) or 0))
 
 
-def oldest_unprotected(
-    engine: Engine, limit: int, after: tuple[int, int] | None = None, *, held: bool = False
-) -> list[Segment]:
-    """The oldest segments no protection covers, ``limit`` at a time; ``after`` = (start_ms, id) of
-    the last one of the previous page. ``held``: the oldest that only a hold covers instead."""
+def oldest_unprotected(engine: Engine, limit: int, after: tuple[int, int] | None = None) -> list[Segment]:
+    """The oldest segments no protection (nor hold) covers, ``limit`` at a time; ``after`` =
+    (start_ms, id) of the last one of the previous page."""
     table = SegmentRow.__table__
-    if held:
-        query = select(*_SEGMENT_COLUMNS).where(covered(("hold",)), not_(covered(KEEP_ALWAYS)))
-    else:
-        query = select(*_SEGMENT_COLUMNS).where(not_(covered(ALL_REASONS)))
+    query = select(*_SEGMENT_COLUMNS).where(not_(covered(ALL_REASONS)))
     if after is not None:
         query = query.where(tuple_(table.c.start_ms, table.c.id) > tuple_(*after))
     query = query.order_by(table.c.start_ms, table.c.id).limit(limit)

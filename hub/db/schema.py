@@ -94,9 +94,6 @@ class SegmentRow(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     frames: Mapped[int] = mapped_column(Integer, default=0)
     has_audio: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Unused since revision 0003 moved protection into its own table (ProtectionRow); always False.
-    # Kept so that the migration does not rebuild the largest table.
-    protected: Mapped[bool] = mapped_column(Boolean, default=False)
     unobserved: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
@@ -129,7 +126,8 @@ class EventRow(Base):
 class ProtectionRow(Base):
     """A window of one camera's footage kept from retention, and why (star, evidence, hold).
 
-    A segment is protected while a row of its camera overlaps it; each row is released on its own."""
+    A segment is protected while a row of its camera overlaps it; each row is released on its own.
+    A hold placed for an agency request names it (``request_seq``; hub/community/holds.py)."""
 
     __tablename__ = "protection"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -139,9 +137,11 @@ class ProtectionRow(Base):
     reason: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    request_seq: Mapped[int | None] = mapped_column(Integer)  # the agency request a hold is for
 
     __table_args__ = (
         Index("ix_protection_camera_start", "camera_id", "start_ms"),
+        Index("ix_protection_request", "request_seq"),
         {"sqlite_autoincrement": True},  # an id released is never given again
     )
 
@@ -187,7 +187,9 @@ class AgencyRequestRow(Base):
     Keyed by (card ``kid``, ``request_id``) as the format says; ``jws`` is the signed file as imported
     (whitespace at its ends stripped), read again and re-checked whenever it is shown. ``status`` is
     "open" until a withdrawal from the same card closes it ("withdrawn", or "replaced" by a request
-    that ``refers_to`` it); ``closed_by`` is then that file's id."""
+    that ``refers_to`` it); ``closed_by`` is then that file's id. ``hold_state`` says whether its footage
+    is held from retention (hub/community/holds.py): None until considered, then "held", "not_held" or
+    "released", with ``hold_why`` (why not, or why released) and ``hold_ms`` (since when)."""
 
     __tablename__ = "agency_request"
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -208,6 +210,9 @@ class AgencyRequestRow(Base):
     matched_ms: Mapped[int | None] = mapped_column(
         BigInteger
     )  # first found matched (hub/community/matching.py)
+    hold_state: Mapped[str | None] = mapped_column(String(16))
+    hold_why: Mapped[str | None] = mapped_column(String(24))
+    hold_ms: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint("kid", "request_id", name="uq_agency_request_kid_id"),

@@ -14,10 +14,11 @@ carries out the returned plan (delete the files, then the rows). The rules, appl
 4. **low_space**: when free space (plus what rules 1-3 free) is under ``min_free_bytes``, the oldest
    unprotected go until ``free_target_bytes`` is reached. The plan is then marked ``emergency``.
 
-Protected segments (a star or evidence protection covers them) are never deleted. A segment that only a
-hold covers (``held``: a request under review) is kept by rules 1-3, and by rule 4 until every
-unprotected segment is gone: then the oldest held ones go too, and a note says so, because a hold must
-never stop recording when the disk fills. Segments of cameras missing from ``cameras`` (removed cameras)
+Protected segments (a star or evidence protection covers them) and held ones (a hold covers them: an
+agency request under review) are never deleted here. When rule 4 cannot reach its target, the plan
+says by how much (``short_bytes``): the retention worker then releases holds, the oldest first
+(:func:`hub.community.holds.release_oldest`), and plans again, because a hold must never stop
+recording when the disk fills; stars and evidence are never released. Segments of cameras missing from ``cameras`` (removed cameras)
 follow the global rules as in continuous mode. Intervals: a segment covers ``[start, end)`` (a zero-length
 one covers its start instant); an event window is closed at both ends. Deletions come out in rule order,
 each rule's in ``(start_ms, camera_id, path)`` order, whatever the input order.
@@ -107,6 +108,7 @@ class RetentionPlan:
     bytes_freed: int = 0
     emergency: bool = False  # free space was under the minimum even after the regular rules
     notes: tuple[str, ...] = ()  # for the owner: why the budget could not be met, ...
+    short_bytes: int = 0  # an emergency's free-space target missed by this much (releasing holds may help)
 
 
 def from_settings(
@@ -255,17 +257,16 @@ def plan_retention(
     if duplicates:
         notes.append(f"{duplicates} duplicate segment row(s) were ignored.")
 
-    heaps: dict[bool, list[tuple[int, str, str, int]]] = {}
+    heap: list[tuple[int, str, str, int]] | None = None
 
-    def oldest(held: bool = False) -> Segment | None:
-        """Pop the oldest remaining segment that no protection covers (``held``: that only a hold
-        covers); each heap is built on first use."""
-        heap = heaps.get(held)
+    def oldest() -> Segment | None:
+        """Pop the oldest remaining segment that no protection covers (the heap is built on first use)."""
+        nonlocal heap
         if heap is None:
-            heap = heaps[held] = [
+            heap = [
                 (s.start_ms, s.camera_id, s.path, i)
                 for i, s in enumerate(remaining)
-                if not s.protected and s.held == held
+                if not s.protected and not s.held
             ]
             heapq.heapify(heap)
         return remaining[heapq.heappop(heap)[3]] if heap else None
@@ -283,6 +284,7 @@ def plan_retention(
             )
 
     emergency = False
+    short = 0
     free = disk.free_bytes + freed
     if free < settings.min_free_bytes:
         emergency = True
@@ -294,20 +296,10 @@ def plan_retention(
             deletions.append(_deletion(victim, "low_space"))
             free += victim.bytes
             freed += victim.bytes
-        held_freed = 0
-        while free < settings.free_target_bytes and (victim := oldest(held=True)) is not None:
-            deletions.append(_deletion(victim, "low_space"))
-            free += victim.bytes
-            held_freed += victim.bytes
-        if held_freed:
-            freed += held_freed
-            notes.append(
-                f"{format_size(held_freed)} of footage held for a request under review was deleted to "
-                "keep recording: the disk is full."
-            )
+        short = max(0, settings.free_target_bytes - free)
         if free < settings.min_free_bytes:
             notes.append(
-                "Not enough space can be freed: everything left is protected. "
+                "Not enough space can be freed: everything left is protected or held for a request. "
                 "Free some space on the disk or choose a larger one."
             )
 
@@ -315,4 +307,4 @@ def plan_retention(
         logger.info(
             "retention: %s deletion(s), %s freed, emergency=%s", len(deletions), format_size(freed), emergency
         )
-    return RetentionPlan(tuple(deletions), freed, emergency, tuple(notes))
+    return RetentionPlan(tuple(deletions), freed, emergency, tuple(notes), short_bytes=short)

@@ -35,8 +35,3 @@ def protect(
         raise ValidationError(f"a note has at most {MAX_NOTE} characters", field="note", rule="too_long")
     new = Protection(None, camera_id, start_ms, end_ms, reason, note)  # type: ignore[arg-type]
     return run_write(engine, repo_protect.add_protection, new)
-
-
-def release(engine: Engine, protection_id: int) -> Protection:
-    """Remove one protection (NotFoundError when there is none of that id); return it."""
-    return run_write(engine, repo_protect.release_protection, protection_id)

@@ -1,6 +1,9 @@
 """Apply the retention policy periodically, and at once when space runs low.
 
-Runs on thread ``porchlight-retention``. Files are deleted before their index rows: a crash in
+Runs on thread ``porchlight-retention``. Each pass first releases the holds of agency requests that
+ended (:func:`hub.community.holds.sweep`); when the disk is full and deleting every unprotected
+recording is not enough, it releases holds, the oldest first, and plans again (each logged in the
+audit log, with a warning and a notice). Files are deleted before their index rows: a crash in
 between leaves rows without files (removed at the next start), never files without rows (which
 the startup scan would index again, resurrecting footage the owner's policy deleted).
 """
@@ -16,11 +19,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from hub.core.bus import EventBus, RetentionRan
-from hub.core.model import CameraConfig, Event, Segment
+from hub.community import holds
+from hub.core.bus import EventBus, ProtectionChanged, RetentionRan
+from hub.core.model import CameraConfig, Event, Protection, Segment
 from hub.core.settings import Settings
 from hub.core.times import now_ms
 from hub.db import repo_media
+from hub.db.tx import run_write
 from hub.db.writer import DbWriter
 from hub.retention.policy import (
     CameraRetention,
@@ -43,6 +48,7 @@ def _stored_id(seg: Segment) -> int:
 
 
 CANDIDATE_PAGE = 2000
+MAX_HOLD_RELEASES = 1000  # a full disk releases at most this many holds in one pass
 
 
 class RetentionWorker:
@@ -121,16 +127,35 @@ class RetentionWorker:
             rsettings, free_target_bytes=max(target, rsettings.min_free_bytes + 1)
         )
         disk = DiskState(free, total)
-        candidates, events, watermarks = self._candidates(rsettings, cams, disk, now)
-        listed = sum(s.bytes for s in candidates)
-        unlisted = max(0, repo_media.storage_bytes(self.engine) - listed)
-        plan = plan_retention(candidates, events, cams, rsettings, disk, now, unlisted_bytes=unlisted)
+        self._released(run_write(self.engine, holds.sweep, now=now))  # requests that ended
+        plan, watermarks = self._plan(rsettings, cams, disk, now)
+        # A full disk: the unprotected footage was not enough, so holds go, the oldest first.
+        for _ in range(MAX_HOLD_RELEASES):
+            if not plan.short_bytes:
+                break
+            gone = run_write(self.engine, holds.release_oldest, now=now)
+            if not gone:
+                break
+            self._released(gone)
+            plan, watermarks = self._plan(rsettings, cams, disk, now)
         self.runs += 1
         self.last_plan = plan
         if plan.deletions:
             self._apply(plan)
         self._watermark.update(watermarks)
         return plan
+
+    def _plan(
+        self, rs: RetentionSettings, cams: dict[str, CameraRetention], disk: DiskState, now: int
+    ) -> tuple[RetentionPlan, dict[str, int]]:
+        candidates, events, watermarks = self._candidates(rs, cams, disk, now)
+        listed = sum(s.bytes for s in candidates)
+        unlisted = max(0, repo_media.storage_bytes(self.engine) - listed)
+        return plan_retention(candidates, events, cams, rs, disk, now, unlisted_bytes=unlisted), watermarks
+
+    def _released(self, gone: list[Protection]) -> None:
+        for p in gone:
+            self.bus.publish(ProtectionChanged(p, released=True))
 
     def _candidates(
         self, rs: RetentionSettings, cams: dict[str, CameraRetention], disk: DiskState, now: int
@@ -162,18 +187,16 @@ class RetentionWorker:
         low_space = disk.free_bytes < rs.min_free_bytes
         if low_space:
             need = max(need, rs.free_target_bytes - disk.free_bytes)
-        # The unprotected footage first; held footage only when the disk is full and that is not enough.
-        for held in (False, True) if low_space else (False,):
-            after = None
-            while need > 0:
-                page = repo_media.oldest_unprotected(self.engine, CANDIDATE_PAGE, after, held=held)
-                for seg in page:
-                    if seg.id not in found:
-                        found[_stored_id(seg)] = seg
-                    need -= seg.bytes
-                if len(page) < CANDIDATE_PAGE:
-                    break
-                after = (page[-1].start_ms, _stored_id(page[-1]))
+        after = None
+        while need > 0:
+            page = repo_media.oldest_unprotected(self.engine, CANDIDATE_PAGE, after)
+            for seg in page:
+                if seg.id not in found:
+                    found[_stored_id(seg)] = seg
+                need -= seg.bytes
+            if len(page) < CANDIDATE_PAGE:
+                break
+            after = (page[-1].start_ms, _stored_id(page[-1]))
         segments = list(found.values())
         if not segments:
             return [], [], watermarks

@@ -20,6 +20,9 @@ __all__ = [
     "OVERBROAD_RADIUS_M",
     "OVERBROAD_WINDOW_MS",
     "OverbroadReason",
+    "HoldState",
+    "HoldWhy",
+    "RequestHold",
     "RequestMatch",
     "RequestRule",
     "RuleChange",
@@ -244,6 +247,41 @@ class RuleChange(Value, frozen=True, kw_only=True):
     rule: RequestRule
 
 
+#: Whether a request's footage is held from retention: "held" until it ends, "not_held" (``why``
+#: not), or "released" (``why``).
+HoldState = Literal["held", "not_held", "released"]
+#: Why a request's footage is not held, or why its hold was released.
+HoldWhy = Literal[
+    "off",  # not held: the owner's setting hold_requests is off
+    "not_footage",  # not held: an alert or a withdrawal asks for no footage
+    "not_in_force",  # not held: expired, its card expired or revoked, or it no longer verifies
+    "closed",  # not held: withdrawn, replaced or decided before it could be
+    "area_outside",  # not held: its area does not include the home location
+    "hidden",  # not held: the owner's rules hide it
+    "no_footage",  # not held: nothing recorded in its window
+    "cap",  # not held: it would pass the cap on held footage (hold_cap_percent)
+    "withdrawn",  # released: the agency withdrew the request
+    "replaced",  # released: the agency replaced it
+    "expired",  # released: the request expired
+    "card_expired",  # released: its card expired
+    "card_revoked",  # released: the owner revoked its card
+    "declined",  # released: the owner declined it
+    "shared",  # released: the owner shared footage for it
+    "disk_full",  # released: the disk was full and recording needed the space (oldest hold first)
+    "owner",  # released: the owner released it
+]
+
+
+class RequestHold(Value, frozen=True, kw_only=True):
+    """Whether a request's footage is kept from retention while the owner decides (``since_ms``: when
+    it came to this state); ``bytes``: the recordings its holds keep now."""
+
+    state: HoldState
+    why: HoldWhy | None = None
+    since_ms: int
+    bytes: int = 0
+
+
 class AgencyRequest(Value, frozen=True, kw_only=True):
     """A request, alert or withdrawal that verified when imported, as read again now.
 
@@ -283,6 +321,7 @@ class AgencyRequest(Value, frozen=True, kw_only=True):
     overbroad: tuple[OverbroadReason, ...] = ()
     hidden_by: tuple[int, ...] = ()  # the owner's rules that hide it from the list
     match: RequestMatch | None = None  # None when the stored file no longer verifies
+    hold: RequestHold | None = None  # None until considered (alerts and withdrawals: "not_held")
 
 
 class QuarantinedFile(Value, frozen=True, kw_only=True):

@@ -143,6 +143,8 @@ class Settings(Value, frozen=True, kw_only=True):
     segment_seconds: float = 10.0
     home_lat: float | None = None  # the home location (both or neither): matches requests' areas
     home_lon: float | None = None
+    hold_requests: bool = True  # hold the footage requests under review match (see holds)
+    hold_cap_percent: float = 20.0  # held footage at most this share of the quota (of the disk, without one)
 
 
 class SettingsChange(Request, frozen=True, kw_only=True):
@@ -160,6 +162,8 @@ class SettingsChange(Request, frozen=True, kw_only=True):
     segment_seconds: float | UnsetType = UNSET
     home_lat: float | None | UnsetType = UNSET  # both or neither; None clears the home location
     home_lon: float | None | UnsetType = UNSET
+    hold_requests: bool | UnsetType = UNSET
+    hold_cap_percent: float | UnsetType = UNSET
 
 
 class StorageInfo(Value, frozen=True, kw_only=True):

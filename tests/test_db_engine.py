@@ -23,6 +23,7 @@ from hub.db.engine import default_sqlite_url, open_engine, sqlite_path
 from hub.db.schema import Base
 from hub.db.tx import run_write
 from hub.db.upgrade import MIGRATIONS_DIR, current_revision, head_revision, migrate
+from tests.support.migrations import migrate_to
 
 pytest_plugins = ["tests.support.postgres"]
 
@@ -209,13 +210,9 @@ def test_two_processes_migrate_at_once(db_url: str, tmp_path: Path) -> None:
 
 
 def test_segments_protected_before_0003_become_star_protections(db_url: str, tmp_path: Path) -> None:
-    old = tmp_path / "scripts-0002"
-    later = [p.name for p in (MIGRATIONS_DIR / "versions").glob("0*.py") if p.name >= "0003"]
-    shutil.copytree(MIGRATIONS_DIR, old, ignore=shutil.ignore_patterns("__pycache__", *later))
     engine = open_engine(db_url)
     try:
-        migrate(engine, backup_dir=tmp_path / "backups", script_location=old)
-        assert current_revision(engine) == "0002"
+        migrate_to(engine, "0002", tmp_path)
         cam = run_write(engine, repo.add_camera, CameraConfig(id="", name="Porch")).id
         with engine.begin() as conn:
             for start, flagged in ((0, True), (10_000, False), (20_000, True)):

@@ -7,7 +7,6 @@ the retention worker of a real hub recording real files, PostgreSQL, a migrated 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from pathlib import Path
 
@@ -19,65 +18,34 @@ from hub.api.errors import ValidationError
 from hub.api.index import IndexOnly
 from hub.api.types import AgencyRequest, CameraChange, SettingsChange
 from hub.core.bus import ProtectionChanged
-from hub.core.model import Segment
 from hub.db import repo_config, repo_media, repo_protect
 from hub.db.engine import open_engine
 from hub.db.tx import run_write
-from hub.db.upgrade import MIGRATIONS_DIR, current_revision, head_revision, migrate
+from hub.db.upgrade import current_revision, head_revision, migrate
 from hub.retention.worker import RetentionWorker
 from tests.support.agency import Agency, zulu
 from tests.support.clitools import assert_one_line_error, cli_json, ok, run_cli
+from tests.support.footage import (
+    HOUR_MS,
+    hours_ago,
+    imported,
+    index_footage,
+    porch_and_garage,
+    shared_index,
+    window,
+)
 from tests.support.hubtools import camera, configure, start_hub, wait_for
+from tests.support.migrations import insert_old_alert, migrate_to
 
 pytest_plugins = ["tests.support.postgres"]
 
-HOUR_MS = 3600 * 1000
 MiB = 1024**2
 HOME = (39.7817, -89.6501)  # the centre of the agency's default area (tests/support/agency.py)
 
 
-def rfc3339_ms(ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
-
-
-def window(start_ms: int, end_ms: int) -> dict[str, str]:
-    return {"start": rfc3339_ms(start_ms), "end": rfc3339_ms(end_ms)}
-
-
-def hours_ago(n: int) -> int:
-    return (int(time.time() * 1000) // HOUR_MS - n) * HOUR_MS
-
-
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    configure(
-        data, [camera("Porch", "rtsp://127.0.0.1:9/porch"), camera("Garage", "rtsp://127.0.0.1:9/garage")]
-    )
-    return data
-
-
-def index_footage(
-    data: Path, db_url: str | None = None, size: int = 1000, **rows: list[tuple[int, int]]
-) -> dict[str, str]:
-    """Index segments of ``size`` bytes for the cameras named by ``rows`` (name -> [(start, end)]);
-    returns name -> camera id."""
-    engine = open_engine(db_url or f"sqlite:///{data / 'porchlight.db'}")
-    try:
-        ids = {c.name: c.id for c in repo_config.list_cameras(engine, include_removed=True)}
-        for name, spans in rows.items():
-            for n, (start, end) in enumerate(spans):
-                seg = Segment(None, ids[name], f"{ids[name]}/{start}-{n}.mp4", start, end, size, frames=10)
-                run_write(engine, repo_media.insert_segment, seg)
-        return ids
-    finally:
-        engine.dispose()
-
-
-def imported(api: HubApi, agency: Agency, **change: object) -> AgencyRequest:
-    done = api.request_import(agency.sign(agency.payload(**change)).encode())
-    assert done.outcome == "imported" and done.request is not None, done
-    return done.request
+    return porch_and_garage(tmp_path)
 
 
 def hold_of(api: HubApi, r: AgencyRequest) -> tuple[str, str | None, int]:
@@ -204,6 +172,36 @@ def test_a_hold_ends_when_the_request_expires_or_its_card_is_revoked(api: HubApi
     assert [d["why"] for d in audit(api, "hold.release")] == ["expired", "card_revoked"]
 
 
+def test_a_running_hub_s_retention_releases_the_hold_of_a_request_that_expired(tmp_path: Path) -> None:
+    data = porch_and_garage(tmp_path)
+    t0 = hours_ago(2)
+    index_footage(data, Porch=[(t0, t0 + 10000)])
+    spd = Agency()
+    expires = time.time() + 2
+    with IndexOnly.open(data) as api:
+        for name in ("Porch", "Garage"):
+            api.update_camera(name, CameraChange(enabled=False))
+        api.trust_add(spd.card_bytes())
+        r = imported(api, spd, window=window(t0, t0 + 5000), area=None, expires=zulu(expires))
+        assert r.hold is not None and r.hold.state == "held"
+    wait_for(lambda: time.time() > expires + 0.1, 10, "the request to expire")
+    hub = start_hub(data, start_retention=False)
+    try:
+        announced: list[ProtectionChanged] = []
+        hub.bus.subscribe(announced.append, ProtectionChanged)  # type: ignore[arg-type]
+        worker = RetentionWorker(
+            hub.engine, hub.writer, hub.storage, hub.bus, lambda: hub.settings, hub.cameras
+        )
+        worker.run_once()
+        wait_for(lambda: announced, 10, "a notice of the hold released")
+        assert [(p.protection.reason, p.released) for p in announced] == [("hold", True)]
+        assert repo_protect.list_protections(hub.engine) == []
+    finally:
+        hub.stop()
+    with IndexOnly.open(data) as api:
+        assert [(d["id"], d["why"]) for d in audit(api, "hold.release")] == [(r.id, "expired")]
+
+
 def test_the_owner_releases_a_hold_and_it_is_logged(api: HubApi, data: Path) -> None:
     t0 = hours_ago(2)
     ids = index_footage(data, Porch=[(t0, t0 + 10000)], Garage=[(t0, t0 + 10000)])
@@ -274,12 +272,7 @@ def test_a_full_disk_releases_the_oldest_hold_first_and_never_a_star(tmp_path: P
 
 def test_holds_on_postgresql(db_url: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    engine = open_engine(db_url)
-    try:
-        migrate(engine)
-        run_write(engine, repo_config.add_camera, camera("Porch", "rtsp://127.0.0.1:9/p"))
-    finally:
-        engine.dispose()
+    shared_index(db_url, "Porch")
     t0 = hours_ago(2)
     index_footage(data, db_url, Porch=[(t0 - 3000, t0 + 7000), (t0 + 9000, t0 + 19000)])
     spd = Agency()
@@ -294,13 +287,9 @@ def test_holds_on_postgresql(db_url: str, tmp_path: Path) -> None:
 
 
 def test_an_index_of_step_e_loses_the_old_flag_and_keeps_everything(db_url: str, tmp_path: Path) -> None:
-    old = tmp_path / "scripts-0007"
-    later = [p.name for p in (MIGRATIONS_DIR / "versions").glob("0*.py") if p.name >= "0008"]
-    shutil.copytree(MIGRATIONS_DIR, old, ignore=shutil.ignore_patterns("__pycache__", *later))
     engine = open_engine(db_url)
     try:
-        migrate(engine, backup_dir=tmp_path / "backups", script_location=old)
-        assert current_revision(engine) == "0007"
+        migrate_to(engine, "0007", tmp_path)
         cam = run_write(engine, repo_config.add_camera, camera("Porch", "rtsp://127.0.0.1:9/p")).id
         with engine.begin() as conn:
             conn.execute(
@@ -317,12 +306,7 @@ def test_an_index_of_step_e_loses_the_old_flag_and_keeps_everything(db_url: str,
                 ),
                 {"c": cam},
             )
-            conn.execute(
-                text(
-                    "INSERT INTO agency_request (kid, request_id, kind, issued_ms, expires_ms, jws, sha256,"
-                    " imported_ms, status) VALUES ('k', 'urn:uuid:x', 'alert', 1, 2, 'j', 's', 3, 'open')"
-                )
-            )
+            insert_old_alert(conn)
         migrate(engine, backup_dir=tmp_path / "backups")
         assert current_revision(engine) == head_revision()
         assert "protected" not in {c["name"] for c in inspect(engine).get_columns("segment")}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -22,32 +21,30 @@ from hub.api import HubApi
 from hub.api.errors import NotFoundError, ValidationError
 from hub.api.index import IndexOnly
 from hub.api.local import LocalHub
-from hub.api.types import AgencyRequest, CameraChange, Recording, SettingsChange
+from hub.api.types import CameraChange, Recording, SettingsChange
 from hub.community.formats.places import EARTH_RADIUS_M, Place, PlaceError, distance_m, parse_place
-from hub.core.model import Event, Segment
-from hub.db import repo_config, repo_media
 from hub.db.engine import open_engine
-from hub.db.tx import run_write
-from hub.db.upgrade import MIGRATIONS_DIR, current_revision, head_revision, migrate
+from hub.db.upgrade import current_revision, head_revision, migrate
 from hub.hub import HubOptions
 from tests.support import netaudit
 from tests.support.agency import Agency
 from tests.support.clitools import REPO_ROOT, assert_one_line_error, cli_json, ok, run_cli
+from tests.support.footage import (
+    HOUR_MS,
+    hours_ago,
+    imported,
+    index_event,
+    index_footage,
+    porch_and_garage,
+    shared_index,
+    window,
+)
 from tests.support.hubtools import camera, configure, wait_for
+from tests.support.migrations import insert_old_alert, migrate_to
 
 pytest_plugins = ["tests.support.postgres"]
 
 HOME = Place(39.7817, -89.6501)  # the agency's default area centre (tests/support/agency.py)
-HOUR_MS = 3600 * 1000
-
-
-def rfc3339_ms(ms: int) -> str:
-    """``ms`` as RFC 3339 UTC with milliseconds (the format allows fractions; zulu() gives seconds)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
-
-
-def window(start_ms: int, end_ms: int) -> dict[str, str]:
-    return {"start": rfc3339_ms(start_ms), "end": rfc3339_ms(end_ms)}
 
 
 def area(lat: float = HOME.lat, lon: float = HOME.lon, radius_m: float = 400) -> dict[str, float]:
@@ -66,42 +63,7 @@ def overlap(recs: list[Recording], start_ms: int, end_ms: int) -> int:
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
-    data = tmp_path / "data"
-    configure(
-        data, [camera("Porch", "rtsp://127.0.0.1:9/porch"), camera("Garage", "rtsp://127.0.0.1:9/garage")]
-    )
-    return data
-
-
-def index_footage(data: Path, db_url: str | None = None, **rows: list[tuple[int, int]]) -> dict[str, str]:
-    """Index segments for the cameras named by ``rows`` (name -> [(start_ms, end_ms)]), and one 1-s
-    file for each, as a recorder would; returns name -> camera id."""
-    engine = open_engine(db_url or f"sqlite:///{data / 'porchlight.db'}")
-    try:
-        ids = {c.name: c.id for c in repo_config.list_cameras(engine, include_removed=True)}
-        for name, spans in rows.items():
-            for n, (start, end) in enumerate(spans):
-                seg = Segment(None, ids[name], f"{ids[name]}/{start}-{n}.mp4", start, end, 1000, frames=10)
-                run_write(engine, repo_media.insert_segment, seg)
-        return ids
-    finally:
-        engine.dispose()
-
-
-def index_event(data: Path, camera_id: str, start_ms: int, end_ms: int | None) -> None:
-    engine = open_engine(f"sqlite:///{data / 'porchlight.db'}")
-    try:
-        run_write(
-            engine, repo_media.insert_event, Event(None, camera_id, "motion", start_ms, end_ms), start_ms
-        )
-    finally:
-        engine.dispose()
-
-
-def imported(api: HubApi, agency: Agency, **change: object) -> AgencyRequest:
-    done = api.request_import(agency.sign(agency.payload(**change)).encode())
-    assert done.outcome == "imported" and done.request is not None, done
-    return done.request
+    return porch_and_garage(tmp_path)
 
 
 # -- the home location, read as text -------------------------------------------------------------------
@@ -394,20 +356,15 @@ def test_owner_rules_hide_by_card_and_by_legal_basis(api: HubApi) -> None:
 
 def test_footage_is_summed_in_sql_on_postgresql_too(db_url: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    engine = open_engine(db_url)
-    try:
-        migrate(engine)
-        cam = run_write(engine, repo_config.add_camera, camera("Porch", "rtsp://127.0.0.1:9/p"))
-    finally:
-        engine.dispose()
-    t0 = (int(time.time() * 1000) // HOUR_MS - 2) * HOUR_MS
+    cam = shared_index(db_url, "Porch")["Porch"]
+    t0 = hours_ago(2)
     index_footage(data, db_url, Porch=[(t0 - 3000, t0 + 7000), (t0 + 9000, t0 + 19000)])
     spd = Agency()
     with IndexOnly.open(data, db_url) as api:
         api.trust_add(spd.card_bytes())
         r = imported(api, spd, window=window(t0, t0 + 12000))
         assert r.match is not None
-        assert [(f.camera_id, f.covered_ms, f.recordings) for f in r.match.footage] == [(cam.id, 10000, 2)]
+        assert [(f.camera_id, f.covered_ms, f.recordings) for f in r.match.footage] == [(cam, 10000, 2)]
 
 
 # -- matched against footage recorded from a loopback RTSP stream ------------------------------------
@@ -540,20 +497,11 @@ def test_the_cli_lists_matches_and_hides_by_the_owner_s_rules(data: Path, tmp_pa
 def test_an_index_of_step_d_gains_the_overbroad_rule_and_keeps_its_requests(
     db_url: str, tmp_path: Path
 ) -> None:
-    old = tmp_path / "scripts-0006"
-    later = [p.name for p in (MIGRATIONS_DIR / "versions").glob("0*.py") if p.name >= "0007"]
-    shutil.copytree(MIGRATIONS_DIR, old, ignore=shutil.ignore_patterns("__pycache__", *later))
     engine = open_engine(db_url)
     try:
-        migrate(engine, backup_dir=tmp_path / "backups", script_location=old)
-        assert current_revision(engine) == "0006"
+        migrate_to(engine, "0006", tmp_path)
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO agency_request (kid, request_id, kind, issued_ms, expires_ms, jws, sha256,"
-                    " imported_ms, status) VALUES ('k', 'urn:uuid:x', 'alert', 1, 2, 'j', 's', 3, 'open')"
-                )
-            )
+            insert_old_alert(conn)
         migrate(engine, backup_dir=tmp_path / "backups")
         assert current_revision(engine) == head_revision()
         with engine.connect() as conn:

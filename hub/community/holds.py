@@ -40,6 +40,7 @@ from hub.core.settings import Settings
 from hub.db import repo_protect
 from hub.db.repo_config import read_settings
 from hub.db.schema import AgencyRequestRow, TrustCardRow
+from hub.db.tx import serialize_writes
 
 __all__ = [
     "NotHeld",
@@ -195,6 +196,7 @@ def close(session: Session, row: AgencyRequestRow, why: Released, *, now: int) -
 def release_protection(session: Session, protection_id: int, *, now: int) -> Protection:
     """The owner releases one protection; a request's hold is logged, and when it was the request's
     last one, the request is no longer held ("owner")."""
+    serialize_writes(session, audit.LOCK_KEY)
     gone = repo_protect.release_protection(session, protection_id)
     if gone.request_seq is None:
         return gone
@@ -215,6 +217,7 @@ def release_protection(session: Session, protection_id: int, *, now: int) -> Pro
 def release_oldest(session: Session, *, now: int) -> list[Protection]:
     """Release the hold placed first (all of its request's holds): a full disk needs its space.
     Nothing when no hold is left."""
+    serialize_writes(session, audit.LOCK_KEY)
     oldest = repo_protect.oldest_hold(session)
     if oldest is None or oldest.id is None:
         return []
@@ -257,6 +260,7 @@ def bytes_held(engine: Engine, request_seqs: list[int]) -> dict[int, int]:
 
 def sweep(session: Session, *, now: int) -> list[Protection]:
     """Release the holds of every request that ended (see :func:`due`); the holds released."""
+    serialize_writes(session, audit.LOCK_KEY)  # two hubs sharing an index release each hold once
     gone: list[Protection] = []
     for row, why in due(session, now):
         gone += release(session, row, why, now=now)

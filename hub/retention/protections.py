@@ -1,9 +1,10 @@
-"""Protecting footage from retention, with a reason (star, evidence, hold), and releasing it.
+"""Protecting footage from retention, with a reason (star, evidence, hold).
 
 Each protection is its own row (hub/db/repo_protect.py): a window of one camera's footage. Footage
 stays kept while any protection covers it, so releasing one never releases what another one keeps (a
 star on a clip that was also shared as evidence stays evidence). Stars and evidence are kept whatever
-the disk; a hold (a request under review) yields to a full disk: see hub/retention/policy.py.
+the disk; holds are released when the disk is full (hub/retention/worker.py). One is released by
+:func:`hub.community.holds.release_protection`, which logs the release of a request's hold.
 """
 
 from __future__ import annotations

@@ -109,12 +109,15 @@ class RetentionWorker:
             self._wake.clear()
 
     def run_once(self, now: int | None = None) -> RetentionPlan | None:
-        """Plan and apply one retention pass; None when the storage folder is not usable."""
+        """Plan and apply one retention pass; None when the storage folder is not usable (the holds
+        of requests that ended are released all the same)."""
+        now = now if now is not None else now_ms()
+        if holds.any_due(self.engine, now):  # requests that ended (read first: no write lock each pass)
+            self._released(run_write(self.engine, holds.sweep, now=now))
         state, message = self.storage.state(force=True)
         if state not in ("ok", "full"):  # never purge the index of a folder that is not there
             logger.info("retention skipped: %s", message)
             return None
-        now = now if now is not None else now_ms()
         settings = self._settings()
         self.writer.flush(30)  # see the segments closed so far
         rsettings, cams = from_settings(settings, self._cameras())
@@ -127,7 +130,6 @@ class RetentionWorker:
             rsettings, free_target_bytes=max(target, rsettings.min_free_bytes + 1)
         )
         disk = DiskState(free, total)
-        self._released(run_write(self.engine, holds.sweep, now=now))  # requests that ended
         plan, watermarks = self._plan(rsettings, cams, disk, now)
         # A full disk: the unprotected footage was not enough, so holds go, the oldest first.
         for _ in range(MAX_HOLD_RELEASES):

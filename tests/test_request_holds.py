@@ -17,6 +17,7 @@ from hub.api import HubApi
 from hub.api.errors import ValidationError
 from hub.api.index import IndexOnly
 from hub.api.types import AgencyRequest, CameraChange, SettingsChange
+from hub.community import holds
 from hub.core.bus import ProtectionChanged
 from hub.db import repo_config, repo_media, repo_protect
 from hub.db.engine import open_engine
@@ -268,6 +269,28 @@ def test_a_full_disk_releases_the_oldest_hold_first_and_never_a_star(tmp_path: P
         ]
         assert hold_of(index, first)[:2] == ("released", "disk_full")
         assert index.audit_verify().intact
+
+
+def test_a_full_disk_releases_only_as_many_holds_as_it_is_short_of(data: Path) -> None:
+    t0 = hours_ago(3)
+    index_footage(data, Porch=[(t0 + i * 10000, t0 + (i + 1) * 10000) for i in range(4)])
+    spd = Agency()
+    with IndexOnly.open(data) as api:
+        api.trust_add(spd.card_bytes())
+        held = [
+            imported(api, spd, window=window(t0 + i * 10000, t0 + i * 10000 + 5000), area=None)
+            for i in range(4)
+        ]
+        api.protect("Porch", t0 + 10000, t0 + 10001, "star")  # the second one's recording: freed by none
+    engine = open_engine(f"sqlite:///{data / 'porchlight.db'}")
+    try:
+        gone = run_write(engine, holds.release_oldest, need_bytes=1500, now=int(time.time() * 1000))
+    finally:
+        engine.dispose()
+    # 1000 + 0 (starred) + 1000 bytes: the first three, oldest first; the fourth stays held
+    assert [p.start_ms for p in gone] == [t0, t0 + 10000, t0 + 20000]
+    with IndexOnly.open(data) as api:
+        assert [hold_of(api, r)[:2] for r in held] == [("released", "disk_full")] * 3 + [("held", None)]
 
 
 def test_holds_on_postgresql(db_url: str, tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import time
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from hub.db.upgrade import current_revision, head_revision, migrate
 from hub.hub import HubOptions
 from tests.support import netaudit
 from tests.support.agency import Agency
-from tests.support.clitools import REPO_ROOT, assert_one_line_error, cli_json, ok, run_cli
+from tests.support.clitools import assert_one_line_error, cli_json, ok, run_cli
 from tests.support.footage import (
     HOUR_MS,
     hours_ago,
@@ -416,18 +415,11 @@ def test_a_request_is_matched_against_footage_recorded_from_rtsp(rtsp_camera, tm
 def test_the_cli_sets_the_home_location_from_a_link_and_sends_nothing(data: Path, tmp_path: Path) -> None:
     log = tmp_path / "net.jsonl"
     link = "https://www.google.com/maps/place/Home/@39.70,-89.60,15z/data=!3d39.7817!4d-89.6501"
-    done = subprocess.run(
-        netaudit.command(log, data, "settings", "set", "home", link),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO_ROOT,
-        check=False,
-    )
+    done = netaudit.run(log, data, "settings", "set", "home", link)
     assert done.returncode == 0, done.stderr
     assert "home location saved: 39.781700, -89.650100" in done.stdout and "never sent" in done.stdout
-    events = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    assert not [e for e in events if e["event"] != "socket.connect" or not e["args"][1].startswith("'/")]
+    found = netaudit.events(log)
+    assert not [e for e in found if e["event"] != "socket.connect" or not e["args"][1].startswith("'/")]
     assert cli_json(data, "settings", "show")["home"] == {"lat": 39.7817, "lon": -89.6501}
     ok(run_cli(data, "settings", "set", "home", "--lat", "51.5", "--lon=-0.12"))
     assert cli_json(data, "settings", "show")["home"] == {"lat": 51.5, "lon": -0.12}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
 import threading
 import time
 import uuid
@@ -28,7 +27,7 @@ from hub.community.formats import request as formats
 from tests.support import netaudit
 from tests.support.agency import Agency, epoch_ms, zulu
 from tests.support.apitools import open_api
-from tests.support.clitools import REPO_ROOT, assert_one_line_error, cli_json, ok, run_cli
+from tests.support.clitools import assert_one_line_error, cli_json, ok, run_cli
 
 pytest_plugins = ["tests.support.postgres"]
 
@@ -464,18 +463,12 @@ def test_a_running_hub_sees_an_import_at_once_and_nothing_is_sent(data: Path, tm
     with open_api("socket", data) as api:  # a served hub, listening
         assert isinstance(api, SocketHub)
         api.trust_add(spd.card_bytes())
-        done = subprocess.run(  # the CLI with an audit hook on every lookup and connect
-            netaudit.command(log, data, "requests", "import", str(path)),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=REPO_ROOT,
-            check=False,
-        )
+        # the CLI with an audit hook on every lookup and connect
+        done = netaudit.run(log, data, "requests", "import", str(path))
         assert done.returncode == 0, done.stderr
         assert f"the running hub (pid {api.hub_pid})" in done.stderr
         assert [r.kid for r in api.request_list()] == [spd.kid]
-    events = [json.loads(line) for line in log.read_text().splitlines()]
+    events = netaudit.events(log)
     assert events, "the hook saw nothing: not even the connection to the hub"  # the hook works
     assert {e["event"] for e in events} == {"socket.connect"}  # no name lookup, no datagram
     assert all(e["args"][1].startswith("'/") for e in events), events  # Unix socket paths only

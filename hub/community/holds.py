@@ -144,7 +144,7 @@ def consider(
         session.flush()
         cap = cap_bytes(settings, disk_bytes)
         if cap is None or repo_protect.held_bytes(session) > cap:
-            repo_protect.remove(session, [p.id for p in placed if p.id is not None])
+            repo_protect.remove(session, _ids(placed))
             why = "cap"
         else:
             _changed(session, placed, released=False)
@@ -168,7 +168,7 @@ def release(session: Session, row: AgencyRequestRow, why: Released, *, now: int)
         return []
     gone = repo_protect.request_holds(session, row.seq)
     held = repo_protect.bytes_by_request(session, [row.seq]).get(row.seq, 0)
-    repo_protect.remove(session, [p.id for p in gone if p.id is not None])
+    repo_protect.remove(session, _ids(gone))
     _changed(session, gone, released=True)
     row.hold_state, row.hold_why, row.hold_ms = "released", why, now
     session.flush()
@@ -214,20 +214,26 @@ def release_protection(session: Session, protection_id: int, *, now: int) -> Pro
     return gone
 
 
-def release_oldest(session: Session, *, now: int) -> list[Protection]:
-    """Release the hold placed first (all of its request's holds): a full disk needs its space.
-    Nothing when no hold is left."""
+def release_oldest(session: Session, *, need_bytes: int, now: int) -> list[Protection]:
+    """A full disk needs ``need_bytes``: release holds, the one placed first first (all of a
+    request's holds together), until what they kept adds up to it or none is left; the holds
+    released. What they kept is counted without what a star or evidence keeps, but another hold
+    may still keep some of it: the caller plans again and asks for more if need be."""
     serialize_writes(session, audit.LOCK_KEY)
-    oldest = repo_protect.oldest_hold(session)
-    if oldest is None or oldest.id is None:
-        return []
-    row = session.get(AgencyRequestRow, oldest.request_seq) if oldest.request_seq is not None else None
-    if row is not None and row.hold_state == "held":
-        return release(session, row, "disk_full", now=now)
-    repo_protect.remove(session, [oldest.id])  # a hold the owner placed by hand
-    _changed(session, [oldest], released=True)
-    logger.warning("a hold of %s's footage was released: the disk is full", oldest.camera_id)
-    return [oldest]
+    gone: list[Protection] = []
+    freed = 0
+    while freed < need_bytes and (oldest := repo_protect.oldest_hold(session)) is not None:
+        row = session.get(AgencyRequestRow, oldest.request_seq) if oldest.request_seq is not None else None
+        if row is not None and row.hold_state == "held":
+            freed += repo_protect.freed_by(session, _ids(repo_protect.request_holds(session, row.seq)))
+            gone += release(session, row, "disk_full", now=now)
+            continue
+        freed += repo_protect.freed_by(session, _ids([oldest]))  # a hold placed by hand
+        repo_protect.remove(session, _ids([oldest]))
+        _changed(session, [oldest], released=True)
+        logger.warning("a hold of %s's footage was released: the disk is full", oldest.camera_id)
+        gone.append(oldest)
+    return gone
 
 
 def due(session: Session, now: int) -> list[tuple[AgencyRequestRow, Released]]:
@@ -302,6 +308,10 @@ def _not_held(
     if found.covered_ms <= 0:
         return "no_footage"
     return None
+
+
+def _ids(protections: list[Protection]) -> list[int]:
+    return [p.id for p in protections if p.id is not None]
 
 
 def _ref(row: AgencyRequestRow) -> str:

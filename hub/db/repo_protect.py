@@ -108,19 +108,26 @@ def oldest_hold(session: Session) -> Protection | None:
 
 
 def held_bytes(session: Session) -> int:
-    """The bytes of the recordings that a hold keeps and no star or evidence does: what holds cost.
-    Only the recordings near a hold are looked at (an index range per hold, not the whole table)."""
+    """The bytes of the recordings that a hold keeps and no star or evidence does: what holds cost."""
+    return _unkept_bytes(session, _PROT.c.reason == "hold")
+
+
+def freed_by(session: Session, protection_ids: Iterable[int]) -> int:
+    """The bytes of the recordings these protections cover that no star or evidence keeps: at most
+    what releasing them frees (another hold may still keep some)."""
+    return _unkept_bytes(session, _PROT.c.id.in_([int(i) for i in protection_ids]))
+
+
+def _unkept_bytes(session: Session, which: ColumnElement[bool]) -> int:
+    """The bytes of the recordings that the protections ``which`` selects cover, each once, less those
+    a star or evidence keeps. Only the recordings near those protections are looked at (an index
+    range per protection, not the whole table)."""
     seg = SegmentRow.__table__
-    near_holds = (
-        select(seg.c.id)
-        .select_from(_PROT)
-        .join(seg, _overlaps(seg, segment_lookback(session)))
-        .where(_PROT.c.reason == "hold")
+    near = (
+        select(seg.c.id).select_from(_PROT).join(seg, _overlaps(seg, segment_lookback(session))).where(which)
     )
     total = session.execute(
-        select(func.coalesce(func.sum(seg.c.bytes), 0)).where(
-            seg.c.id.in_(near_holds), not_(covered(KEEP_ALWAYS))
-        )
+        select(func.coalesce(func.sum(seg.c.bytes), 0)).where(seg.c.id.in_(near), not_(covered(KEEP_ALWAYS)))
     ).scalar_one()
     return int(total)
 

@@ -48,7 +48,7 @@ def _stored_id(seg: Segment) -> int:
 
 
 CANDIDATE_PAGE = 2000
-MAX_HOLD_RELEASES = 1000  # a full disk releases at most this many holds in one pass
+MAX_HOLD_ROUNDS = 100  # a full disk releases holds and plans again at most this often in one pass
 
 
 class RetentionWorker:
@@ -131,11 +131,12 @@ class RetentionWorker:
         )
         disk = DiskState(free, total)
         plan, watermarks = self._plan(rsettings, cams, disk, now)
-        # A full disk: the unprotected footage was not enough, so holds go, the oldest first.
-        for _ in range(MAX_HOLD_RELEASES):
+        # A full disk: the unprotected footage was not enough, so holds go, the oldest first, as many
+        # as the plan is short of (then it is planned again: another hold may keep some of theirs).
+        for _ in range(MAX_HOLD_ROUNDS):
             if not plan.short_bytes:
                 break
-            gone = run_write(self.engine, holds.release_oldest, now=now)
+            gone = run_write(self.engine, holds.release_oldest, need_bytes=plan.short_bytes, now=now)
             if not gone:
                 break
             self._released(gone)
@@ -186,8 +187,7 @@ class RetentionWorker:
         need = 0
         if rs.quota_bytes is not None:
             need = repo_media.storage_bytes(self.engine) - rs.quota_bytes
-        low_space = disk.free_bytes < rs.min_free_bytes
-        if low_space:
+        if disk.free_bytes < rs.min_free_bytes:
             need = max(need, rs.free_target_bytes - disk.free_bytes)
         after = None
         while need > 0:

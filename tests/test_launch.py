@@ -14,7 +14,7 @@ from hub.api import launch
 from hub.api.client import NoHub
 from hub.api.errors import UnavailableError
 from hub.storage.lock import HubLock
-from tests.support.hubtools import configure
+from tests.support.hubtools import configure, wait_for
 
 
 def _stop(api, pid: int) -> None:
@@ -54,7 +54,8 @@ def test_attach_starts_a_detached_hub_and_attaches_to_it_after(tmp_path: Path) -
         assert _fd_target(pid, 0) == "/dev/null"
         assert _fd_target(pid, 1) == _fd_target(pid, 2) == str(log)
         assert (data / "logs").stat().st_mode & 0o777 == 0o700
-        assert "recording 0 camera(s)" in log.read_text()
+        # serve prints its start line once its socket listens, which is when attach returns: poll for it.
+        wait_for(lambda: "recording 0 camera(s)" in log.read_text(), 10, "serve's start line in its log")
         assert "serve" in psutil.Process(pid).cmdline() and str(log) in psutil.Process(pid).cmdline()
         # A second client attaches to the same hub; nothing new is started.
         with launch.attach(data, on_start=told.append) as again:

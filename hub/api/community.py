@@ -126,8 +126,7 @@ class CommunityApi:
         """Every request, alert and withdrawal imported, re-checked and matched now, the most recently
         issued first; those the owner's rules hide only with ``include_hidden``."""
         now = now_ms()
-        if holds.any_due(self._engine, now):
-            self._holds_changed(run_write(self._engine, _sweep, now=now))
+        self._holds_changed([(p, True) for p in holds.release_ended(self._engine, now)])
         found = self._requests(requests.shown(self._engine, now), now)
         return [r for r in found if include_hidden or not r.hidden_by]
 
@@ -211,11 +210,6 @@ def _show(session: Session, ref: str, *, now: int, disk_bytes: int | None) -> tu
     """Release the holds that are due, then show one request (holding its footage if it should be)."""
     holds.sweep(session, now=now)
     return requests.show(session, ref, now=now, disk_bytes=disk_bytes), holds.changes(session)
-
-
-def _sweep(session: Session, *, now: int) -> Changed:
-    holds.sweep(session, now=now)
-    return holds.changes(session)
 
 
 def _card(row: TrustCardRow, now: int, same_name: tuple[str, ...]) -> TrustCard:

@@ -40,12 +40,11 @@ from hub.core.settings import Settings
 from hub.db import repo_protect
 from hub.db.repo_config import read_settings
 from hub.db.schema import AgencyRequestRow, TrustCardRow
-from hub.db.tx import serialize_writes
+from hub.db.tx import run_write, serialize_writes
 
 __all__ = [
     "NotHeld",
     "Released",
-    "any_due",
     "bytes_held",
     "changes",
     "close",
@@ -54,6 +53,7 @@ __all__ = [
     "due",
     "release",
     "release_oldest",
+    "release_ended",
     "release_protection",
     "sweep",
 ]
@@ -252,10 +252,14 @@ def due(session: Session, now: int) -> list[tuple[AgencyRequestRow, Released]]:
     return ended
 
 
-def any_due(engine: Engine, now: int) -> bool:
-    """Whether a hold is due for release (a read: the caller then sweeps in a write transaction)."""
+def release_ended(engine: Engine, now: int) -> list[Protection]:
+    """:func:`sweep` in a write transaction of its own, only when a read finds a hold due (so that
+    the retention worker's passes and listing requests take no write lock otherwise); the holds
+    released."""
     with Session(engine) as session:
-        return bool(due(session, now))
+        if not due(session, now):
+            return []
+    return run_write(engine, sweep, now=now)
 
 
 def bytes_held(engine: Engine, request_seqs: list[int]) -> dict[int, int]:

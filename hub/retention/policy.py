@@ -19,9 +19,10 @@ agency request under review) are never deleted here. When rule 4 cannot reach it
 says by how much (``short_bytes``): the retention worker then releases holds, the oldest first
 (:func:`hub.community.holds.release_oldest`), and plans again, because a hold must never stop
 recording when the disk fills; stars and evidence are never released. Segments of cameras missing
-from ``cameras`` (removed cameras) follow the global rules as in continuous mode. Intervals: a segment covers ``[start, end)`` (a zero-length
-one covers its start instant); an event window is closed at both ends. Deletions come out in rule order,
-each rule's in ``(start_ms, camera_id, path)`` order, whatever the input order.
+from ``cameras`` (removed cameras) follow the global rules as in continuous mode. Intervals: a
+segment covers ``[start, end)`` (a zero-length one covers its start instant); an event window is
+closed at both ends. Deletions come out in rule order, each rule's in ``(start_ms, camera_id, path)``
+order, whatever the input order.
 """
 
 from __future__ import annotations

@@ -112,8 +112,7 @@ class RetentionWorker:
         """Plan and apply one retention pass; None when the storage folder is not usable (the holds
         of requests that ended are released all the same)."""
         now = now if now is not None else now_ms()
-        if holds.any_due(self.engine, now):  # requests that ended (read first: no write lock each pass)
-            self._released(run_write(self.engine, holds.sweep, now=now))
+        self._released(holds.release_ended(self.engine, now))  # requests that ended
         state, message = self.storage.state(force=True)
         if state not in ("ok", "full"):  # never purge the index of a folder that is not there
             logger.info("retention skipped: %s", message)

@@ -52,6 +52,7 @@ def request_json(r: AgencyRequest) -> dict[str, Any]:
         "status": r.status,
         "closed_by": r.closed_by,
         "closed": format_ms(r.closed_ms),
+        "note": r.note,
         "standing": r.standing,
         "problem": r.problem,
         "overbroad": list(r.overbroad),
@@ -273,10 +274,8 @@ def details(r: dict[str, Any]) -> str:
         ("issued", r["issued"]),
         ("expires", r["expires"]),
         ("imported", r["imported"]),
-        (
-            "status",
-            r["status"] if r["status"] == "open" else f"{r['status']} by {r['closed_by']} on {r['closed']}",
-        ),
+        ("status", _status(r)),
+        ("your note", r["note"]),
         ("standing", _STANDING[r["standing"]]),
     ]
     lines = [f"{name + ':':<13} {value}" for name, value in fields if value is not None]
@@ -291,6 +290,14 @@ def details(r: dict[str, Any]) -> str:
             lines += [f"    {line}" for line in r[name].splitlines()]
     lines += [f"warning: {w}" for w in warnings(r)]
     return "\n".join(lines)
+
+
+def _status(r: dict[str, Any]) -> str:
+    if r["status"] == "open":
+        return "open: you have not decided (porchlight requests decline ID)"
+    if r["status"] == "declined":
+        return f"declined by you on {r['closed']} (known only to you: the agency was not told)"
+    return f"{r['status']} by {r['closed_by']} on {r['closed']}"
 
 
 def _area(area: dict[str, Any] | None) -> str | None:

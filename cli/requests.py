@@ -1,4 +1,4 @@
-"""``porchlight requests import|list|show|quarantine``: agencies' requests, through the Hub API.
+"""``porchlight requests import|list|show|decline|quarantine``: agencies' requests, through the Hub API.
 
 A request arrives as a signed file (formats/README.md, section 2). The hub checks it on this
 machine against the cards the owner trusts; what does not verify is refused with its reason and
@@ -34,6 +34,7 @@ from cli.request_view import (
 )
 from hub.api import HubApi
 from hub.api.types import REQUEST_MAX_BYTES, RequestImport
+from hub.api.util import format_ms
 from hub.community.formats.fields import printable
 
 #: What ``requests import FOLDER`` reads in a folder (case aside).
@@ -69,6 +70,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "ref", metavar="ID", help="the request's id (after urn:uuid:) or its first 4 or more characters"
     )
     rs.add_argument("--json", action="store_true")
+    rd = command(
+        rsub.add_parser(
+            "decline",
+            help="decline a footage request: recorded in this hub's audit log only; nothing is sent "
+            "and nothing is written anywhere else, so the agency learns nothing",
+        ),
+        requests_decline,
+    )
+    rd.add_argument(
+        "ref", metavar="ID", help="the request's id (after urn:uuid:) or its first 4 or more characters"
+    )
+    rd.add_argument("--note", default="", metavar="TEXT", help="a note for your own record (kept in the log)")
+    rd.add_argument("--json", action="store_true")
     rqq = command(
         rsub.add_parser("quarantine", help="the files refused on import, with the reason"),
         requests_quarantine,
@@ -132,6 +146,33 @@ def requests_show(args: argparse.Namespace) -> int:
     if args.json:
         return print_json(request_json(r))
     print(details(request_json(r)))
+    return 0
+
+
+#: What ``requests decline`` says, every time: what a decline did, and what it did not.
+DECLINE_PROMISE = (
+    "Recorded in this hub's audit log only. Nothing was sent to the agency or anyone else, and nothing "
+    "was written anywhere but this hub's index: the agency learns nothing from a decline."
+)
+
+
+def requests_decline(args: argparse.Namespace) -> int:
+    """``requests decline ID [--note TEXT] [--json]``"""
+    with hub_api(args) as api:
+        done = api.request_decline(args.ref, args.note)
+    r = done.request
+    if args.json:
+        return print_json(
+            {"outcome": done.outcome, "request": request_json(r), "sent": False, "message": DECLINE_PROMISE}
+        )
+    what = f"{KINDS[r.kind]} {r.ref} from {r.card_name} ({r.kid})"
+    if done.outcome == "already_declined":
+        print(f"the {what} was declined already, on {format_ms(r.closed_ms)}: nothing changed")
+    else:
+        print(f"declined the {what}")
+        if r.hold is not None and r.hold.state == "released" and (held := hold_line(request_json(r))):
+            print(held)
+    print(DECLINE_PROMISE)
     return 0
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DatabaseError
 
 from drivers import registry
 from drivers.base import Credentials
+from hub.community import checkpoints
 from hub.core import logs, secrets
 from hub.core.bus import CamerasChanged, EventBus
 from hub.core.errors import StorageError, StorageUnavailable, UnavailableError
@@ -149,6 +150,7 @@ class Hub:
             root = resolve_root(self.settings, self.data)
             storage_id = ensure_storage(engine, root)
             self._storage = storage = StorageManager(root, storage_id)
+            checkpoints.prepare(engine, root)  # the audit key read now; the log's head mirrored there
             self.recovery = recover(engine, root, storage_ok=storage.ok())
             self._writer = writer = DbWriter(engine)
             self.bus.start()
@@ -245,6 +247,7 @@ class Hub:
             if settings != self.settings:
                 self.settings = settings
                 self.storage.set_root(resolve_root(settings, self.data))
+                checkpoints.prepare(self.engine, self.storage.root)
             changed = self._supervisor.apply(repo_config.list_cameras(self.engine), reconnect)
         if changed:
             self.bus.publish(CamerasChanged(changed))

@@ -423,7 +423,7 @@ def test_the_cli_imports_a_folder_once_without_touching_it(data: Path, tmp_path:
     assert set(elm) == {
         "id", "ref", "kind", "kid", "card_name", "same_name", "agency", "agency_differs", "case", "title",
         "message", "contact", "window", "area", "retention_days", "legal_basis", "warrant_ref", "refers_to",
-        "issued", "expires", "imported", "sha256", "status", "closed_by", "closed", "standing", "problem",
+        "issued", "expires", "imported", "sha256", "status", "closed_by", "closed", "note", "standing", "problem",
         "overbroad", "hidden_by", "match", "hold",
     }  # fmt: skip
     assert (elm["status"], elm["standing"], elm["agency_differs"]) == ("withdrawn", "in_force", True)

@@ -9,7 +9,9 @@ from hub.api.types import (
     AgencyRequest,
     AuditCheck,
     AuditEntry,
+    AuditReport,
     QuarantinedFile,
+    RequestDecision,
     RequestImport,
     RequestRule,
     RuleChange,
@@ -32,6 +34,10 @@ class CommunityCalls:
     def audit_verify(self) -> AuditCheck:
         """Check the whole audit log as stored (the hub reads it)."""
         return self._call("audit_verify")  # type: ignore[no-any-return]
+
+    def audit_report(self) -> AuditReport:
+        """The transparency report (the hub computes it from the log)."""
+        return self._call("audit_report")  # type: ignore[no-any-return]
 
     def trust_add(self, card: bytes, replace: bool = False) -> TrustChange:
         """Trust an agency's card (the hub checks it and records it in the audit log)."""
@@ -56,6 +62,10 @@ class CommunityCalls:
     def request_show(self, ref: str) -> AgencyRequest:
         """One request (its id or a unique prefix), re-checked now; the view is logged."""
         return self._call("request_show", ref=ref)  # type: ignore[no-any-return]
+
+    def request_decline(self, ref: str, note: str = "") -> RequestDecision:
+        """Decline a footage request (the hub records it in the audit log only; nothing is sent)."""
+        return self._call("request_decline", ref=ref, note=note)  # type: ignore[no-any-return]
 
     def request_quarantine(self) -> list[QuarantinedFile]:
         """The refused files."""

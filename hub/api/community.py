@@ -9,6 +9,9 @@ lock, not by the hub lock.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -22,10 +25,16 @@ from hub.api.types import (
     AgencyRequest,
     AuditCheck,
     AuditEntry,
+    AuditMirror,
     AuditProblem,
+    AuditReport,
+    AuditSeal,
     CameraFootage,
     QuarantinedFile,
+    ReportCounts,
+    ReportLine,
     RequestArea,
+    RequestDecision,
     RequestHold,
     RequestImport,
     RequestMatch,
@@ -36,7 +45,18 @@ from hub.api.types import (
     TrustChange,
     TrustState,
 )
-from hub.community import audit, holds, matching, quarantine, requests, rules, trust
+from hub.community import (
+    audit,
+    checkpoints,
+    decisions,
+    holds,
+    matching,
+    quarantine,
+    report,
+    requests,
+    rules,
+    trust,
+)
 from hub.community.formats.audit import StoredEntry, stored_data
 from hub.core import model
 from hub.core.errors import ValidationError
@@ -45,6 +65,9 @@ from hub.db import repo_config
 from hub.db.schema import RequestRuleRow, TrustCardRow
 from hub.db.tx import run_write
 
+T = TypeVar("T")
+P = ParamSpec("P")
+
 
 class CommunityApi:
     """Trust cards, agency requests and the audit log, from the index."""
@@ -52,6 +75,16 @@ class CommunityApi:
     @property
     def _engine(self) -> Engine:
         raise NotImplementedError  # IndexApi opens the index
+
+    def _root(self) -> Path:
+        """The storage folder (where the audit log's head is mirrored)."""
+        raise NotImplementedError  # IndexApi knows the storage folder
+
+    def _write(self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn`` in a write transaction that may append audit entries: the checkpoint key is read
+        from the keyring first (not while the index is locked), and the head is mirrored once committed."""
+        checkpoints.prepare(self._engine, self._root())
+        return run_write(self._engine, fn, *args, **kwargs)
 
     def _disk_bytes(self) -> int | None:
         """The size of the disk holding the storage folder (caps holds with no quota)."""
@@ -75,18 +108,60 @@ class CommunityApi:
         return [_entry(e) for e in audit.entries(self._engine, after=after, limit=limit)]
 
     def audit_verify(self) -> AuditCheck:
-        """Check the whole audit log as stored."""
-        found = audit.verify(self._engine)
-        shown = found.problems[:AUDIT_PROBLEMS_SHOWN]
-        problems = tuple(convert.to_api(p, AuditProblem) for p in shown)
+        """Check the whole audit log as stored, its checkpoints and the mirror of its head."""
+        found = audit.verify(self._engine, self._root())
+        every = found.problems
+        shown = every[:AUDIT_PROBLEMS_SHOWN]
+        seal, chain = found.seal, found.chain
+        mirror = seal.mirror if seal.mirror_state in ("current", "behind", "ahead", "diverged") else None
         return AuditCheck(
-            intact=found.intact,
-            entries=found.entries,
-            head_seq=found.head_seq,
-            head_hash=found.head_hash,
-            problems=problems,
-            more_problems=len(found.problems) - len(shown),
+            intact=not every,
+            entries=chain.entries,
+            head_seq=chain.head_seq,
+            head_hash=chain.head_hash,
+            problems=tuple(convert.to_api(p, AuditProblem) for p in shown),
+            more_problems=len(every) - len(shown),
+            seal=AuditSeal(
+                key_id=seal.key_id,
+                keyring=seal.keyring,
+                checkpoints=seal.checkpoints,
+                signed=seal.signed,
+                unsigned=seal.unsigned,
+                other_key=seal.other_key,
+                vouched=seal.vouched,
+                mirror=AuditMirror(
+                    path=seal.mirror_path,
+                    state=seal.mirror_state,
+                    seq=mirror.seq if mirror else None,
+                    hash=mirror.head if mirror else None,
+                    time_ms=mirror.time_ms if mirror else None,
+                    signed=seal.mirror_signed,
+                ),
+            ),
+            notes=seal.notes,
             checked_ms=now_ms(),
+        )
+
+    def audit_report(self) -> AuditReport:
+        """The transparency report, computed from the audit log (and whether the log verifies)."""
+        made = now_ms()
+        found = report.compute(audit.entries(self._engine))
+        intact = self.audit_verify().intact
+
+        def line(x: report.Line) -> ReportLine:
+            return ReportLine(month=x.month, kid=x.kid, agency=x.agency, counts=_counts(x.counts))
+
+        return AuditReport(
+            intact=intact,
+            entries=found.entries,
+            first_ms=found.first_ms,
+            last_ms=found.last_ms,
+            lines=tuple(line(x) for x in found.lines),
+            agencies=tuple(line(x) for x in found.agencies),
+            months=tuple(line(x) for x in found.months),
+            totals=_counts(found.totals),
+            skipped=found.skipped,
+            made_ms=made,
         )
 
     def trust_add(self, card: bytes, replace: bool = False) -> TrustChange:
@@ -98,7 +173,7 @@ class CommunityApi:
                 rule="max",
             )
         now = now_ms()
-        return self._change(run_write(self._engine, trust.add, card, replace=replace, now=now), now)
+        return self._change(self._write(trust.add, card, replace=replace, now=now), now)
 
     def trust_list(self) -> list[TrustCard]:
         """Every card held, revoked and expired ones too, by name."""
@@ -107,13 +182,13 @@ class CommunityApi:
     def trust_revoke(self, kid: str) -> TrustChange:
         """Stop trusting a card and record it in the audit log."""
         now = now_ms()
-        return self._change(run_write(self._engine, trust.revoke, kid, now=now), now)
+        return self._change(self._write(trust.revoke, kid, now=now), now)
 
     def request_import(self, data: bytes, name: str = "") -> RequestImport:
         """Import one request file (its bytes; ``name`` labels it): stored, known already, or
         quarantined, and logged."""
         now = now_ms()
-        done, changed = run_write(self._engine, _import, data, name, now=now, disk_bytes=self._disk_bytes())
+        done, changed = self._write(_import, data, name, now=now, disk_bytes=self._disk_bytes())
         self._holds_changed(changed)
         return RequestImport(
             outcome=done.outcome,
@@ -133,9 +208,16 @@ class CommunityApi:
     def request_show(self, ref: str) -> AgencyRequest:
         """One request, re-checked and matched now; the owner's viewing it is logged."""
         now = now_ms()
-        seen, gone = run_write(self._engine, _show, ref, now=now, disk_bytes=self._disk_bytes())
+        seen, gone = self._write(_show, ref, now=now, disk_bytes=self._disk_bytes())
         self._holds_changed(gone)
         return self._requests([seen], now)[0]
+
+    def request_decline(self, ref: str, note: str = "") -> RequestDecision:
+        """Decline a footage request, recorded in the audit log only; its holds are released."""
+        now = now_ms()
+        done, gone = self._write(_decline, ref, note, now=now)
+        self._holds_changed(gone)
+        return RequestDecision(outcome=done.outcome, request=self._requests([done.shown], now)[0])
 
     def request_rules(self) -> list[RequestRule]:
         """The owner's rules that hide requests, by number."""
@@ -144,12 +226,12 @@ class CommunityApi:
     def request_rule_add(self, kind: RuleKind, value: str = "") -> RuleChange:
         """Hide the requests of a card (``value`` its key id or a unique prefix), of a legal basis
         (``value`` voluntary or warrant), or overbroad ones; logged."""
-        done = run_write(self._engine, rules.add, kind, value, now=now_ms())
+        done = self._write(rules.add, kind, value, now=now_ms())
         return RuleChange(outcome=done.outcome, rule=self._rules([done.row])[0])
 
     def request_rule_remove(self, rule_id: int) -> RuleChange:
         """Remove a rule by its number; logged."""
-        row = run_write(self._engine, rules.remove, rule_id, now=now_ms())
+        row = self._write(rules.remove, rule_id, now=now_ms())
         return RuleChange(outcome="removed", rule=self._rules([row])[0])
 
     def _requests(self, seen: list[requests.Shown], now: int) -> list[AgencyRequest]:
@@ -210,6 +292,14 @@ def _show(session: Session, ref: str, *, now: int, disk_bytes: int | None) -> tu
     """Release the holds that are due, then show one request (holding its footage if it should be)."""
     holds.sweep(session, now=now)
     return requests.show(session, ref, now=now, disk_bytes=disk_bytes), holds.changes(session)
+
+
+def _decline(session: Session, ref: str, note: str, *, now: int) -> tuple[decisions.Decided, Changed]:
+    return decisions.decline(session, ref, note, now=now), holds.changes(session)
+
+
+def _counts(counts: report.Counts) -> ReportCounts:
+    return convert.to_api(counts, ReportCounts)
 
 
 def _card(row: TrustCardRow, now: int, same_name: tuple[str, ...]) -> TrustCard:

@@ -56,7 +56,6 @@ from hub.core.times import format_ms, now_ms
 from hub.core.validation import check_one_of, check_window, validate_camera
 from hub.db import repo_config, repo_media, repo_protect
 from hub.db.engine import open_engine
-from hub.db.tx import run_write
 from hub.db.upgrade import migrate
 from hub.media.export import ExportStep, export_clip
 from hub.retention import protections
@@ -218,7 +217,7 @@ class IndexApi(CommunityApi):
 
     def release(self, protection: int) -> Protection:
         """End one protection (what another covers stays kept); a request's hold is logged."""
-        released = run_write(self._engine, holds.release_protection, protection, now=now_ms())
+        released = self._write(holds.release_protection, protection, now=now_ms())
         self._protection_changed(released, released=True)
         return convert.protection(released, self._names().get(released.camera_id, released.camera_id))
 

@@ -32,6 +32,7 @@ from hub.api.types import (
     AgencyRequest,
     AuditCheck,
     AuditEntry,
+    AuditReport,
     Camera,
     CameraChange,
     Credentials,
@@ -50,6 +51,7 @@ from hub.api.types import (
     ProtectReason,
     QuarantinedFile,
     Recording,
+    RequestDecision,
     RequestImport,
     RequestRule,
     Role,
@@ -188,7 +190,17 @@ class HubApi(Protocol):
 
     def audit_verify(self) -> AuditCheck:
         """Check the whole audit log as stored: each entry against its hash, the numbering, the links
-        between entries; every problem found (an entry changed, removed, moved) is named."""
+        between entries; every problem found (an entry changed, removed, moved) is named. Then its
+        ``seal``: the checkpoints (entry count and last hash, signed with a key in this machine's
+        keyring; unsigned when there was none) and the copy of the head in the storage folder, which
+        show a log whose tail was cut off ("cut") or an index restored from an older copy
+        ("rolled_back"); ``notes`` say what they could not vouch for."""
+        ...
+
+    def audit_report(self) -> AuditReport:
+        """The transparency report computed from the audit log: footage requests received, alerts,
+        requests matched, shared, declined and withdrawn, and files refused, per month and agency
+        (its card), per agency, per month and in all; ``intact`` says whether the log verified."""
         ...
 
     # -- community: trust cards -------------------------------------------------------------------------
@@ -254,6 +266,15 @@ class HubApi(Protocol):
 
     def request_rule_remove(self, rule_id: int) -> RuleChange:
         """Remove a rule by its number; logged ("rule.remove"). NotFoundError."""
+        ...
+
+    def request_decline(self, ref: str, note: str = "") -> RequestDecision:
+        """Decline a footage request (named as for :meth:`request_show`), with the owner's ``note``
+        (at most 500 characters, plain text). Recorded in the index and the audit log only
+        ("request.decline"): nothing is written anywhere else and nothing is sent, so the agency
+        learns nothing. The footage it held is released. A request declined already is
+        "already_declined"; ValidationError for an alert or a withdrawal (nothing to decline) or a
+        bad note; ConflictError for a request the agency withdrew or replaced; NotFoundError."""
         ...
 
     def request_quarantine(self) -> list[QuarantinedFile]:

@@ -7,20 +7,25 @@ the next entry while holding the database's write lock: SQLite's ``BEGIN IMMEDIA
 transaction, :mod:`hub.db.tx`) or, on PostgreSQL, a transaction-level advisory lock. Every process
 that writes the index (a hub, the CLI with no hub, a second hub sharing a PostgreSQL index) thus
 appends one at a time, without the hub lock. The entry format and the check are pure code in
-:mod:`hub.community.formats.audit`.
+:mod:`hub.community.formats.audit`. Each write transaction that appends also writes a signed
+checkpoint, mirrored in the storage folder once committed (:mod:`hub.community.checkpoints`), so that
+:func:`verify` sees a log cut off or rolled back (:mod:`hub.community.seal_check`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from hub.community import checkpoints, seal_check
 from hub.community.formats import audit as chain
-from hub.community.formats.audit import ChainCheck, Entry, StoredEntry
+from hub.community.formats.audit import ChainCheck, Entry, Problem, StoredEntry
 from hub.core.times import now_ms
 from hub.db.schema import AuditEntryRow
 from hub.db.tx import serialize_writes
@@ -68,6 +73,7 @@ def append(session: Session, action: Action, data: Mapping[str, Any], *, time_ms
         )
     )
     session.flush()
+    checkpoints.seal(session, entry.seq, entry.hash, entry.time_ms)
     logger.debug("audit entry %d: %s", entry.seq, action)
     return entry
 
@@ -81,9 +87,25 @@ def entries(engine: Engine, *, after: int = 0, limit: int | None = None) -> list
         return [_stored(row) for row in session.scalars(query)]
 
 
-def verify(engine: Engine) -> ChainCheck:
-    """Check the whole chain as stored (read by one query: one consistent view)."""
-    return chain.check_chain(entries(engine))
+@dataclass(frozen=True)
+class Verified:
+    """What :func:`verify` found: the chain as stored, and what its checkpoints and mirror say."""
+
+    chain: ChainCheck
+    seal: seal_check.Seal
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """Every problem, the chain's first."""
+        return self.chain.problems + self.seal.problems
+
+
+def verify(engine: Engine, root: Path | None) -> Verified:
+    """Check the whole chain as stored (read by one query: one consistent view), then the checkpoints
+    and the mirror of its head in ``root``, the storage folder (None: not known)."""
+    stored = entries(engine)
+    found = chain.check_chain(stored)
+    return Verified(found, seal_check.check(engine, {e.seq: e.hash for e in stored}, root))
 
 
 def _stored(row: AuditEntryRow) -> StoredEntry:

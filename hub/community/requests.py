@@ -56,6 +56,7 @@ __all__ = [
     "Standing",
     "find",
     "import_file",
+    "matched",
     "recheck",
     "show",
     "shown",
@@ -114,7 +115,7 @@ def import_file(
         return _refuse(session, data, digest, label, verdict, now)
     held = _held(session, verdict.kid, verdict.id)
     if held is not None and held.sha256 == digest:
-        return Imported("duplicate", shown=_matched(session, held, now))
+        return Imported("duplicate", shown=matched(session, held, now))
     if held is not None:
         message = (
             f"the card {held.kid} already sent a different file with the id {verdict.id} "
@@ -127,7 +128,7 @@ def import_file(
     closes = _close_target(session, row, now)
     _close_if_referred(session, row, now)
     logger.info("imported the %s %s from the card %s", verdict.kind, verdict.id, verdict.kid)
-    seen = _matched(session, row, now, note=True)
+    seen = matched(session, row, now, note=True)
     _hold(session, seen, disk_bytes, now)
     return Imported("imported", shown=seen, closes=closes)
 
@@ -184,7 +185,7 @@ def show(session: Session, ref: str, *, now: int, disk_bytes: int | None = None)
     if this is the first time it is found (``request.match``); its footage is held if it should be
     and is not yet."""
     row = find(session, ref)
-    seen = _matched(session, row, now, note=True)
+    seen = matched(session, row, now, note=True)
     _hold(session, seen, disk_bytes, now)
     audit.append(
         session,
@@ -195,8 +196,8 @@ def show(session: Session, ref: str, *, now: int, disk_bytes: int | None = None)
     return seen
 
 
-def _matched(session: Session, row: AgencyRequestRow, now: int, *, note: bool = False) -> Shown:
-    """``row`` re-checked and matched at ``now``; with ``note``, a first match of a request in force is
+def matched(session: Session, row: AgencyRequestRow, now: int, *, note: bool = False) -> Shown:
+    """``row`` re-checked and matched at ``now`` (in ``session``); with ``note``, a first match of a request in force is
     recorded (:func:`hub.community.matching.note`)."""
     seen = recheck(row, session.get(TrustCardRow, row.kid), now)
     seen = _with_match(session, seen, matching.reference(session))

@@ -32,8 +32,10 @@ __all__ = [
     "backend",
     "delete_camera_credentials",
     "get_camera_credentials",
+    "get_index_secret",
     "redact",
     "set_camera_credentials",
+    "set_index_secret",
     "split_credentials",
 ]
 
@@ -134,3 +136,26 @@ def delete_camera_credentials(scope: str, camera_id: str) -> None:
             kr.delete_password(SERVICE, _key(scope, camera_id, field))
         except keyring.errors.PasswordDeleteError:
             pass
+
+
+def get_index_secret(scope: str, name: str) -> str | None:
+    """A secret of the index ``scope`` (not a camera's: ``name`` says whose, like "audit/key"), or
+    None when none is stored. SecretsLocked, SecretsUnavailable as for camera credentials."""
+    kr = backend()
+    try:
+        return kr.get_password(SERVICE, f"{scope}/{name}")
+    except keyring.errors.KeyringLocked:
+        raise SecretsLocked(LOCKED_MESSAGE) from None
+    except keyring.errors.KeyringError as exc:
+        raise SecretsUnavailable(f"the keyring could not be read: {exc}") from None
+
+
+def set_index_secret(scope: str, name: str, value: str) -> None:
+    """Store a secret of the index ``scope`` in the keyring."""
+    kr = backend()
+    try:
+        kr.set_password(SERVICE, f"{scope}/{name}", value)
+    except keyring.errors.KeyringLocked:
+        raise SecretsLocked("the keyring is locked: unlock it (log in), then try again") from None
+    except keyring.errors.KeyringError as exc:
+        raise SecretsUnavailable(f"the keyring refused to store a secret: {exc}") from None

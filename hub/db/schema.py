@@ -161,6 +161,19 @@ class AuditEntryRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditCheckpointRow(Base):
+    """A checkpoint of the audit log (hub/community/checkpoints.py): the log held ``seq`` entries, the
+    last with the hash ``head``; signed (Ed25519, base64url ``signature``) with the key ``kid`` kept in
+    the keyring of the machine that wrote it, or unsigned (both None) when it had no keyring."""
+
+    __tablename__ = "audit_checkpoint"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    head: Mapped[str] = mapped_column(String(64))
+    time_ms: Mapped[int] = mapped_column(BigInteger)
+    kid: Mapped[str | None] = mapped_column(String(16))
+    signature: Mapped[str | None] = mapped_column(String(128))
+
+
 class TrustCardRow(Base):
     """An agency's trust card the owner imported (hub/community/formats/trust.py), keyed by its key id.
 
@@ -187,7 +200,8 @@ class AgencyRequestRow(Base):
     Keyed by (card ``kid``, ``request_id``) as the format says; ``jws`` is the signed file as imported
     (whitespace at its ends stripped), read again and re-checked whenever it is shown. ``status`` is
     "open" until a withdrawal from the same card closes it ("withdrawn", or "replaced" by a request
-    that ``refers_to`` it); ``closed_by`` is then that file's id. ``hold_state`` says whether its footage
+    that ``refers_to`` it; ``closed_by`` is then that file's id) or the owner decides it ("declined",
+    with the owner's ``note``). ``hold_state`` says whether its footage
     is held from retention (hub/community/holds.py): None until considered, then "held", "not_held" or
     "released", with ``hold_why`` (why not, or why released) and ``hold_ms`` (since when)."""
 
@@ -213,6 +227,7 @@ class AgencyRequestRow(Base):
     hold_state: Mapped[str | None] = mapped_column(String(16))
     hold_why: Mapped[str | None] = mapped_column(String(24))
     hold_ms: Mapped[int | None] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(Text)  # the owner's note on a decision ("declined")
 
     __table_args__ = (
         UniqueConstraint("kid", "request_id", name="uq_agency_request_kid_id"),

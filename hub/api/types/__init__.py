@@ -5,7 +5,8 @@ script) can hold these values without loading the engine. Every value is a msgsp
 strictly decoded from JSON or MessagePack, and encoded the same way. They are grouped by
 subject (:mod:`~hub.api.types.config`: cameras, settings, storage, status;
 :mod:`~hub.api.types.media`: recordings, events, exports, protections and snapshots;
-:mod:`~hub.api.types.devices`: discovery and probes; :mod:`~hub.api.types.community`: the audit log;
+:mod:`~hub.api.types.devices`: discovery and probes; :mod:`~hub.api.types.audit`: the audit log;
+:mod:`~hub.api.types.community`: trust cards and agency requests;
 :mod:`~hub.api.types.notices`: what a subscriber is told, and live-view leases) and all importable
 from here.
 
@@ -27,6 +28,21 @@ from __future__ import annotations
 
 from msgspec import UNSET, UnsetType
 
+from hub.api.types.audit import (
+    AUDIT_PAGE,
+    AUDIT_PAGE_MAX,
+    AUDIT_PROBLEMS_SHOWN,
+    AuditCheck,
+    AuditEntry,
+    AuditMirror,
+    AuditProblem,
+    AuditProblemKind,
+    AuditReport,
+    AuditSeal,
+    MirrorState,
+    ReportCounts,
+    ReportLine,
+)
 from hub.api.types.base import (
     AudioPolicy,
     CameraState,
@@ -41,9 +57,6 @@ from hub.api.types.base import (
     ZoneKind,
 )
 from hub.api.types.community import (
-    AUDIT_PAGE,
-    AUDIT_PAGE_MAX,
-    AUDIT_PROBLEMS_SHOWN,
     OVERBROAD_RADIUS_M,
     OVERBROAD_WINDOW_MS,
     QUARANTINE_MAX,
@@ -51,11 +64,8 @@ from hub.api.types.community import (
     TRUST_CARD_MAX_BYTES,
     AgencyRequest,
     AreaCheck,
-    AuditCheck,
-    AuditEntry,
-    AuditProblem,
-    AuditProblemKind,
     CameraFootage,
+    DecisionOutcome,
     HoldState,
     HoldWhy,
     ImportOutcome,
@@ -64,6 +74,7 @@ from hub.api.types.community import (
     QuarantinedFile,
     RejectReason,
     RequestArea,
+    RequestDecision,
     RequestHold,
     RequestImport,
     RequestKind,
@@ -147,7 +158,15 @@ __all__ = [
     "AuditEntry",
     "AuditProblem",
     "AuditProblemKind",
+    "AuditMirror",
+    "AuditReport",
+    "AuditSeal",
+    "MirrorState",
+    "ReportCounts",
+    "ReportLine",
     "AgencyRequest",
+    "DecisionOutcome",
+    "RequestDecision",
     "ImportOutcome",
     "LegalBasis",
     "QuarantinedFile",

@@ -1,20 +1,15 @@
-"""The community features as the Hub API shows them: the audit log, trust cards and agency requests."""
+"""The community features as the Hub API shows them: trust cards, agency requests and decisions."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from hub.api.types.base import Value
 
 __all__ = [
-    "AUDIT_PAGE",
-    "AUDIT_PAGE_MAX",
-    "AUDIT_PROBLEMS_SHOWN",
-    "AuditCheck",
-    "AuditEntry",
-    "AuditProblem",
-    "AuditProblemKind",
     "AgencyRequest",
+    "DecisionOutcome",
+    "RequestDecision",
     "AreaCheck",
     "CameraFootage",
     "OVERBROAD_RADIUS_M",
@@ -46,55 +41,8 @@ __all__ = [
     "TrustState",
 ]
 
-#: Audit entries per ``audit_log`` call unless the client asks for another number, and the most.
-AUDIT_PAGE = 100
-AUDIT_PAGE_MAX = 10_000
-#: Problems an ``AuditCheck`` lists (a log rewritten wholesale has one per entry); the rest are counted.
-AUDIT_PROBLEMS_SHOWN = 1000
-
 #: The largest trust card ``trust_add`` takes (formats/README.md sets no limit; a real one is < 1 KiB).
 TRUST_CARD_MAX_BYTES = 64 * 1024
-
-#: What ``audit_verify`` can find wrong with the stored log.
-AuditProblemKind = Literal[
-    "changed",  # an entry no longer matches its hash
-    "moved",  # an intact entry stored at another position (entries reordered)
-    "missing",  # numbers missing: entries removed
-    "unlinked",  # an entry does not follow the one before it (an earlier entry rewritten with a new hash)
-    "unreadable",  # an entry's data is not strict JSON
-]
-
-
-class AuditEntry(Value, frozen=True, kw_only=True):
-    """One entry of the community audit log, as stored (``data`` None when it is not a JSON object)."""
-
-    seq: int
-    time_ms: int
-    action: str
-    data: dict[str, Any] | None
-    prev: str
-    hash: str
-
-
-class AuditProblem(Value, frozen=True, kw_only=True):
-    """One thing wrong with the stored log, at entry ``seq``; ``message`` says what, to a person."""
-
-    seq: int
-    kind: AuditProblemKind
-    message: str
-
-
-class AuditCheck(Value, frozen=True, kw_only=True):
-    """The result of checking the audit log: intact or not, how long, its last entry, every problem."""
-
-    intact: bool
-    entries: int
-    head_seq: int  # 0 for an empty log
-    head_hash: str | None
-    problems: tuple[AuditProblem, ...] = ()  # the first AUDIT_PROBLEMS_SHOWN, in entry order
-    more_problems: int = 0  # found beyond those
-    checked_ms: int
-
 
 #: Whether a card verifies requests now: "active", or not since it expired or the owner revoked it.
 TrustState = Literal["active", "expired", "revoked"]
@@ -142,8 +90,11 @@ QUARANTINE_MAX = 1000
 RequestKind = Literal["footage_request", "alert", "withdrawal"]
 #: What the agency claims as its basis: shown as its claim, never as a fact the hub checked.
 LegalBasis = Literal["voluntary", "warrant"]
-#: "open", or closed by a later file of the same card: "withdrawn", or "replaced" by a new request.
-RequestStatus = Literal["open", "withdrawn", "replaced"]
+#: "open"; closed by a later file of the same card: "withdrawn", or "replaced" by a new request; or
+#: decided by the owner: "declined".
+RequestStatus = Literal["open", "withdrawn", "replaced", "declined"]
+#: What ``request_decline`` did: "declined", or nothing ("already_declined").
+DecisionOutcome = Literal["declined", "already_declined"]
 #: Whether a stored request counts now (re-checked each time it is shown): "in_force"; "expired"
 #: (its own expiry has passed); its card expired or revoked since; or "altered" (the stored file no
 #: longer verifies: the index was edited).
@@ -315,7 +266,8 @@ class AgencyRequest(Value, frozen=True, kw_only=True):
     sha256: str  # of the signed file as stored
     status: RequestStatus
     closed_by: str | None = None
-    closed_ms: int | None = None
+    closed_ms: int | None = None  # when it was withdrawn, replaced or decided
+    note: str | None = None  # the owner's note on the decision
     standing: RequestStanding
     problem: str | None = None
     overbroad: tuple[OverbroadReason, ...] = ()
@@ -351,3 +303,10 @@ class RequestImport(Value, frozen=True, kw_only=True):
     request: AgencyRequest | None = None
     refused: QuarantinedFile | None = None
     closes: tuple[str, ...] = ()
+
+
+class RequestDecision(Value, frozen=True, kw_only=True):
+    """What ``request_decline`` did, and the request as it stands now."""
+
+    outcome: DecisionOutcome
+    request: AgencyRequest

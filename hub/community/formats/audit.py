@@ -47,7 +47,11 @@ __all__ = [
 VERSION = 1
 GENESIS = "0" * 64
 ACTION_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)*$")
-ProblemKind = Literal["changed", "moved", "missing", "unlinked", "unreadable"]
+#: What :func:`check_chain` finds; the last four are found by checkpoints and the mirror
+#: (:mod:`hub.community.seal_check`).
+ProblemKind = Literal[
+    "changed", "moved", "missing", "unlinked", "unreadable", "cut", "rolled_back", "diverged", "forged"
+]
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _SAFE_INT = 2**53 - 1
 

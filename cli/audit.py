@@ -113,8 +113,10 @@ def _seal_lines(seal: AuditSeal) -> list[str]:
         parts = [f"{seal.signed} signed with this machine's key {seal.key_id}"] if seal.signed else []
         parts += [f"{seal.unsigned} unsigned"] if seal.unsigned else []
         parts += [f"{seal.other_key} signed with another machine's key"] if seal.other_key else []
-        unchecked = seal.checkpoints - seal.signed - seal.unsigned - seal.other_key
-        parts += [f"{unchecked} not checked ({seal.keyring})"] if unchecked > 0 else []
+        unchecked = seal.checkpoints - seal.unsigned  # signed, but with no key here to check them
+        parts += (
+            [f"{unchecked} signed, not checked ({seal.keyring})"] if seal.key_id is None and unchecked else []
+        )
         checked = (
             f"checkpoints: {seal.checkpoints}, the last vouching for {seal.vouched} entries; "
             + ", ".join(parts)

@@ -28,6 +28,7 @@ from hub.db.upgrade import migrate
 from tests.support.apitools import BACKENDS, open_api
 from tests.support.clitools import REPO_ROOT, RFC3339_MS_Z, assert_one_line_error, ok, run_cli
 from tests.support.hubtools import configure
+from tests.support.tamper import sql
 
 pytest_plugins = ["tests.support.postgres"]
 
@@ -63,17 +64,6 @@ def data(tmp_path: Path) -> Iterator[Path]:
     finally:
         engine.dispose()
     return data
-
-
-def _sql(data: Path, *statements: str) -> None:
-    """Tamper with the index directly, as someone with the file would."""
-    db = sqlite3.connect(data / "porchlight.db")
-    try:
-        with db:
-            for statement in statements:
-                db.execute(statement)
-    finally:
-        db.close()
 
 
 def _verify(data: Path) -> tuple[int, dict]:
@@ -162,12 +152,12 @@ def test_every_backend_reads_and_checks_the_log_as_stored_now(
         engine.dispose()
     check = api.audit_verify()
     assert check.intact and check.entries == 7 and [e.seq for e in api.audit_log(after=5)] == [6, 7]
-    _sql(data, "UPDATE audit_entry SET action = 'request.share' WHERE seq = 6")
+    sql(data, "UPDATE audit_entry SET action = 'request.share' WHERE seq = 6")
     check = api.audit_verify()
     assert not check.intact and [(p.seq, p.kind) for p in check.problems] == [(6, "changed")]
 
     # Hostile text in the index is shown as far as it reads, never a crash on either side of the wire.
-    _sql(
+    sql(
         data,
         'UPDATE audit_entry SET data = \'{"n":' + "9" * 30 + "}' WHERE seq = 5",
         "UPDATE audit_entry SET data = '[1, 2' WHERE seq = 4",
@@ -260,7 +250,7 @@ def _rewrite_with_fresh_hash(data: Path, seq: int) -> str:
 )
 def test_the_command_line_names_each_tampering(data: Path, tampering: list[str] | str, found: list) -> None:
     statements = [_rewrite_with_fresh_hash(data, 3)] if tampering == "rewrite 3" else tampering
-    _sql(data, *statements)
+    sql(data, *statements)
     code, check = _verify(data)
     assert code == 1 and check["intact"] is False
     assert [(p["seq"], p["kind"]) for p in check["problems"]] == found
@@ -281,7 +271,7 @@ def test_a_log_rewritten_wholesale_is_reported_in_one_answer(data: Path) -> None
         )
     finally:
         engine.dispose()
-    _sql(data, "UPDATE audit_entry SET time_ms = time_ms + 1")  # every entry: one problem each
+    sql(data, "UPDATE audit_entry SET time_ms = time_ms + 1")  # every entry: one problem each
     with open_api("socket", data) as api:
         check = api.audit_verify()
     assert len(check.problems) == 1000 and check.more_problems == 2005 and not check.intact

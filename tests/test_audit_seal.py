@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -33,6 +32,7 @@ from tests.support.clitools import cli_json, ok, run_cli
 from tests.support.footage import imported
 from tests.support.hubtools import configure
 from tests.support.migrations import migrate_to
+from tests.support.tamper import sql
 
 
 @pytest.fixture
@@ -46,16 +46,6 @@ def data(tmp_path: Path) -> Path:
     finally:
         engine.dispose()
     return data
-
-
-def _sql(data: Path, *statements: str) -> None:
-    db = sqlite3.connect(data / "porchlight.db")
-    try:
-        with db:
-            for statement in statements:
-                db.execute(statement)
-    finally:
-        db.close()
 
 
 def _some_actions(api: HubApi) -> None:
@@ -93,7 +83,7 @@ def test_every_write_is_checkpointed_signed_and_mirrored(api: HubApi, data: Path
 def test_a_cut_off_tail_is_found(api: HubApi, data: Path, also_checkpoints: bool) -> None:
     _some_actions(api)
     tail = ["DELETE FROM audit_entry WHERE seq > 3"]
-    _sql(data, *tail, *(["DELETE FROM audit_checkpoint WHERE seq > 3"] if also_checkpoints else []))
+    sql(data, *tail, *(["DELETE FROM audit_checkpoint WHERE seq > 3"] if also_checkpoints else []))
     found = _kinds(api)
     # what is left is a good chain: only the checkpoints and the copy of the head show the cut
     assert found == ([] if also_checkpoints else [(4, "cut")]) + [(4, "rolled_back")]
@@ -116,7 +106,7 @@ def test_the_pre_migration_backup_restored_is_found(tmp_path: Path) -> None:
     first = chain.next_entry(
         None, 1_700_000_000_000, "request.view", {"id": "old"}
     )  # an older release's entry
-    _sql(
+    sql(
         data,
         "INSERT INTO audit_entry (seq, time_ms, action, data, prev, hash) VALUES "
         f"(1, {first.time_ms}, '{first.action}', '{{\"id\":\"old\"}}', '{first.prev}', '{first.hash}')",
@@ -151,7 +141,7 @@ def test_forged_checkpoints_and_copies_are_found(data: Path) -> None:
     # cut the tail, then make the checkpoints and the copy agree with it, without the key
     mirror_file = data / "recordings" / MIRROR_NAME
     copy = json.loads(mirror_file.read_text())
-    _sql(
+    sql(
         data,
         "DELETE FROM audit_entry WHERE seq > 4",
         "DELETE FROM audit_checkpoint WHERE seq > 4",

@@ -113,7 +113,7 @@ class CommunityApi:
         every = found.problems
         shown = every[:AUDIT_PROBLEMS_SHOWN]
         seal, chain = found.seal, found.chain
-        mirror = seal.mirror if seal.mirror_state in ("current", "behind", "ahead", "diverged") else None
+        mirror = seal.mirror
         return AuditCheck(
             intact=not every,
             entries=chain.entries,

@@ -116,7 +116,7 @@ class MirrorError(ValueError):
 
 _lock = threading.Lock()
 _signers: dict[str, Signer] = {}
-_down_until: dict[str, float] = {}
+_down: dict[str, tuple[float, str]] = {}  # index id -> (monotonic time to ask again, why it failed)
 _mirrors: dict[str, Path] = {}  # index id -> the storage folder its committed checkpoints go to
 
 
@@ -150,8 +150,9 @@ def signer(index: str, *, create: bool) -> KeyLookup:
     with _lock:
         if index in _signers:
             return KeyLookup(_signers[index])
-        if time.monotonic() < _down_until.get(index, 0.0):
-            return KeyLookup(None, "the keyring could not be read moments ago")
+        until, why = _down.get(index, (0.0, ""))
+        if time.monotonic() < until:
+            return KeyLookup(None, why)
     try:
         text = secrets.get_index_secret(index, KEY_NAME)
         if text is None and create:
@@ -160,9 +161,9 @@ def signer(index: str, *, create: bool) -> KeyLookup:
             text = secrets.get_index_secret(index, KEY_NAME)
             logger.info("made this machine's key for signing the audit log's checkpoints")
     except secrets.SecretsUnavailable as exc:
-        with _lock:
-            _down_until[index] = time.monotonic() + RECHECK_S
         why = "the keyring is locked" if isinstance(exc, secrets.SecretsLocked) else "no keyring is available"
+        with _lock:
+            _down[index] = (time.monotonic() + RECHECK_S, why)
         return KeyLookup(None, why)
     if text is None:
         return KeyLookup(None, "this machine's keyring holds no checkpoint key for this index")
@@ -198,7 +199,7 @@ def seal(session: Session, seq: int, head: str, time_ms: int) -> None:
     index = _index(session)
     found = signer(index, create=True).signer
     row = session.info.get(_PENDING)
-    if row is None:
+    if row is None or row not in session:
         row = AuditCheckpointRow(seq=seq, head=head, time_ms=time_ms)
         session.add(row)
         session.info[_PENDING] = row

@@ -21,7 +21,7 @@ mirror missing, damaged, behind (another hub appended since) or out of reach (no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -58,7 +58,7 @@ class Seal:
     mirror: Mirror | None = None
     mirror_signed: bool = False  # verified with this machine's key
     problems: tuple[Problem, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
 
 def check(engine: Engine, hashes: Mapping[int, str], root: Path | None) -> Seal:

@@ -194,7 +194,7 @@ def audit_list(args: argparse.Namespace) -> int:
     return print_rows(args, [entry_json(e) for e in found], _line, "no audit entries")
 
 
-_COUNTS = ("received", "alerts", "matched", "shared", "declined", "withdrawn", "refused")
+_COUNTS = ReportCounts.__struct_fields__  # in the order a report shows them
 
 
 def _counts_json(c: ReportCounts) -> dict[str, int]:

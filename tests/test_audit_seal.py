@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.api import HubApi
 from hub.api.index import IndexOnly
@@ -184,8 +185,8 @@ def _row(seq: int, head: str, kid: str | None, signature: str | None) -> AuditCh
 
 
 def test_judge_counts_what_it_cannot_check_as_notes_not_problems() -> None:
-    mine = checkpoints.Signer(*_key())
-    other = checkpoints.Signer(*_key())
+    mine = checkpoints.Signer.of(Ed25519PrivateKey.generate())
+    other = checkpoints.Signer.of(Ed25519PrivateKey.generate())
     hashes = {1: "a" * 64, 2: "b" * 64, 3: "c" * 64}
 
     def signed(by: checkpoints.Signer, seq: int) -> AuditCheckpointRow:
@@ -205,13 +206,3 @@ def test_judge_counts_what_it_cannot_check_as_notes_not_problems() -> None:
     assert unknown.problems == () and unknown.key_id is None
     assert any("entry 4 is not covered" in n for n in unknown.notes)
     assert any("signatures not checked: no keyring is available" in n for n in unknown.notes)
-
-
-def _key() -> tuple[object, bytes, str]:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from hub.community.formats.fields import kid_of
-
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes_raw()
-    return key, public, kid_of(public)

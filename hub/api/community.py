@@ -121,14 +121,9 @@ class CommunityApi:
             head_hash=chain.head_hash,
             problems=tuple(convert.to_api(p, AuditProblem) for p in shown),
             more_problems=len(every) - len(shown),
-            seal=AuditSeal(
-                key_id=seal.key_id,
-                keyring=seal.keyring,
-                checkpoints=seal.checkpoints,
-                signed=seal.signed,
-                unsigned=seal.unsigned,
-                other_key=seal.other_key,
-                vouched=seal.vouched,
+            seal=convert.to_api(
+                seal,
+                AuditSeal,
                 mirror=AuditMirror(
                     path=seal.mirror_path,
                     state=seal.mirror_state,
@@ -145,14 +140,14 @@ class CommunityApi:
     def audit_report(self) -> AuditReport:
         """The transparency report, computed from the audit log (and whether the log verifies)."""
         made = now_ms()
-        found = report.compute(audit.entries(self._engine))
-        intact = self.audit_verify().intact
+        checked = audit.verify(self._engine, self._root())  # the report and "intact" from one read
+        found = report.compute(checked.entries)
 
         def line(x: report.Line) -> ReportLine:
             return ReportLine(month=x.month, kid=x.kid, agency=x.agency, counts=_counts(x.counts))
 
         return AuditReport(
-            intact=intact,
+            intact=not checked.problems,
             entries=found.entries,
             first_ms=found.first_ms,
             last_ms=found.last_ms,

@@ -93,6 +93,7 @@ class Verified:
 
     chain: ChainCheck
     seal: seal_check.Seal
+    entries: list[StoredEntry]  # as read for the check (one consistent view)
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -105,7 +106,7 @@ def verify(engine: Engine, root: Path | None) -> Verified:
     and the mirror of its head in ``root``, the storage folder (None: not known)."""
     stored = entries(engine)
     found = chain.check_chain(stored)
-    return Verified(found, seal_check.check(engine, {e.seq: e.hash for e in stored}, root))
+    return Verified(found, seal_check.check(engine, {e.seq: e.hash for e in stored}, root), stored)
 
 
 def _stored(row: AuditEntryRow) -> StoredEntry:

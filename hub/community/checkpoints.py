@@ -22,8 +22,6 @@ index's (never into the empty mount point of a disk that is not there).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import logging
@@ -31,7 +29,6 @@ import os
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,15 +38,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hub.community.formats.audit import canonical, format_time
-from hub.community.formats.fields import FormatError, b64url_encode, kid_of, parse_time
+from hub.community.formats.fields import FormatError, b64url_decode, b64url_encode, kid_of, parse_time
 from hub.community.formats.strict_json import JsonError, loads
 from hub.core import secrets
 from hub.db import repo_config
 from hub.db.engine import WRITE_OPTION
-from hub.db.schema import AuditCheckpointRow, AuditEntryRow, MetaRow
+from hub.db.schema import AuditCheckpointRow, AuditEntryRow
 from hub.db.tx import after_commit
 from hub.storage.manager import STORAGE_ID_KEY
-from hub.storage.marker import read_marker
+from hub.storage.marker import check_storage
 
 __all__ = [
     "KEY_NAME",
@@ -84,6 +81,12 @@ class Signer:
     key: Ed25519PrivateKey
     public: bytes
     kid: str
+
+    @classmethod
+    def of(cls, key: Ed25519PrivateKey) -> Signer:
+        """The signer of ``key``, with its public key and key id."""
+        public = key.public_key().public_bytes_raw()
+        return cls(key, public, kid_of(public))
 
     def sign(self, data: bytes) -> str:
         """The Ed25519 signature of ``data``, base64url."""
@@ -137,9 +140,8 @@ def message(index: str, seq: int, head: str, time_ms: int) -> bytes:
 def verifies(public: bytes, data: bytes, signature: str) -> bool:
     """Whether ``signature`` (base64url) is ``public``'s Ed25519 signature of ``data``."""
     try:
-        raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
-        Ed25519PublicKey.from_public_bytes(public).verify(raw, data)
-    except (InvalidSignature, ValueError, binascii.Error):
+        Ed25519PublicKey.from_public_bytes(public).verify(b64url_decode(signature, "signature"), data)
+    except (InvalidSignature, ValueError):  # FormatError is a ValueError
         return False
     return True
 
@@ -168,11 +170,9 @@ def signer(index: str, *, create: bool) -> KeyLookup:
     if text is None:
         return KeyLookup(None, "this machine's keyring holds no checkpoint key for this index")
     try:
-        key = Ed25519PrivateKey.from_private_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-    except (ValueError, binascii.Error):
+        found = Signer.of(Ed25519PrivateKey.from_private_bytes(b64url_decode(text, KEY_NAME)))
+    except ValueError:  # not base64url (FormatError), or not 32 bytes
         return KeyLookup(None, "the checkpoint key in the keyring is damaged")
-    public = key.public_key().public_bytes_raw()
-    found = Signer(key, public, kid_of(public))
     with _lock:
         _signers[index] = found
     return KeyLookup(found)
@@ -196,7 +196,7 @@ def seal(session: Session, seq: int, head: str, time_ms: int) -> None:
     """Vouch for the log as it stands after entry ``seq`` (whose hash is ``head``), in the write
     transaction that appended it (:func:`hub.community.audit.append` calls this): the transaction
     has one checkpoint, moved to its last entry; once committed, it is mirrored."""
-    index = _index(session)
+    index = repo_config.index_id_in(session)
     found = signer(index, create=True).signer
     row = session.info.get(_PENDING)
     if row is None or row not in session:
@@ -208,16 +208,6 @@ def seal(session: Session, seq: int, head: str, time_ms: int) -> None:
     row.kid = found.kid if found is not None else None
     row.signature = found.sign(message(index, seq, head, time_ms)) if found is not None else None
     session.flush()
-
-
-def _index(session: Session) -> str:
-    meta = session.get(MetaRow, repo_config.INDEX_ID_KEY)
-    if meta is not None:
-        return meta.value
-    value = uuid.uuid4().hex
-    repo_config.set_meta(session, repo_config.INDEX_ID_KEY, value)
-    session.flush()
-    return value
 
 
 def _committed(session: Session, index: str, row: AuditCheckpointRow) -> None:
@@ -264,12 +254,8 @@ def read_mirror(path: Path) -> Mirror | None:
 
 def mirror_path(engine: Engine, root: Path) -> Path | None:
     """Where the mirror of the index lives: in ``root`` if its storage marker is this index's."""
-    try:
-        marker = read_marker(root)
-    except ValueError:
-        return None
     wanted = repo_config.get_meta(engine, STORAGE_ID_KEY)
-    if marker is None or wanted is None or marker.storage_id.replace("-", "") != wanted.replace("-", ""):
+    if wanted is None or check_storage(root, wanted, probe_write=False).state != "ok":
         return None
     return root / MIRROR_NAME
 

@@ -72,7 +72,7 @@ def decline(session: Session, ref: str, note: str = "", *, now: int) -> Decided:
     )
     holds.close(session, row, "declined", now=now)
     logger.info("the owner declined the request %s", row.request_id)
-    return Decided("declined", requests.matched(session, row, now))
+    return Decided("declined", seen)  # its row is the one just changed; its match is unchanged
 
 
 def _note(note: str) -> str | None:

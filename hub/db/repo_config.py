@@ -57,16 +57,18 @@ def index_id(engine: Engine) -> str:
     value = get_meta(engine, INDEX_ID_KEY)
     if value is not None:
         return value
+    return run_write(engine, index_id_in)
 
-    def op(session: Session) -> str:
-        existing = session.get(MetaRow, INDEX_ID_KEY)
-        if existing is not None:  # another process created it meanwhile
-            return existing.value
-        new = uuid.uuid4().hex
-        set_meta(session, INDEX_ID_KEY, new)
-        return new
 
-    return run_write(engine, op)
+def index_id_in(session: Session) -> str:
+    """:func:`index_id` in ``session``'s write transaction (made there if the index has none yet)."""
+    existing = session.get(MetaRow, INDEX_ID_KEY)
+    if existing is not None:  # another process may have created it meanwhile
+        return existing.value
+    new = uuid.uuid4().hex
+    set_meta(session, INDEX_ID_KEY, new)
+    session.flush()
+    return new
 
 
 def config_rev(engine: Engine) -> int:

@@ -14,10 +14,11 @@ APT_RUN  := python3-venv libgl1 libegl1 libxkbcommon0 libglib2.0-0 libfontconfig
             libxcb-keysyms1 libxcb-render-util0 libxcb-shape0 libxcb-xkb1
 # Test peers: ffmpeg pushes streams, gst-rtsp-server (Debian's python3-gi) serves them on 127.0.0.1,
 # PostgreSQL for the shared-index tests, Xvfb for screenshots, iproute2/util-linux for namespaces,
-# systemd for `systemd-analyze verify` of the user service's unit (nothing of it is started).
+# systemd for `systemd-analyze verify` of the user service's unit (nothing of it is started), and
+# age and openssl, the standard tools that must open the agency's keys and identities.
 APT_TEST := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
             gstreamer1.0-plugins-good gstreamer1.0-plugins-bad iproute2 util-linux postgresql xvfb xauth \
-            systemd
+            systemd age openssl
 # The benchmark compares against the Debian `motion` daemon.
 APT_BENCH := motion
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cli import (
+    agency,
     audit,
     cameras,
     demo,
@@ -35,7 +36,21 @@ from hub.api.errors import HubError
 from hub.api.util import default_data_dir, setup_logging
 
 #: The command groups, in the order ``porchlight --help`` lists them.
-GROUPS = (cameras, devices, serve, service, recordings, keep, storage, settings, trust, requests, audit, demo)
+GROUPS = (
+    cameras,
+    devices,
+    serve,
+    service,
+    recordings,
+    keep,
+    storage,
+    settings,
+    trust,
+    requests,
+    audit,
+    agency,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -87,7 +87,7 @@ def trust_add(args: argparse.Namespace) -> int:
         print(f"already trusted: {card.name} ({card.kid}); nothing changed")
     else:
         verb = "trusted" if change.outcome == "added" else "replaced the card of"
-        print(f"{verb} {card.name} ({card.jurisdiction}; {card.website})")
+        print(f"{verb} {card.name} ({_where(card.jurisdiction, card.website)})")
         if change.previous is not None:
             for line in _differences(change.previous, card):
                 print(f"  {line}")
@@ -139,11 +139,16 @@ def _details(card: TrustCard) -> str:
     return "\n".join(lines)
 
 
+def _where(jurisdiction: str, website: str) -> str:
+    """A card's jurisdiction and website for one line; a card may leave either empty."""
+    return f"{jurisdiction or 'no jurisdiction given'}; {website or 'no website given'}"
+
+
 def _differences(old: TrustCard, new: TrustCard) -> list[str]:
     pairs = (
         ("name", old.name, new.name),
-        ("jurisdiction", old.jurisdiction, new.jurisdiction),
-        ("website", old.website, new.website),
+        ("jurisdiction", old.jurisdiction or "(none)", new.jurisdiction or "(none)"),
+        ("website", old.website or "(none)", new.website or "(none)"),
         ("age recipient", old.age_recipient or "(none)", new.age_recipient or "(none)"),
         ("expires", format_ms(old.expires_ms), format_ms(new.expires_ms)),
     )
@@ -165,7 +170,8 @@ def _warn_same_name(card: TrustCard) -> None:
 
 def _block(r: dict[str, Any]) -> str:
     lines = [
-        f"{r['kid']}  {r['state']:<8} expires {r['expires']}  {r['name']} ({r['jurisdiction']})",
+        f"{r['kid']}  {r['state']:<8} expires {r['expires']}  {r['name']} "
+        f"({r['jurisdiction'] or 'no jurisdiction given'})",
         f"    fingerprint {group4(r['fingerprint'])}",
     ]
     if r["same_name"]:

@@ -22,6 +22,7 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "fingerprint",
+    "format_time",
     "group4",
     "kid_of",
     "member",
@@ -143,6 +144,15 @@ def parse_time(text: str, path: str) -> int:
         raise FormatError(f"the member {path!r} is not a real time: {text!r} ({exc})", member=path) from None
     ms = int((m.group(7) or ".0")[1:].ljust(3, "0")[:3])
     return (when - _EPOCH) // dt.timedelta(seconds=1) * 1000 + ms
+
+
+def format_time(ms: int) -> str:
+    """``ms`` since the epoch as the format writes a time: RFC 3339 UTC with ``Z``, whole seconds
+    (``2026-11-20T01:30:00Z``), or with milliseconds when there are any; :func:`parse_time` reads it
+    back exactly."""
+    when = _EPOCH + dt.timedelta(milliseconds=ms)
+    fraction = f".{ms % 1000:03d}" if ms % 1000 else ""
+    return when.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
 def fingerprint(public_key: bytes) -> str:

@@ -7,11 +7,12 @@
 ```
 
 :func:`parse_card` reads one strictly: strict JSON, every member present with its type (only
-``age_recipient`` is optional), the key exactly 32 bytes, ``kid`` the first 16 hex characters of the
-SHA-256 of those bytes (not the RFC 7638 thumbprint JOSE tools compute), an X25519 age recipient
-(``age1…`` with a valid Bech32 checksum) and ``expires`` a strict RFC 3339 UTC time. Unknown members
-are ignored; a card that carries a private key (``jwk.d``) is refused, since that key is no longer
-the agency's alone. Whether the card has expired is for the caller to judge: parsing takes no clock.
+``age_recipient`` is optional; ``jurisdiction`` and ``website`` may be empty), the key exactly 32
+bytes, ``kid`` the first 16 hex characters of the SHA-256 of those bytes (not the RFC 7638 thumbprint
+JOSE tools compute), an X25519 age recipient (``age1…`` with a valid Bech32 checksum) and ``expires``
+a strict RFC 3339 UTC time. Unknown members are ignored; a card that carries a private key (``jwk.d``)
+is refused, since that key is no longer the agency's alone. Whether the card has expired is for the
+caller to judge: parsing takes no clock.
 """
 
 from __future__ import annotations
@@ -75,8 +76,11 @@ def parse_card(data: bytes | str) -> Card:
     if kind != CARD_TYPE:
         raise FormatError(f"not a trust card: its type is {kind[:60]!r}, not {CARD_TYPE!r}", member="type")
     name = plain_text(member(obj, "name", str), "name", max_chars=NAME_MAX)  # in the format's order
-    jurisdiction = plain_text(member(obj, "jurisdiction", str), "jurisdiction", max_chars=NAME_MAX)
-    website = plain_text(member(obj, "website", str), "website", max_chars=WEBSITE_MAX)
+    # Both must be there, but may be empty: an agency may have no website (the owner is told so).
+    jurisdiction = plain_text(
+        member(obj, "jurisdiction", str), "jurisdiction", max_chars=NAME_MAX, empty=True
+    )
+    website = plain_text(member(obj, "website", str), "website", max_chars=WEBSITE_MAX, empty=True)
     public_key, kid = _jwk(member(obj, "jwk", dict))
     age_recipient = _age_recipient(obj)
     expires_ms = parse_time(member(obj, "expires", str), "expires")

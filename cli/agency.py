@@ -153,7 +153,8 @@ def keygen(args: argparse.Namespace) -> int:
     print(
         "Keep the secret files offline and backed up: a lost key cannot sign for the card households trust."
     )
-    print(f'Next: porchlight agency card --key {paths[fmt.KEY_FILE]} --name "…" --out agency.trust.json')
+    public = paths[fmt.PUBLIC_KEY_FILE]
+    print(f'Next: porchlight agency card --key {public} --name "…" --out agency.trust.json')
     return 0
 
 
@@ -205,7 +206,8 @@ def card(args: argparse.Namespace) -> int:
     else:
         say("  age recipient  none: households cannot seal the evidence they share with you")
     say(
-        "Publish the card and its fingerprint where households can check them (your website, a letter, in person)."
+        "Publish the card and its fingerprint where households can check them "
+        "(your website, a letter, in person)."
     )
     return 0
 
@@ -216,7 +218,7 @@ def sign_request(args: argparse.Namespace) -> int:
     if args.payload == "-" and args.passphrase_stdin:
         raise CliError("--in - and --passphrase-stdin both read standard input: give the payload as a file")
     pem = read_limited(str(args.key), KEY_MAX_BYTES, "a key file")
-    if b"-----BEGIN PUBLIC KEY-----" in pem:
+    if fmt.is_public(pem):
         raise CliError(f"{args.key} is the public key: sign with the signing key ({fmt.KEY_FILE})")
     key = _load(
         args.key, lambda passphrase: fmt.load_signing_key(pem, passphrase), pem, args.passphrase_stdin
@@ -288,7 +290,7 @@ def _public_key(args: argparse.Namespace) -> bytes:
 def _load(path: Path, load: Callable[[str | None], T], pem: bytes, from_stdin: bool) -> T:
     """``load(passphrase)``, with the passphrase from standard input, asked on the terminal, or none."""
     passphrase = None
-    if fmt.is_encrypted(pem) and b"-----BEGIN PUBLIC KEY-----" not in pem:
+    if fmt.is_encrypted(pem):
         if from_stdin:
             passphrase = _stdin_passphrase()
         elif sys.stdin.isatty():

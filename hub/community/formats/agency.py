@@ -26,7 +26,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, rsa, x25519
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hub.community.formats.fields import FormatError, b64url_encode, fingerprint, format_time, kid_of
+from hub.community.formats.fields import (
+    FormatError,
+    b64url_encode,
+    fingerprint,
+    format_time,
+    json_object,
+    kid_of,
+)
+from hub.community.formats.pkcs8 import sealed_pem
 from hub.community.formats.request import (
     FUTURE_SKEW_MS,
     REQUEST_MAX_BYTES,
@@ -37,7 +45,6 @@ from hub.community.formats.request import (
     verify,
 )
 from hub.community.formats.request_payload import parse_payload
-from hub.community.formats.strict_json import JsonError, loads
 from hub.community.formats.trust import CARD_TYPE, parse_card
 
 __all__ = [
@@ -52,6 +59,7 @@ __all__ = [
     "Signed",
     "generate",
     "is_encrypted",
+    "is_public",
     "load_public_key",
     "load_signing_key",
     "make_card",
@@ -67,6 +75,7 @@ AGE_RECIPIENT_FILE = "age-recipient.txt"
 #: Every file ``agency keygen`` may write in its folder (one of the two identities).
 KEYGEN_FILES = (KEY_FILE, PUBLIC_KEY_FILE, AGE_IDENTITY_FILE, AGE_IDENTITY_SEALED_FILE, AGE_RECIPIENT_FILE)
 _ENCRYPTED_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+_PUBLIC_PEM = b"-----BEGIN PUBLIC KEY-----"
 
 
 class PassphraseError(FormatError):
@@ -101,12 +110,13 @@ def generate(passphrase: str | None, now_ms: int) -> KeySet:
     if passphrase is not None and not passphrase:
         raise PassphraseError("the passphrase is empty")
     key = Ed25519PrivateKey.generate()
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.NoEncryption()
+    private_pem = (
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         if passphrase is None
-        else serialization.BestAvailableEncryption(passphrase.encode("utf-8"))
+        else sealed_pem(key, passphrase)
     )
-    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -125,6 +135,11 @@ def generate(passphrase: str | None, now_ms: int) -> KeySet:
 def is_encrypted(pem: bytes) -> bool:
     """Whether a PEM private key is sealed with a passphrase (PKCS#8 ``ENCRYPTED PRIVATE KEY``)."""
     return _ENCRYPTED_PEM in pem
+
+
+def is_public(pem: bytes) -> bool:
+    """Whether ``pem`` is a public key (SubjectPublicKeyInfo PEM), not a signing key."""
+    return _PUBLIC_PEM in pem
 
 
 def load_signing_key(pem: bytes, passphrase: str | None) -> Ed25519PrivateKey:
@@ -149,7 +164,7 @@ def load_signing_key(pem: bytes, passphrase: str | None) -> Ed25519PrivateKey:
 def load_public_key(pem: bytes, passphrase: str | None) -> bytes:
     """The raw 32-byte Ed25519 public key of ``pem``: a public key (SubjectPublicKeyInfo PEM, which
     needs no passphrase) or the signing key itself."""
-    if b"-----BEGIN PUBLIC KEY-----" not in pem:
+    if not is_public(pem):
         return public_bytes(load_signing_key(pem, passphrase))
     try:
         key = serialization.load_pem_public_key(pem)
@@ -205,12 +220,7 @@ def sign_request(
     """Sign the request or alert ``payload`` (JSON), after checking it as households will: strict JSON,
     every member the format asks of its kind, in date. An absent ``id`` gets a new ``urn:uuid:`` and an
     absent ``issued`` the time now (the two members an agency would otherwise make up by hand)."""
-    try:
-        obj = loads(payload)
-    except JsonError as exc:
-        raise FormatError(f"the payload is not strict JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise FormatError("the payload is JSON but not an object")
+    obj = json_object(payload, "the payload")
     added = tuple(name for name in ("id", "issued") if name not in obj)
     if "id" in added:
         obj["id"] = new_id()

@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
+from hub.community.formats.strict_json import JsonError, loads
+
 __all__ = [
     "FormatError",
     "MissingMemberError",
@@ -24,6 +26,7 @@ __all__ = [
     "fingerprint",
     "format_time",
     "group4",
+    "json_object",
     "kid_of",
     "member",
     "optional",
@@ -65,6 +68,18 @@ class FormatError(ValueError):
 
 class MissingMemberError(FormatError):
     """A required member is not there at all (as opposed to there with a wrong value)."""
+
+
+def json_object(data: bytes | str, what: str) -> dict[str, Any]:
+    """``data`` read as strict JSON that must be an object; a FormatError starting with ``what``
+    (``"not a trust card"``, ``"the payload"``) says what is wrong."""
+    try:
+        obj = loads(data)
+    except JsonError as exc:
+        raise FormatError(f"{what}: {exc}") from None
+    if not isinstance(obj, dict):
+        raise FormatError(f"{what}: the text is JSON but not an object")
+    return obj
 
 
 def member(obj: Mapping[str, Any], name: str, kind: type[T], *, where: str = "") -> T:

@@ -1,9 +1,9 @@
 """Strict JSON, as the community formats demand (formats/README.md, "Common rules").
 
 Python's ``json`` module is lenient where these files must not be: it accepts ``NaN`` and
-``Infinity`` (and reads ``1e999`` as infinity), keeps the last of two duplicate keys, lets escapes make lone surrogates (text that is not
-Unicode) and decodes several encodings. Here each of those is a :class:`JsonError` with a reason a
-person can act on.
+``Infinity`` (and reads ``1e999`` as infinity), keeps the last of two duplicate keys, lets escapes
+make lone surrogates (text that is not Unicode) and decodes several encodings. Here each of those is
+a :class:`JsonError` with a reason a person can act on.
 """
 
 from __future__ import annotations

@@ -26,13 +26,13 @@ from hub.community.formats.fields import (
     FormatError,
     b64url_decode,
     fingerprint,
+    json_object,
     kid_of,
     member,
     optional,
     parse_time,
     plain_text,
 )
-from hub.community.formats.strict_json import JsonError, loads
 
 __all__ = ["CARD_MAX_BYTES", "CARD_TYPE", "Card", "parse_card"]
 
@@ -66,12 +66,7 @@ def parse_card(data: bytes | str) -> Card:
     size = len(data.encode("utf-8") if isinstance(data, str) else data)
     if size > CARD_MAX_BYTES:
         raise FormatError(f"a trust card is at most {CARD_MAX_BYTES} bytes; this is {size}")
-    try:
-        obj = loads(data)
-    except JsonError as exc:
-        raise FormatError(f"not a trust card: {exc}") from None
-    if not isinstance(obj, dict):
-        raise FormatError("not a trust card: the text is JSON but not an object")
+    obj = json_object(data, "not a trust card")
     kind = member(obj, "type", str)
     if kind != CARD_TYPE:
         raise FormatError(f"not a trust card: its type is {kind[:60]!r}, not {CARD_TYPE!r}", member="type")

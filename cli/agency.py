@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from cli.common import CliError, command, print_json, read_limited
+from cli.common import CliError, command, print_json, read_limited, stdin_line
 from hub.community.formats import agency as fmt
 from hub.community.formats.fields import FormatError, fingerprint, format_time, group4, kid_of, parse_time
 from hub.community.formats.request import REQUEST_MAX_BYTES
@@ -167,9 +167,9 @@ def card(args: argparse.Namespace) -> int:
     expires_ms = now // 1000 * 1000 + CARD_DAYS * 86_400_000
     if args.expires is not None:
         try:
-            expires_ms = parse_time(args.expires, "--expires")
+            expires_ms = parse_time(args.expires, "expires")
         except FormatError as exc:
-            raise CliError(str(exc).replace("the member '--expires'", "--expires")) from None
+            raise CliError(_as_option(exc, None)) from None
     recipient, beside = _age_recipient(args)
     try:
         data = fmt.make_card(
@@ -319,8 +319,7 @@ def _age_recipient(args: argparse.Namespace) -> tuple[str | None, Path | None]:
 
 
 def _stdin_passphrase() -> str:
-    line = sys.stdin.readline()
-    passphrase = line.rstrip("\r\n")
+    passphrase = stdin_line("--passphrase-stdin")
     if not passphrase:
         raise CliError("--passphrase-stdin given, but the first line of standard input is empty")
     return passphrase

@@ -69,13 +69,17 @@ def applied(api: HubApi) -> None:
         print(f"porchlight: the running hub (pid {api.hub_pid}) applied the change", file=sys.stderr)
 
 
-def _read_password(args: argparse.Namespace) -> str | None:
-    if not args.password_stdin:
-        return None
+def stdin_line(option: str) -> str:
+    """The first line of standard input, without its line break, for ``option`` (a secret that must
+    never be on the command line); CliError when standard input is empty."""
     line = sys.stdin.readline()
     if not line:
-        raise CliError("--password-stdin given but standard input is empty")
+        raise CliError(f"{option} given but standard input is empty")
     return line.rstrip("\r\n")
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    return stdin_line("--password-stdin") if args.password_stdin else None
 
 
 def credentials(args: argparse.Namespace, url: str | None) -> tuple[str | None, str | None, str | None]:

@@ -20,8 +20,6 @@ from hub.community.formats.audit import StoredEntry, format_time, stored_data
 
 __all__ = ["COUNTS", "Counts", "Line", "Report", "compute"]
 
-#: The counts, in the order a report shows them.
-COUNTS = ("received", "alerts", "matched", "shared", "declined", "withdrawn", "refused")
 _ACTIONS = {"request.match": "matched", "request.share": "shared", "request.decline": "declined",
             "request.withdraw": "withdrawn"}  # fmt: skip
 
@@ -42,6 +40,10 @@ class Counts:
         """Add ``other``'s counts to these."""
         for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+#: The counts, in the order a report shows them (the order of Counts' fields).
+COUNTS = tuple(f.name for f in dataclasses.fields(Counts))
 
 
 @dataclass(frozen=True)

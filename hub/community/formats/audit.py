@@ -16,7 +16,6 @@ of the whole log; the signed checkpoints and the head's mirror do (``hub.communi
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from typing import Any, Literal
 
 import rfc8785
 
+from hub.community.formats import fields
 from hub.community.formats.strict_json import JsonError, loads
 
 __all__ = [
@@ -52,7 +52,6 @@ ACTION_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)*$")
 ProblemKind = Literal[
     "changed", "moved", "missing", "unlinked", "unreadable", "cut", "rolled_back", "diverged", "forged"
 ]
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _SAFE_INT = 2**53 - 1
 
 
@@ -111,8 +110,7 @@ def canonical(value: Any) -> bytes:
 
 def format_time(ms: int) -> str:
     """``ms`` since the epoch as RFC 3339 UTC with milliseconds and ``Z`` (exact: integer arithmetic)."""
-    when = _EPOCH + dt.timedelta(milliseconds=ms)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return fields.format_time(ms, millis=True)
 
 
 def entry_body(seq: int, time_ms: int, action: str, data: Mapping[str, Any], prev: str) -> dict[str, Any]:

@@ -161,12 +161,12 @@ def parse_time(text: str, path: str) -> int:
     return (when - _EPOCH) // dt.timedelta(seconds=1) * 1000 + ms
 
 
-def format_time(ms: int) -> str:
-    """``ms`` since the epoch as the format writes a time: RFC 3339 UTC with ``Z``, whole seconds
-    (``2026-11-20T01:30:00Z``), or with milliseconds when there are any; :func:`parse_time` reads it
-    back exactly."""
+def format_time(ms: int, *, millis: bool = False) -> str:
+    """``ms`` since the epoch as the formats write a time: RFC 3339 UTC with ``Z``, in whole seconds
+    (``2026-11-20T01:30:00Z``) or with milliseconds when there are any, or always with ``millis``
+    (as audit entries are); :func:`parse_time` reads it back exactly. Integer arithmetic: exact."""
     when = _EPOCH + dt.timedelta(milliseconds=ms)
-    fraction = f".{ms % 1000:03d}" if ms % 1000 else ""
+    fraction = f".{ms % 1000:03d}" if millis or ms % 1000 else ""
     return when.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
